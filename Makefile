@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   -> creates .venv if missing, installs seqae, runs the anomaly-detection demo on built-in data
+#   make test   -> creates .venv if missing, installs seqae with test extras, runs the test suite
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.seqae-installed
+
+.PHONY: demo test venv bench-perf bench-nab bench-uea clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: the CPU wheel lies on disk; an unpinned torch would pull a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/seqae demo --output-dir demo_output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 tests
+
+bench-nab: $(STAMP)
+	$(BIN)/python benchmarks/nab.py
+
+bench-uea: $(STAMP)
+	$(BIN)/python benchmarks/uea.py
+
+clean:
+	rm -rf $(VENV) demo_output build *.egg-info src/*.egg-info

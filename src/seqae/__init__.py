@@ -1,0 +1,12 @@
+"""seqae: LSTM sequence autoencoders, correct on variable-length sequences.
+
+Two jobs: anomaly detection in time series (:class:`AnomalyDetector`) and fixed-length embeddings of
+collections of variable-length sequences (:class:`LSTMAutoencoder`, a scikit-learn transformer).
+"""
+from seqae._version import __version__
+from seqae.autoencoder import LSTMAutoencoder
+from seqae.exceptions import DataFileError, InputError, ModelFileError, SeqaeError, TrainingError
+from seqae.persistence import load, save
+
+__all__ = ["DataFileError", "InputError", "LSTMAutoencoder", "ModelFileError", "SeqaeError", "TrainingError",
+           "__version__", "load", "save"]

@@ -1,0 +1,362 @@
+"""``LSTMAutoencoder``: the scikit-learn estimator around :class:`seqae.nn.SequenceAutoencoder`.
+
+Input -> validated sequences -> standardised -> length-grouped padded batches -> module -> per-sequence results.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
+from seqae.data.batching import length_grouped_batches, pad_sequences
+from seqae.data.scaling import FeatureScaler
+from seqae.data.validation import SequenceInput, check_sequences
+from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
+from seqae.nn.decoder import DECODERS
+from seqae.nn.encoder import POOLINGS
+from seqae.nn.losses import per_step_squared_error
+from seqae.training.loop import TrainingConfig, train_autoencoder
+
+# Inference batches: many rows for short sequences, capped in rows x steps so long ones fit in memory.
+_INFERENCE_ROWS = 1024
+_INFERENCE_STEPS = 1024 * 256
+
+
+class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """LSTM autoencoder for collections of variable-length multivariate sequences.
+
+    Padding is masked everywhere: in the encoder (the backward direction and the pooling see real steps only),
+    in the loss, and in the scores, so a sequence gets the same embedding and error whatever it is batched with.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        LSTM units per direction, in encoder and decoder.
+    latent_dim : int, default=16
+        Size of the embedding.
+    num_layers : int, default=1
+        Stacked LSTM layers.
+    bidirectional : bool, default=False
+        Bidirectional encoder.
+    dropout : float, default=0.0
+        Dropout between stacked layers.
+    variational : bool, default=False
+        Gaussian latent trained with a KL term (LSTM-VAE); ``transform`` then gives the posterior mean.
+    beta : float, default=1.0
+        KL weight (VAE only).
+    beta_warmup : int, default=0
+        Epochs over which the KL weight ramps up linearly (VAE only).
+    pooling : {"last", "mean", "attention"}, default="last"
+        How the encoder summarises the steps of a sequence.
+    decoder : {"repeat", "autoregressive"}, default="repeat"
+        "repeat" feeds the latent at every step; "autoregressive" starts from the latent and feeds back its
+        previous output (teacher-forced while training, free-running at inference).
+    epochs : int, default=100
+        Maximum passes over the data.
+    batch_size : int, default=32
+    learning_rate : float, default=1e-3
+    validation_fraction : float, default=0.1
+        Share of sequences held out for early stopping (0 monitors the training loss).
+    patience : int or None, default=10
+        Epochs without improvement before stopping; None disables early stopping.
+    clip_norm : float or None, default=1.0
+        Gradient clipping by global norm.
+    max_batches_per_epoch : int or None, default=None
+        Cap on optimisation steps per epoch (random batches each epoch); useful on very large window sets.
+    random_state : int, Generator or None, default=None
+        Seeds weights, splits, batch order, dropout and VAE noise. Two fits with the same int are identical on CPU.
+    device : str, default="auto"
+        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+    verbose : bool, default=False
+        Show a progress bar.
+
+    Attributes
+    ----------
+    module_ : SequenceAutoencoder
+    scaler_ : FeatureScaler
+        Per-feature mean and scale learned in ``fit``.
+    n_features_in_ : int
+    history_ : dict
+        ``train_loss`` and ``val_loss`` per epoch (loss per real element, in standardised units).
+    best_epoch_ : int
+        1-based epoch whose weights were kept.
+    n_epochs_ : int
+        Epochs run.
+    stop_reason_ : str
+        "max_epochs", "early_stopping", "non_finite_loss" or "interrupted".
+
+    Notes
+    -----
+    Reconstruction errors are computed in standardised units (each feature divided by its training standard
+    deviation), so features measured in large units do not dominate the score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqae import LSTMAutoencoder
+    >>> rng = np.random.default_rng(0)
+    >>> X = [np.sin(np.linspace(0, 6, n))[:, None] + 0.05 * rng.standard_normal((n, 1)) for n in range(20, 40)]
+    >>> ae = LSTMAutoencoder(hidden_size=16, latent_dim=4, epochs=2, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (20, 4)
+    """
+
+    def __init__(self, *, hidden_size=64, latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0,
+                 variational=False, beta=1.0, beta_warmup=0, pooling="last", decoder="repeat", epochs=100,
+                 batch_size=32, learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0,
+                 max_batches_per_epoch=None, random_state=None, device="auto", verbose=False):
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.variational = variational
+        self.beta = beta
+        self.beta_warmup = beta_warmup
+        self.pooling = pooling
+        self.decoder = decoder
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.clip_norm = clip_norm
+        self.max_batches_per_epoch = max_batches_per_epoch
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self) -> None:
+        for name, low in [("hidden_size", 1), ("latent_dim", 1), ("num_layers", 1), ("epochs", 1),
+                          ("batch_size", 1), ("beta_warmup", 0)]:
+            check_int(name, getattr(self, name), low)
+        check_int("patience", self.patience, 1, allow_none=True)
+        check_int("max_batches_per_epoch", self.max_batches_per_epoch, 1, allow_none=True)
+        check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        check_float("beta", self.beta, 0.0, 1e6)
+        check_float("learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
+        check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
+        if self.clip_norm is not None:
+            check_float("clip_norm", self.clip_norm, 0.0, np.inf, low_open=True, high_open=True)
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("decoder", self.decoder, DECODERS)
+        check_choice("bidirectional", self.bidirectional, (True, False))
+        check_choice("variational", self.variational, (True, False))
+
+    def _module_config(self, n_features: int) -> AutoencoderConfig:
+        return AutoencoderConfig(n_features=n_features, hidden_size=self.hidden_size, latent_dim=self.latent_dim,
+                                 num_layers=self.num_layers, bidirectional=bool(self.bidirectional),
+                                 dropout=float(self.dropout), variational=bool(self.variational),
+                                 pooling=self.pooling, decoder=self.decoder)
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.latent_dim
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, *, validation_data=None, checkpoint: str | os.PathLike | None = None):
+        """Fit the autoencoder.
+
+        Parameters
+        ----------
+        X : ndarray (N, T, F) or (N, T), or list of arrays (T_i, F) or (T_i,)
+        y : ignored
+            Present for scikit-learn pipelines.
+        validation_data : same forms as X, optional
+            Held-out sequences for early stopping instead of a random ``validation_fraction`` split (use it
+            when sequences overlap, e.g. sliding windows, where a random split would leak).
+        checkpoint : path, optional
+            Save progress there after every epoch; if the file exists and belongs to the same run
+            (parameters, data, seed), training resumes from it.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InputError
+            Invalid X (see :func:`seqae.data.check_sequences`).
+        TrainingError
+            The loss was non-finite before any epoch completed.
+        KeyboardInterrupt
+            Re-raised after the estimator has been left fitted with the best weights so far.
+        """
+        self._check_params()
+        data = check_sequences(X)
+        rng = make_rng(self.random_state)
+        device = resolve_device(self.device)
+        scaler = FeatureScaler.fit(data.sequences)
+        sequences = scaler.transform(data.sequences)
+        if validation_data is not None:
+            val = scaler.transform(check_sequences(validation_data, n_features=data.n_features).sequences)
+            train = sequences
+        else:
+            train, val = self._split(sequences, rng)
+        cfg = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                             patience=self.patience, clip_norm=self.clip_norm, beta=self.beta,
+                             beta_warmup=self.beta_warmup, verbose=bool(self.verbose),
+                             max_batches_per_epoch=self.max_batches_per_epoch)
+        fingerprint = self._fingerprint(sequences, val) if checkpoint is not None else ""
+        torch_seed = int(rng.integers(2**63 - 1))
+        # fork_rng: the torch seed below is local to this fit; the user's global torch RNG is left as it was.
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(torch_seed)
+            module = SequenceAutoencoder(self._module_config(data.n_features)).to(device)
+            result = train_autoencoder(module, train, val, cfg, rng, device, checkpoint, fingerprint)
+        self.module_ = module
+        self.scaler_ = scaler
+        self.n_features_in_ = data.n_features
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch + 1
+        self.n_epochs_ = len(result.history["train_loss"])
+        self.stop_reason_ = result.stop_reason
+        self.training_seconds_ = result.seconds
+        if result.stop_reason == "interrupted":
+            raise KeyboardInterrupt("fit interrupted; the estimator keeps the best weights so far "
+                                    f"(epoch {self.best_epoch_} of {self.n_epochs_} completed)")
+        return self
+
+    def _split(self, sequences: list[np.ndarray], rng: np.random.Generator):
+        n_val = int(round(self.validation_fraction * len(sequences)))
+        if n_val == 0 or len(sequences) - n_val < 1:
+            return sequences, None
+        perm = rng.permutation(len(sequences))
+        return [sequences[i] for i in perm[n_val:]], [sequences[i] for i in perm[:n_val]]
+
+    def _fingerprint(self, train: list[np.ndarray], val: list[np.ndarray] | None) -> str:
+        h = hashlib.sha256(json.dumps(self.get_params(), sort_keys=True, default=str).encode())
+        for s in train + (val or []):
+            h.update(np.ascontiguousarray(s).tobytes())
+        return h.hexdigest()
+
+    # ------------------------------------------------------------------ inference
+    def _prepare(self, X) -> tuple[SequenceInput, list[np.ndarray]]:
+        check_is_fitted(self, "module_")
+        data = check_sequences(X, n_features=self.n_features_in_)
+        return data, self.scaler_.transform(data.sequences)
+
+    def _device(self) -> torch.device:
+        return next(self.module_.parameters()).device
+
+    def _outputs(self, sequences: list[np.ndarray]) -> Iterator[tuple[np.ndarray, torch.Tensor, AutoencoderOutput]]:
+        """Yield ``(index, lengths, output)`` per inference batch, in eval mode without autograd."""
+        self.module_.eval()
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        device = self._device()
+        with torch.inference_mode():
+            for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
+                batch = pad_sequences(sequences, index).to(device)
+                yield index, batch, self.module_(batch.x, batch.lengths)
+
+    def transform(self, X) -> np.ndarray:
+        """Embed each sequence: (N, latent_dim), the deterministic code or the VAE's posterior mean."""
+        _, sequences = self._prepare(X)
+        out = np.empty((len(sequences), self.latent_dim), dtype=np.float32)
+        for index, _, o in self._outputs(sequences):
+            out[index] = o.embedding.float().cpu().numpy()
+        return out
+
+    def attention_weights(self, X) -> list[np.ndarray]:
+        """Attention weight of every real step, a list of (T_i,) arrays summing to 1 (``pooling="attention"``)."""
+        if self.pooling != "attention":
+            raise ValueError(f"attention weights exist only with pooling='attention', this model has {self.pooling!r}")
+        _, sequences = self._prepare(X)
+        out: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
+        for index, batch, o in self._outputs(sequences):
+            w = o.attention.float().cpu().numpy()
+            for row, i in enumerate(index):
+                out[i] = w[row, : batch.lengths[row]]
+        return out
+
+    def reconstruct(self, X):
+        """Reconstruct each sequence, in the input's units and structure (an array stays an array, a list a list)."""
+        data, sequences = self._prepare(X)
+        out: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
+        for index, batch, o in self._outputs(sequences):
+            r = o.reconstruction.float().cpu().numpy()
+            for row, i in enumerate(index):
+                out[i] = r[row, : batch.lengths[row]]
+        return data.restore(self.scaler_.inverse_transform(out))
+
+    def reconstruction_error(self, X, *, per_step: bool = False, per_feature: bool = False):
+        """Squared reconstruction error in standardised units; higher = more abnormal.
+
+        Parameters
+        ----------
+        X : as in ``fit``
+        per_step : bool, default=False
+            False: one value per sequence (mean over its real steps). True: one value per real step.
+        per_feature : bool, default=False
+            Keep the feature axis instead of averaging over features.
+
+        Returns
+        -------
+        ============  ===========  =======================================================================
+        per_step      per_feature  result
+        ============  ===========  =======================================================================
+        False         False        ndarray (N,)
+        False         True         ndarray (N, F)
+        True          False        list of (T_i,) arrays (ndarray (N, T) when X was an ndarray)
+        True          True         list of (T_i, F) arrays (ndarray (N, T, F) when X was an ndarray)
+        ============  ===========  =======================================================================
+        """
+        data, sequences = self._prepare(X)
+        steps: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
+        for index, batch, o in self._outputs(sequences):
+            sq = per_step_squared_error(o.reconstruction, batch.x, batch.lengths, reduce_features=False)
+            sq = sq.float().cpu().numpy()                                   # (N, T, F)
+            for row, i in enumerate(index):
+                steps[i] = sq[row, : batch.lengths[row]]
+        if not per_step:
+            per_seq = np.stack([s.mean(axis=0) for s in steps])          # (N, F)
+            return per_seq if per_feature else per_seq.mean(axis=1)
+        if not per_feature:
+            steps = [s.mean(axis=1) for s in steps]
+            return np.stack(steps) if data.was_array else steps
+        return np.stack(steps) if data.was_array else steps
+
+    def score(self, X, y=None) -> float:
+        """Negative mean reconstruction error (higher is better), so model selection works without labels."""
+        return -float(np.mean(self.reconstruction_error(X)))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to one file (safetensors + JSON header), atomically."""
+        from seqae.persistence import save
+        save(self, path)
+
+    def _get_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        check_is_fitted(self, "module_")
+        doc = {"n_features_in_": self.n_features_in_, "history_": self.history_, "best_epoch_": self.best_epoch_,
+               "n_epochs_": self.n_epochs_, "stop_reason_": self.stop_reason_,
+               "training_seconds_": self.training_seconds_}
+        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+        tensors["scaler.mean"] = torch.from_numpy(self.scaler_.mean)
+        tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
+        return doc, tensors
+
+    def _set_state(self, doc: dict, tensors: dict[str, torch.Tensor]) -> None:
+        n_features = int(doc["n_features_in_"])
+        module = SequenceAutoencoder(self._module_config(n_features))
+        module.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("module.")}, strict=True)
+        mean, scale = tensors["scaler.mean"].numpy(), tensors["scaler.scale"].numpy()
+        if mean.shape != (n_features,) or scale.shape != (n_features,) or not (scale > 0).all():
+            raise ValueError("scaler tensors do not match the number of features or are not positive")
+        self.module_ = module.to(resolve_device(self.device)).eval()
+        self.scaler_ = FeatureScaler(mean=mean.astype(np.float64), scale=scale.astype(np.float64))
+        self.n_features_in_ = n_features
+        self.history_ = doc["history_"]
+        self.best_epoch_ = int(doc["best_epoch_"])
+        self.n_epochs_ = int(doc["n_epochs_"])
+        self.stop_reason_ = str(doc["stop_reason_"])
+        self.training_seconds_ = float(doc["training_seconds_"])

@@ -1,0 +1,100 @@
+"""Padding and length-grouped batching.
+
+Grouping sequences of similar length into one batch means each batch is padded only to its own longest
+sequence, so the cost of an epoch follows the real number of steps instead of N x the longest length.
+(On CPU this beat ``pack_padded_sequence``, which was several times slower at these sizes; see issue #5.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class PaddedBatch:
+    """A zero-padded batch.
+
+    Attributes
+    ----------
+    x : Tensor (N, T, F)
+        Sequences padded with zeros after their last real step; T is the batch's longest length.
+    lengths : Tensor (N,) int64, on the CPU
+        Real lengths.
+    index : ndarray (N,)
+        Positions of these sequences in the collection they came from.
+    """
+
+    x: torch.Tensor
+    lengths: torch.Tensor
+    index: np.ndarray
+
+    def to(self, device: torch.device) -> "PaddedBatch":
+        return PaddedBatch(self.x.to(device, non_blocking=True), self.lengths, self.index)
+
+
+def pad_sequences(sequences: list[np.ndarray], index: np.ndarray | None = None) -> PaddedBatch:
+    """Stack ``(T_i, F)`` arrays into one zero-padded ``(N, T_max, F)`` float32 tensor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> b = pad_sequences([np.ones((3, 2), np.float32), np.ones((1, 2), np.float32)])
+    >>> tuple(b.x.shape), b.lengths.tolist()
+    ((2, 3, 2), [3, 1])
+    """
+    if index is None:
+        index = np.arange(len(sequences))
+    chosen = [sequences[i] for i in index]
+    lengths = np.fromiter((len(s) for s in chosen), dtype=np.int64, count=len(chosen))
+    n_features = chosen[0].shape[1]
+    out = np.zeros((len(chosen), int(lengths.max()), n_features), dtype=np.float32)
+    for row, s in enumerate(chosen):
+        out[row, : len(s)] = s
+    return PaddedBatch(torch.from_numpy(out), torch.from_numpy(lengths), np.asarray(index))
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None = None,
+                           max_steps: int | None = None) -> list[np.ndarray]:
+    """Split indices into batches of sequences of similar length.
+
+    With ``rng`` (training) the order within equal lengths and the order of the batches are shuffled, so each
+    epoch sees different neighbours; without it (inference) the split is deterministic.
+
+    Parameters
+    ----------
+    lengths : ndarray (N,)
+        Sequence lengths.
+    batch_size : int
+        Sequences per batch (the last batch of a length group may be smaller).
+    rng : numpy Generator, optional
+        Shuffles for training.
+    max_steps : int, optional
+        Inference only: cap on ``batch rows x padded length`` so that large batches of long sequences
+        do not exhaust memory; batches of short sequences then hold more rows.
+
+    Returns
+    -------
+    list of ndarray of int
+    """
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+    else:
+        # Sort by length with random tie-breaking: shuffled within each length, grouped across lengths.
+        order = np.lexsort((rng.permutation(n), lengths))
+    if max_steps is None:
+        batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    else:
+        batches, start = [], 0
+        while start < n:
+            # Sorted ascending, so the batch's longest is its last member: grow while rows*longest fits.
+            stop = start + 1
+            while stop < n and stop - start < batch_size and (stop + 1 - start) * lengths[order[stop]] <= max_steps:
+                stop += 1
+            batches.append(order[start:stop])
+            start = stop
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches

@@ -1,0 +1,26 @@
+"""The errors seqae raises on purpose.
+
+Every error a user can cause (bad data, a bad file, a model that diverged) is one of these, so that callers
+(the CLI above all) can tell "the input is wrong" from "seqae has a bug". Each subclasses the builtin a user
+would expect (``ValueError`` for bad values, ``RuntimeError`` for a failed run), so ``except ValueError`` still works.
+"""
+
+
+class SeqaeError(Exception):
+    """Base class of all errors seqae raises on purpose."""
+
+
+class InputError(SeqaeError, ValueError):
+    """The data given is unusable: wrong shape, NaN, too short, wrong number of features, and so on."""
+
+
+class DataFileError(InputError):
+    """A data file (CSV, Parquet, .ts, .npz) cannot be read; the message names the file and, where known, the line."""
+
+
+class ModelFileError(SeqaeError, ValueError):
+    """A model file is missing, truncated, corrupted, not a seqae model, or from an incompatible version."""
+
+
+class TrainingError(SeqaeError, RuntimeError):
+    """Training could not produce a usable model (for example the loss was non-finite from the first epoch)."""

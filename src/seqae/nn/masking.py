@@ -1,0 +1,28 @@
+"""Helpers for padded batches: masks and per-sequence time reversal."""
+from __future__ import annotations
+
+import torch
+
+
+def step_mask(lengths: torch.Tensor, max_len: int, device: torch.device | None = None) -> torch.Tensor:
+    """Boolean mask of real steps.
+
+    Shapes: lengths (N,) -> mask (N, T) with ``mask[i, t] = t < lengths[i]``.
+    """
+    t = torch.arange(max_len, device=device)
+    return t[None, :] < lengths.to(device)[:, None]  # (N, T)
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence within its own length; padding stays at the end.
+
+    This is how the backward direction of a bidirectional LSTM must see a padded batch: starting from each
+    sequence's real last step, not from the padding. The operation is its own inverse.
+
+    Shapes: x (N, T, C), lengths (N,) -> (N, T, C).
+    """
+    n, t_max = x.shape[:2]
+    t = torch.arange(t_max, device=x.device)
+    lens = lengths.to(x.device)[:, None]                      # (N, 1)
+    idx = torch.where(t[None, :] < lens, lens - 1 - t[None, :], t[None, :])  # (N, T)
+    return x.gather(1, idx[:, :, None].expand_as(x))

@@ -1,0 +1,180 @@
+"""The training loop: Adam over length-grouped batches, gradient clipping, early stopping on a validation
+set with the best weights restored, and no way to end with a model that outputs NaN.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from seqae.data.batching import length_grouped_batches, pad_sequences
+from seqae.exceptions import InputError, TrainingError
+from seqae.nn.autoencoder import SequenceAutoencoder
+from seqae.nn.losses import autoencoder_loss
+from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: int                   # upper bound on passes over the training set
+    batch_size: int               # sequences per optimisation step
+    learning_rate: float          # Adam step size
+    patience: int | None          # epochs without validation improvement before stopping; None = never stop early
+    clip_norm: float | None = 1.0  # max global gradient norm; LSTMs explode without it on long sequences
+    beta: float = 1.0             # KL weight of the VAE (ignored otherwise)
+    beta_warmup: int = 0          # epochs over which beta ramps linearly from ~0 (avoids posterior collapse)
+    min_delta: float = 1e-4       # relative improvement that counts as one for early stopping
+    verbose: bool = False         # progress bar over epochs
+    max_batches_per_epoch: int | None = None  # cap on steps per epoch (random batches), for huge window sets
+
+
+@dataclass
+class TrainingResult:
+    history: dict[str, list[float]] = field(default_factory=lambda: {"train_loss": [], "val_loss": []})
+    best_epoch: int = -1          # 0-based epoch whose weights were kept
+    best_loss: float = math.inf
+    stop_reason: str = "max_epochs"  # "max_epochs" | "early_stopping" | "non_finite_loss" | "interrupted"
+    seconds: float = 0.0
+
+
+def _beta_at(cfg: TrainingConfig, epoch: int) -> float:
+    if cfg.beta_warmup <= 0:
+        return cfg.beta
+    return cfg.beta * min(1.0, (epoch + 1) / cfg.beta_warmup)
+
+
+def _improved(loss: float, best: float, min_delta: float) -> bool:
+    """Better than ``best`` by a relative ``min_delta`` (any finite loss beats the initial ``inf``)."""
+    if not math.isfinite(loss):
+        return False
+    return not math.isfinite(best) or loss < best - min_delta * abs(best)
+
+
+def _batch_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], index: np.ndarray, device: torch.device,
+                beta: float) -> tuple[torch.Tensor, int]:
+    batch = pad_sequences(seqs, index).to(device)
+    out = module(batch.x, batch.lengths)
+    total, _, _ = autoencoder_loss(out.reconstruction, batch.x, batch.lengths, out.embedding, out.logvar, beta)
+    return total, int(batch.lengths.sum()) * batch.x.shape[-1]
+
+
+def evaluate_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], device: torch.device, beta: float,
+                  batch_size: int = 256) -> float:
+    """Mean loss per real element over a collection, in eval mode (no sampling, no teacher forcing)."""
+    was_training = module.training
+    module.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        for index in length_grouped_batches(lengths, batch_size):
+            loss, n = _batch_loss(module, seqs, index, device, beta)
+            total += float(loss.detach()) * n
+            count += n
+    module.train(was_training)
+    return total / count
+
+
+def _state_copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], validation: list[np.ndarray] | None,
+                      cfg: TrainingConfig, rng: np.random.Generator, device: torch.device,
+                      checkpoint: str | os.PathLike | None = None, fingerprint: str = "") -> TrainingResult:
+    """Train ``module`` in place; on return it holds the best weights seen and is in eval mode.
+
+    The monitored loss is the validation loss when ``validation`` is given, else the training loss.
+    A non-finite training loss stops training and restores the best weights (a warning says so); if that
+    happens before any finite epoch, :class:`TrainingError` is raised. On ``KeyboardInterrupt`` the best
+    weights are restored and ``stop_reason`` is ``"interrupted"``: the caller decides to re-raise.
+
+    With ``checkpoint``, progress is saved atomically after every epoch, and an existing checkpoint with the
+    same ``fingerprint`` is resumed, ending with the same weights as an uninterrupted run.
+    """
+    started = time.perf_counter()
+    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
+    result = TrainingResult()
+    best_state = _state_copy(module)
+    wait, start_epoch = 0, 0
+    if checkpoint is not None and os.path.exists(checkpoint):
+        ckpt = load_checkpoint(checkpoint)
+        if ckpt.fingerprint != fingerprint:
+            raise InputError(f"checkpoint {str(checkpoint)!r} belongs to another run (different parameters or "
+                             "data); delete it or pass another path")
+        module.load_state_dict(ckpt.model_state)
+        optimizer.load_state_dict(ckpt.optimizer_state)
+        rng.bit_generator.state = ckpt.numpy_rng_state
+        torch.set_rng_state(ckpt.torch_rng_state)
+        best_state, wait, start_epoch = ckpt.best_state, ckpt.wait, ckpt.epoch
+        result.history = copy.deepcopy(ckpt.history)
+        result.best_loss, result.best_epoch = ckpt.best_loss, ckpt.best_epoch
+    lengths = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
+    epochs = range(start_epoch, cfg.epochs)
+    bar = tqdm(epochs, desc="training", unit="epoch", disable=not cfg.verbose, leave=False)
+    try:
+        for epoch in bar:
+            module.train()
+            beta = _beta_at(cfg, epoch)
+            batches = length_grouped_batches(lengths, cfg.batch_size, rng)
+            if cfg.max_batches_per_epoch is not None and len(batches) > cfg.max_batches_per_epoch:
+                batches = batches[: cfg.max_batches_per_epoch]  # already in random order
+            total, count, finite = 0.0, 0, True
+            for index in batches:
+                loss, n = _batch_loss(module, train, index, device, beta)
+                if not torch.isfinite(loss):
+                    finite = False
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip_norm)
+                optimizer.step()
+                total += float(loss.detach()) * n
+                count += n
+            if not finite:
+                if result.best_epoch < 0:
+                    raise TrainingError(f"the training loss became non-finite in epoch {epoch + 1} before any "
+                                        "epoch completed; lower learning_rate or check the data's scale")
+                warnings.warn(f"training loss became non-finite in epoch {epoch + 1}; stopped and restored the "
+                              f"weights of epoch {result.best_epoch + 1}", RuntimeWarning, stacklevel=3)
+                result.stop_reason = "non_finite_loss"
+                break
+            train_loss = total / count
+            monitored = train_loss
+            val_loss = math.nan
+            if validation:
+                val_loss = evaluate_loss(module, validation, device, cfg.beta)
+                monitored = val_loss
+            result.history["train_loss"].append(train_loss)
+            result.history["val_loss"].append(val_loss if validation else None)  # None: JSON-safe "no value"
+            if _improved(monitored, result.best_loss, cfg.min_delta):
+                result.best_loss, result.best_epoch, wait = monitored, epoch, 0
+                best_state = _state_copy(module)
+            else:
+                wait += 1
+            bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, Checkpoint(
+                    epoch=epoch + 1, model_state=_state_copy(module), best_state=best_state,
+                    optimizer_state=optimizer.state_dict(), numpy_rng_state=rng.bit_generator.state,
+                    torch_rng_state=torch.get_rng_state(), history=result.history, best_loss=result.best_loss,
+                    best_epoch=result.best_epoch, wait=wait, fingerprint=fingerprint))
+            if cfg.patience is not None and wait >= cfg.patience:
+                result.stop_reason = "early_stopping"
+                break
+    except KeyboardInterrupt:
+        result.stop_reason = "interrupted"
+    finally:
+        bar.close()
+    # The best epoch's weights; if interrupted inside the first epoch, the initial (finite) weights.
+    module.load_state_dict(best_state)
+    module.eval()
+    result.seconds = time.perf_counter() - started
+    return result
