@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.seqae-installed
 
-.PHONY: demo test venv bench-perf bench-nab bench-uea clean
+.PHONY: demo test venv bench-perf bench-nab bench-uea clean distclean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,5 +32,9 @@ bench-nab: $(STAMP)
 bench-uea: $(STAMP)
 	$(BIN)/python benchmarks/uea.py
 
+# clean keeps the virtual environment (others may be using it); distclean removes it too.
 clean:
-	rm -rf $(VENV) demo_output build *.egg-info src/*.egg-info
+	rm -rf demo_output build *.egg-info src/*.egg-info
+
+distclean: clean
+	rm -rf $(VENV)

@@ -5,8 +5,9 @@ collections of variable-length sequences (:class:`LSTMAutoencoder`, a scikit-lea
 """
 from seqae._version import __version__
 from seqae.autoencoder import LSTMAutoencoder
+from seqae.detection import AnomalyDetector, SequenceAnomalyDetector
 from seqae.exceptions import DataFileError, InputError, ModelFileError, SeqaeError, TrainingError
 from seqae.persistence import load, save
 
-__all__ = ["DataFileError", "InputError", "LSTMAutoencoder", "ModelFileError", "SeqaeError", "TrainingError",
+__all__ = ["AnomalyDetector", "DataFileError", "InputError", "LSTMAutoencoder", "SequenceAnomalyDetector", "ModelFileError", "SeqaeError", "TrainingError",
            "__version__", "load", "save"]

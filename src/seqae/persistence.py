@@ -25,8 +25,8 @@ FORMAT_VERSION = 1
 def _registry() -> dict[str, type]:
     # Imported here: the estimators import this module for their save() methods.
     from seqae.autoencoder import LSTMAutoencoder
-    from seqae.detector import AnomalyDetector
-    return {"LSTMAutoencoder": LSTMAutoencoder, "AnomalyDetector": AnomalyDetector}
+    from seqae.detection import AnomalyDetector, SequenceAnomalyDetector
+    return {cls.__name__: cls for cls in (LSTMAutoencoder, AnomalyDetector, SequenceAnomalyDetector)}
 
 
 def _json_safe(value):

@@ -56,18 +56,30 @@ class SequenceInput:
 
 
 def _as_numeric_array(a: Any, where: str) -> np.ndarray:
-    arr = np.asarray(a)
+    if isinstance(a, np.ma.MaskedArray) and np.ma.is_masked(a):
+        # np.asarray would silently use whatever values sit under the mask.
+        raise InputError(f"{where}: masked arrays with masked values are not supported; fill or drop the "
+                         "masked values first")
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged nesting, objects whose __array__ fails, tensors that need grad, ...
+        raise InputError(f"{where}: cannot be read as a numeric array ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); pass arrays of shape (T, F) "
+                         "or (T,)") from exc
     if arr.dtype == object:
         # A ragged nested list ends up here; so do mixed strings and numbers.
+        if any(isinstance(v, (str, bytes)) for v in arr.flat):
+            raise InputError(f"{where}: expected numeric values, got strings in an array of dtype object")
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"{where}: expected numeric values, got an array of dtype object "
                              "(strings, None, or ragged nesting?)") from None
     if arr.dtype.kind == "b":
         arr = arr.astype(np.float32)
     if arr.dtype.kind not in "iuf":
-        raise InputError(f"{where}: expected a numeric dtype (int or float), got dtype {arr.dtype}")
+        what = f"strings (dtype {arr.dtype})" if arr.dtype.kind in "SU" else f"dtype {arr.dtype}"
+        raise InputError(f"{where}: expected a numeric dtype (int or float), got {what}")
     return arr
 
 

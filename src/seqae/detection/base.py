@@ -1,0 +1,79 @@
+"""What both detectors share: the autoencoder parameters they pass through, and thresholding (PyOD's contract)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from seqae._params import check_choice, check_float
+from seqae.autoencoder import LSTMAutoencoder
+from seqae.thresholds import compute_threshold
+
+THRESHOLDS = ("quantile", "sigma", "pot")
+# Every LSTMAutoencoder parameter is also a detector parameter of the same name and meaning.
+AUTOENCODER_PARAMS = tuple(LSTMAutoencoder().get_params(deep=False))
+
+
+class DetectorBase(BaseEstimator):
+    """Shared mechanics; subclasses define ``__init__`` (explicit parameters, as scikit-learn requires),
+    ``fit`` and ``decision_function``."""
+
+    def _make_autoencoder(self) -> LSTMAutoencoder:
+        return LSTMAutoencoder(**{name: getattr(self, name) for name in AUTOENCODER_PARAMS})
+
+    def _check_threshold_params(self) -> None:
+        check_choice("threshold", self.threshold, THRESHOLDS)
+        check_float("contamination", self.contamination, 0.0, 0.5, low_open=True)
+        if self.threshold_params is not None and not isinstance(self.threshold_params, dict):
+            raise ValueError(f"threshold_params must be a dict or None, got {self.threshold_params!r}")
+
+    def _fit_threshold(self, scores: np.ndarray) -> None:
+        """Set ``decision_scores_``, ``threshold_`` and ``labels_`` from the training scores."""
+        params = dict(self.threshold_params or {})
+        if self.threshold == "quantile":
+            params.setdefault("contamination", self.contamination)
+        self.decision_scores_ = np.asarray(scores, dtype=np.float64)
+        self.threshold_ = float(compute_threshold(self.decision_scores_, self.threshold, **params))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 labels: 1 where the score exceeds ``threshold_``."""
+        check_is_fitted(self, "threshold_")
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit, then return ``labels_`` (the training data's labels)."""
+        return self.fit(X).labels_
+
+    def save(self, path) -> None:
+        """Write the fitted detector to one file (safetensors + JSON header), atomically."""
+        from seqae.persistence import save
+        save(self, path)
+
+    def _get_state(self):
+        check_is_fitted(self, "threshold_")
+        ae_doc, ae_tensors = self.autoencoder_._get_state()
+        tensors = {f"ae.{k}": v for k, v in ae_tensors.items()}
+        tensors["decision_scores_"] = torch.from_numpy(self.decision_scores_)
+        doc = {"autoencoder": ae_doc, "threshold_": self.threshold_, **self._extra_state()}
+        return doc, tensors
+
+    def _set_state(self, doc, tensors) -> None:
+        ae = self._make_autoencoder()
+        ae._set_state(doc["autoencoder"], {k[3:]: v for k, v in tensors.items() if k.startswith("ae.")})
+        scores = tensors["decision_scores_"].numpy().astype(np.float64)
+        if scores.ndim != 1 or not np.isfinite(scores).all():
+            raise ValueError("decision_scores_ must be a finite 1-D array")
+        self.autoencoder_ = ae
+        self.n_features_in_ = ae.n_features_in_
+        self.threshold_ = float(doc["threshold_"])
+        self.decision_scores_ = scores
+        self.labels_ = (scores > self.threshold_).astype(np.int64)
+        self._set_extra_state(doc)
+
+    def _extra_state(self) -> dict:
+        return {}
+
+    def _set_extra_state(self, doc: dict) -> None:
+        pass

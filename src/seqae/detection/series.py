@@ -1,0 +1,202 @@
+"""Point-wise anomaly detection in one (univariate or multivariate) time series.
+
+series -> validated values -> sliding windows (chunk by chunk) -> autoencoder per-step errors
+-> per-point scores -> threshold -> 0/1 labels.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from seqae._params import check_choice, check_int
+from seqae.data.series import MISSING, SeriesInput, check_series
+from seqae.data.windows import AGGREGATIONS, PointAccumulator, iter_windows, sample_starts, window_starts
+from seqae.detection.base import DetectorBase
+
+# Windows scored per chunk: bounds memory at chunk x window x F floats, whatever the series length.
+_CHUNK = 4096
+
+
+class AnomalyDetector(DetectorBase):
+    """LSTM-autoencoder anomaly detector for a time series: a score and a label for every point.
+
+    The series is cut into sliding windows; the autoencoder, trained on the windows of the training series,
+    reconstructs each window, and each point's score is its squared reconstruction error (in standardised
+    units, averaged over features) combined over all the windows that cover it (``score_aggregation``).
+    Every point is scored, the first and last included.
+
+    Parameters
+    ----------
+    window : int, default=64
+        Window length in points.
+    stride : int, default=1
+        Step between scored windows (larger is faster; every point stays covered, the last window is always
+        aligned to the end of the series).
+    contamination : float, default=0.01
+        Expected share of anomalous points in the training series; sets ``threshold_`` with "quantile".
+    threshold : {"quantile", "sigma", "pot"}, default="quantile"
+        How ``threshold_`` is derived from the training scores (:mod:`seqae.thresholds`).
+    threshold_params : dict, optional
+        Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot".
+    score_aggregation : {"mean", "max"}, default="mean"
+        How the errors of the windows covering a point are combined. "mean" is the default because each
+        point is then judged by every context it was seen in, which is smoother and less sensitive to one
+        badly reconstructed window; "max" reacts more to short anomalies.
+    missing : {"raise", "interpolate"}, default="raise"
+        NaN in the series: an error that says where, or linear interpolation.
+    max_train_windows : int or None, default=4096
+        Training uses at most this many windows, evenly spaced over the training series, so training cost is
+        bounded on long series (None uses all).
+    **autoencoder parameters
+        Every :class:`~seqae.LSTMAutoencoder` parameter, same names; defaults tuned for windows
+        (``batch_size=64``, ``epochs=50``, ``patience=5``).
+
+    Attributes
+    ----------
+    autoencoder_ : LSTMAutoencoder
+    decision_scores_ : ndarray (n_train,)
+        Scores of the training series' points.
+    threshold_ : float
+    labels_ : ndarray (n_train,) of 0/1
+    n_features_in_ : int
+    feature_names_in_ : list of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqae import AnomalyDetector
+    >>> t = np.arange(600)
+    >>> train = np.sin(t / 8)
+    >>> test = train.copy(); test[300:305] += 3
+    >>> det = AnomalyDetector(window=32, hidden_size=16, latent_dim=4, epochs=3, random_state=0).fit(train)
+    >>> scores = det.decision_function(test)   # one per point
+    >>> scores.shape, det.predict(test).shape
+    ((600,), (600,))
+    """
+
+    def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="quantile", threshold_params=None,
+                 score_aggregation="mean", missing="raise", max_train_windows=4096, hidden_size=64, latent_dim=16,
+                 num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
+                 pooling="last", decoder="repeat", epochs=50, batch_size=64, learning_rate=1e-3,
+                 validation_fraction=0.1, patience=5, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
+                 device="auto", verbose=False):
+        self.window = window
+        self.stride = stride
+        self.contamination = contamination
+        self.threshold = threshold
+        self.threshold_params = threshold_params
+        self.score_aggregation = score_aggregation
+        self.missing = missing
+        self.max_train_windows = max_train_windows
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.variational = variational
+        self.beta = beta
+        self.beta_warmup = beta_warmup
+        self.pooling = pooling
+        self.decoder = decoder
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.clip_norm = clip_norm
+        self.max_batches_per_epoch = max_batches_per_epoch
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        check_int("window", self.window, 2)
+        check_int("stride", self.stride, 1)
+        check_int("max_train_windows", self.max_train_windows, 2, allow_none=True)
+        check_choice("score_aggregation", self.score_aggregation, AGGREGATIONS)
+        check_choice("missing", self.missing, MISSING)
+        self._check_threshold_params()
+
+    def _validate(self, X, fitted: bool) -> SeriesInput:
+        return check_series(X, n_features=self.n_features_in_ if fitted else None, min_length=self.window,
+                            missing=self.missing)
+
+    def fit(self, X, y=None, *, checkpoint=None):
+        """Fit on a training series (ndarray (n,) or (n, F), pandas Series or DataFrame); returns self.
+
+        The last ``validation_fraction`` of the training windows (in time) is held out for early stopping,
+        with a gap of one window so that no held-out point is also in a training window.
+        """
+        self._check_params()
+        series = self._validate(X, fitted=False)
+        starts = window_starts(len(series.values), self.window, 1)
+        train_starts, val_starts = self._temporal_split(starts)
+        train_starts = sample_starts(train_starts, self.max_train_windows)
+        val_starts = sample_starts(val_starts, None if self.max_train_windows is None
+                                   else max(1, self.max_train_windows // 4))
+        train = next(iter_windows(series.values, self.window, train_starts, len(train_starts)))[1]
+        val = next(iter_windows(series.values, self.window, val_starts, len(val_starts)))[1] \
+            if len(val_starts) else None
+        ae = self._make_autoencoder().set_params(validation_fraction=0.0)
+        ae.fit(train, validation_data=val, checkpoint=checkpoint)
+        self.autoencoder_ = ae
+        self.n_features_in_ = series.values.shape[1]
+        self.feature_names_in_ = series.columns
+        self._fit_threshold(self._point_errors(series).mean(axis=1))
+        return self
+
+    def _temporal_split(self, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n_val = int(round(self.validation_fraction * len(starts)))
+        if n_val < 2 or len(starts) - n_val - self.window < 2:
+            return starts, starts[:0]
+        val = starts[-n_val:]
+        train = starts[starts + self.window <= val[0]]  # no training window overlaps a held-out one
+        return train, val
+
+    def _point_errors(self, series: SeriesInput) -> np.ndarray:
+        """(n, F) per-point, per-feature error, windows made and scored chunk by chunk."""
+        n, n_features = series.values.shape
+        acc = PointAccumulator(n, n_features, self.score_aggregation)
+        starts = window_starts(n, self.window, self.stride)
+        for chunk_starts, windows in iter_windows(series.values, self.window, starts, _CHUNK):
+            errors = self.autoencoder_.reconstruction_error(windows, per_step=True, per_feature=True)  # (c, W, F)
+            acc.add(chunk_starts, errors)
+        return acc.result()
+
+    def decision_function(self, X) -> np.ndarray:
+        """(n,) anomaly score of every point; higher = more abnormal."""
+        check_is_fitted(self, "autoencoder_")
+        return self._point_errors(self._validate(X, fitted=True)).mean(axis=1)
+
+    def feature_contributions(self, X) -> np.ndarray:
+        """(n, F): each channel's share of each point's score; rows sum to ``decision_function(X)``."""
+        check_is_fitted(self, "autoencoder_")
+        errors = self._point_errors(self._validate(X, fitted=True))
+        return errors / errors.shape[1]
+
+    def detect(self, X) -> pd.DataFrame:
+        """Scores and labels as a DataFrame indexed like the input (a DatetimeIndex is kept).
+
+        Columns: ``score``, ``label``, and ``contribution_<feature>`` per feature for multivariate input.
+        """
+        check_is_fitted(self, "autoencoder_")
+        series = self._validate(X, fitted=True)
+        errors = self._point_errors(series)
+        score = errors.mean(axis=1)
+        out = pd.DataFrame({"score": score, "label": (score > self.threshold_).astype(np.int64)}, index=series.index)
+        if errors.shape[1] > 1:
+            for j, name in enumerate(series.columns):
+                out[f"contribution_{name}"] = errors[:, j] / errors.shape[1]
+        return out
+
+    def _extra_state(self) -> dict:
+        return {"feature_names_in_": list(self.feature_names_in_)}
+
+    def _set_extra_state(self, doc: dict) -> None:
+        names = doc["feature_names_in_"]
+        if not isinstance(names, list) or len(names) != self.n_features_in_:
+            raise ValueError("feature_names_in_ does not match the number of features")
+        self.feature_names_in_ = [str(n) for n in names]
+
+
