@@ -1,0 +1,42 @@
+"""Shared fixtures. Tests that need ../shared data skip with a reason when it is absent."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+# Every model variant of the core issue: (variational, pooling, decoder, bidirectional, num_layers).
+VARIANTS = [
+    dict(variational=v, pooling=p, decoder=d, bidirectional=b, num_layers=n)
+    for v, p, d, (b, n) in itertools.product(
+        (False, True), ("last", "mean", "attention"), ("repeat", "autoregressive"), ((False, 1), (True, 2)))
+]
+
+
+def variant_id(v: dict) -> str:
+    return "-".join([("vae" if v["variational"] else "ae"), v["pooling"], v["decoder"][:4],
+                     ("bi" if v["bidirectional"] else "uni") + str(v["num_layers"])])
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    # Tests are run two at a time (pytest -n 2) on 2 cores: one thread each avoids oversubscription.
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def sine_collection(rng: np.random.Generator, n: int, lo: int = 20, hi: int = 80) -> list[np.ndarray]:
+    out = []
+    for _ in range(n):
+        length = int(rng.integers(lo, hi + 1))
+        t = np.arange(length)
+        x = np.sin(2 * np.pi * t / rng.uniform(10, 30) + rng.uniform(0, 2 * np.pi))
+        out.append((x + 0.1 * rng.standard_normal(length))[:, None].astype(np.float32))
+    return out
