@@ -12,7 +12,12 @@ AGGREGATIONS = ("mean", "max")
 
 
 def window_starts(n: int, window: int, stride: int) -> np.ndarray:
-    """Start index of every window; the last window always ends at the last point, so every point is covered."""
+    """Start index of every window; the last window always ends at the last point, so every point is covered.
+
+    ``stride`` must not exceed ``window``: a larger step would leave points between windows unscored.
+    """
+    if stride > window:
+        raise ValueError(f"stride ({stride}) must be <= window ({window}), otherwise some points are never scored")
     if n < window:
         return np.empty(0, dtype=np.int64)
     starts = np.arange(0, n - window + 1, stride, dtype=np.int64)

@@ -113,6 +113,9 @@ class AnomalyDetector(DetectorBase):
     def _check_params(self) -> None:
         check_int("window", self.window, 2)
         check_int("stride", self.stride, 1)
+        if self.stride > self.window:
+            raise ValueError(f"stride ({self.stride}) must be <= window ({self.window}), otherwise some points "
+                             "are never scored")
         check_int("max_train_windows", self.max_train_windows, 2, allow_none=True)
         check_choice("score_aggregation", self.score_aggregation, AGGREGATIONS)
         check_choice("missing", self.missing, MISSING)
