@@ -258,6 +258,15 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 batch = pad_sequences(sequences, index).to(device)
                 yield index, batch, self.module_(batch.x, batch.lengths)
 
+    def _per_sequence(self, sequences: list[np.ndarray], extract) -> list[np.ndarray]:
+        """``extract(batch, output)`` -> (N, T, ...) tensor, returned per sequence and cut to its real length."""
+        out: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
+        for index, batch, output in self._outputs(sequences):
+            values = extract(batch, output).float().cpu().numpy()
+            for row, i in enumerate(index):
+                out[i] = values[row, : batch.lengths[row]]
+        return out
+
     def transform(self, X) -> np.ndarray:
         """Embed each sequence: (N, latent_dim), the deterministic code or the VAE's posterior mean."""
         _, sequences = self._prepare(X)
@@ -271,21 +280,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.pooling != "attention":
             raise ValueError(f"attention weights exist only with pooling='attention', this model has {self.pooling!r}")
         _, sequences = self._prepare(X)
-        out: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
-        for index, batch, o in self._outputs(sequences):
-            w = o.attention.float().cpu().numpy()
-            for row, i in enumerate(index):
-                out[i] = w[row, : batch.lengths[row]]
-        return out
+        return self._per_sequence(sequences, lambda batch, o: o.attention)
 
     def reconstruct(self, X):
         """Reconstruct each sequence, in the input's units and structure (an array stays an array, a list a list)."""
         data, sequences = self._prepare(X)
-        out: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
-        for index, batch, o in self._outputs(sequences):
-            r = o.reconstruction.float().cpu().numpy()
-            for row, i in enumerate(index):
-                out[i] = r[row, : batch.lengths[row]]
+        out = self._per_sequence(sequences, lambda batch, o: o.reconstruction)
         return data.restore(self.scaler_.inverse_transform(out))
 
     def reconstruction_error(self, X, *, per_step: bool = False, per_feature: bool = False):
@@ -311,18 +311,13 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ============  ===========  =======================================================================
         """
         data, sequences = self._prepare(X)
-        steps: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
-        for index, batch, o in self._outputs(sequences):
-            sq = per_step_squared_error(o.reconstruction, batch.x, batch.lengths, reduce_features=False)
-            sq = sq.float().cpu().numpy()                                   # (N, T, F)
-            for row, i in enumerate(index):
-                steps[i] = sq[row, : batch.lengths[row]]
+        steps = self._per_sequence(sequences, lambda batch, o: per_step_squared_error(
+            o.reconstruction, batch.x, batch.lengths, reduce_features=False))          # each (T_i, F)
         if not per_step:
-            per_seq = np.stack([s.mean(axis=0) for s in steps])          # (N, F)
+            per_seq = np.stack([s.mean(axis=0) for s in steps])                        # (N, F)
             return per_seq if per_feature else per_seq.mean(axis=1)
         if not per_feature:
             steps = [s.mean(axis=1) for s in steps]
-            return np.stack(steps) if data.was_array else steps
         return np.stack(steps) if data.was_array else steps
 
     def score(self, X, y=None) -> float:
