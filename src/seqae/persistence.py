@@ -3,7 +3,9 @@
 The document records the file format version, the seqae version, the estimator class (from a fixed list,
 never imported by name from the file), its parameters and its non-tensor fitted state. ``load`` reads only
 JSON and safetensors, so a model file can never run code, and it returns either a complete model or raises
-:class:`~seqae.exceptions.ModelFileError`.
+:class:`~seqae.exceptions.ModelFileError`: the file's checksum is verified, every weight must be finite, and
+the tensors' names, shapes and dtypes must be exactly those the recorded parameters need (checked on the
+meta device before anything is allocated).
 """
 from __future__ import annotations
 
@@ -12,9 +14,13 @@ import math
 import os
 from pathlib import Path
 
+import torch
+
+from seqae._params import resolve_device
 from seqae._version import __version__
 from seqae.exceptions import ModelFileError
 from seqae.tensorfile import load_tensor_file, save_tensor_file
+from seqae.training.checkpoint import CHECKPOINT_FORMAT
 
 FORMAT = "seqae-model"
 # Bump when the file layout changes incompatibly; files with a larger number are refused with a clear error,
@@ -23,7 +29,8 @@ FORMAT_VERSION = 1
 
 
 def _registry() -> dict[str, type]:
-    # Imported here: the estimators import this module for their save() methods.
+    # Imported here: the estimators import this module for their save() methods. A fixed list: the class
+    # named in a file is looked up here, never imported by name.
     from seqae.autoencoder import LSTMAutoencoder
     from seqae.detection import AnomalyDetector, SequenceAnomalyDetector
     return {cls.__name__: cls for cls in (LSTMAutoencoder, AnomalyDetector, SequenceAnomalyDetector)}
@@ -61,6 +68,76 @@ def save(estimator, path: str | os.PathLike) -> None:
     save_tensor_file(path, tensors, doc)
 
 
+def _check_document(where: str):
+    """The checks that must come before the checksum: a newer format may checksum differently."""
+    def check(doc: dict) -> None:
+        if doc.get("format") == CHECKPOINT_FORMAT:
+            raise ModelFileError(f"{where!r} is a training checkpoint, not a model file; resume it with "
+                                 "fit(..., checkpoint=path), then save the fitted model")
+        if doc.get("format") != FORMAT:
+            raise ModelFileError(f"{where!r} is not a seqae model file (format {doc.get('format')!r})")
+        version = doc.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ModelFileError(f"{where!r}: invalid format_version {version!r}")
+        if version > FORMAT_VERSION:
+            raise ModelFileError(f"{where!r} was saved by seqae {doc.get('seqae_version')} in model format "
+                                 f"{version}; this seqae ({__version__}) reads format {FORMAT_VERSION} and older: "
+                                 "upgrade seqae")
+    return check
+
+
+def _autoencoder_tensor_specs(estimator, state: dict) -> dict[str, tuple[tuple[int, ...] | None, torch.dtype]]:
+    """Name -> (shape, dtype) of every tensor an LSTMAutoencoder with these parameters needs.
+
+    The module is built on the meta device, so nothing is allocated: a file whose parameters ask for a huge
+    model is refused before any memory is spent on it.
+    """
+    from seqae.nn.autoencoder import SequenceAutoencoder
+
+    n_features = state.get("n_features_in_")
+    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
+        raise ValueError(f"invalid n_features_in_ {n_features!r}")
+    with torch.device("meta"):
+        reference = SequenceAutoencoder(estimator._module_config(n_features))
+    specs = {f"module.{k}": (tuple(v.shape), v.dtype) for k, v in reference.state_dict().items()}
+    specs["scaler.mean"] = ((n_features,), torch.float64)
+    specs["scaler.scale"] = ((n_features,), torch.float64)
+    return specs
+
+
+def _tensor_specs(estimator, state: dict) -> dict[str, tuple[tuple[int, ...] | None, torch.dtype]] | None:
+    """The tensors an estimator's file must hold (shape None: any 1-D length), or None if not known here."""
+    from seqae.autoencoder import LSTMAutoencoder
+
+    if isinstance(estimator, LSTMAutoencoder):
+        return _autoencoder_tensor_specs(estimator, state)
+    if hasattr(estimator, "_make_autoencoder"):  # the detectors: an autoencoder under "ae." plus their scores
+        inner = state.get("autoencoder")
+        if not isinstance(inner, dict):
+            raise ValueError("no autoencoder state")
+        autoencoder = estimator._make_autoencoder()
+        autoencoder._check_params()
+        specs = {f"ae.{k}": v for k, v in _autoencoder_tensor_specs(autoencoder, inner).items()}
+        specs["decision_scores_"] = (None, torch.float64)
+        return specs
+    return None
+
+
+def _check_tensors(where: str, tensors: dict, specs: dict) -> None:
+    missing = sorted(set(specs) - set(tensors))
+    unexpected = sorted(set(tensors) - set(specs))
+    if missing or unexpected:
+        raise ModelFileError(f"{where!r}: the tensors do not match the recorded model (missing: {missing[:5]}, "
+                             f"unexpected: {unexpected[:5]})")
+    for name, (shape, dtype) in specs.items():
+        t = tensors[name]
+        if (t.dim() != 1 if shape is None else tuple(t.shape) != shape) or t.dtype != dtype:
+            need = "a 1-D shape" if shape is None else f"shape {shape}"
+            raise ModelFileError(f"{where!r}: tensor {name!r} has shape {tuple(t.shape)} and dtype "
+                                 f"{str(t.dtype).removeprefix('torch.')} in the file, but the recorded parameters "
+                                 f"need {need} and dtype {str(dtype).removeprefix('torch.')}")
+
+
 def load(path: str | os.PathLike, *, device: str | None = None):
     """Load a model saved by :func:`save` (or ``estimator.save``).
 
@@ -78,29 +155,49 @@ def load(path: str | os.PathLike, *, device: str | None = None):
         the recorded parameters. Nothing half-loaded is ever returned.
     """
     where = str(Path(path))
-    tensors, doc = load_tensor_file(path, what="seqae model file")
-    if doc.get("format") != FORMAT:
-        raise ModelFileError(f"{where!r} is not a seqae model file (format {doc.get('format')!r})")
-    version = doc.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"{where!r}: invalid format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(f"{where!r} was saved by seqae {doc.get('seqae_version')} in model format {version}; "
-                             f"this seqae ({__version__}) reads format {FORMAT_VERSION} and older: upgrade seqae")
-    cls = _registry().get(doc.get("class"))
+    tensors, doc = load_tensor_file(path, what="seqae model file", check_document=_check_document(where))
+    name = doc.get("class")
+    cls = _registry().get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ModelFileError(f"{where!r}: unknown estimator class {doc.get('class')!r}")
+        raise ModelFileError(f"{where!r}: unknown estimator class {name!r}; seqae loads {sorted(_registry())}")
     params = doc.get("params")
-    if not isinstance(params, dict) or not set(params) <= set(cls().get_params(deep=False)):
+    if not isinstance(params, dict):
+        raise ModelFileError(f"{where!r}: no parameter table for {cls.__name__}")
+    known = set(cls().get_params(deep=False))
+    if not set(params) <= known:
         raise ModelFileError(f"{where!r}: parameters do not match {cls.__name__} "
-                             f"(unknown: {sorted(set(params or {}) - set(cls().get_params(deep=False)))})")
+                             f"(unknown: {sorted(set(params) - known)})")
+    state = doc.get("state")
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{where!r}: no fitted state for {cls.__name__}")
+    for key, t in tensors.items():
+        # Via float64: isfinite is not implemented for every dtype safetensors can hold (float8, for one).
+        if t.is_floating_point() and not bool(torch.isfinite(t.to(torch.float64)).all()):
+            raise ModelFileError(f"{where!r}: tensor {key!r} holds NaN or inf values")
     if device is not None:
         params = {**params, "device": device}
     try:
         estimator = cls(**params)
-        estimator._set_state(doc["state"], tensors)
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        if hasattr(estimator, "_check_params"):
+            estimator._check_params()
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{where!r}: invalid parameters for {cls.__name__} "
+                             f"({str(exc).splitlines()[0][:300]})") from None
+    saved_device = getattr(estimator, "device", "auto")
+    try:
+        resolve_device(saved_device)
+    except ValueError as exc:
+        raise ModelFileError(f"{where!r}: {exc}; pass load(path, device='cpu') to load it here") from None
+    try:
+        specs = _tensor_specs(estimator, state)
+        if specs is not None:
+            _check_tensors(where, tensors, specs)
+        estimator._set_state(state, tensors)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, OverflowError, AttributeError,
+            MemoryError) as exc:
         # RuntimeError: load_state_dict on shape or name mismatches, i.e. a header that lies about the weights.
         raise ModelFileError(f"{where!r}: the weights or state do not match the recorded model "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})") from None
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''})") from None
     return estimator

@@ -90,9 +90,13 @@ def _check_values(arr: np.ndarray, where: str) -> np.ndarray:
         kind = "NaN" if np.isnan(arr[tuple(bad)]) else "inf"
         raise InputError(f"{where}: contains {kind} at position {tuple(int(i) for i in bad)}; "
                          "remove or interpolate missing values first")
-    if arr.size and np.abs(arr).max() > _FLOAT32_MAX:
-        raise InputError(f"{where}: values up to {np.abs(arr).max():.3g} overflow float32 "
-                         f"(max {_FLOAT32_MAX:.3g}); rescale the data")
+    # Only float64 and wider can exceed float32's range (ints top out near 1.8e19). Compare in the array's own
+    # dtype: comparing float16 with the Python float 3.4e38 would cast it to float16 and warn of overflow.
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:
+        peak = np.abs(arr).max()
+        if peak > arr.dtype.type(_FLOAT32_MAX):
+            raise InputError(f"{where}: values up to {peak:.3g} overflow float32 "
+                             f"(max {_FLOAT32_MAX:.3g}); rescale the data")
     return np.array(arr, dtype=np.float32, copy=True)
 
 
@@ -125,6 +129,8 @@ def check_sequences(X: Any, *, n_features: int | None = None, min_length: int = 
     >>> [s.shape for s in si.sequences], si.was_array
     ([(5, 2), (3, 2)], False)
     """
+    if X is None:
+        raise InputError("expected an array (N, T, F) or (N, T), or a list of sequences, got None")
     if isinstance(X, (list, tuple)):
         was_array = False
         if len(X) == 0:

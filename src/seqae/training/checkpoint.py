@@ -6,6 +6,7 @@ so a checkpoint is never resumed into a different run.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,13 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], doc: dict) -> dict:
     return {"state": state, "param_groups": doc["param_groups"]}
 
 
+def _finite_or_none(value):
+    """JSON has no inf or NaN: non-finite floats are stored as None (read back as inf for losses)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     optim_tensors, optim_doc = _flatten_optimizer(ckpt.optimizer_state)
     tensors = {f"model.{k}": v for k, v in ckpt.model_state.items()}
@@ -63,17 +71,31 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     tensors.update(optim_tensors)
     tensors["rng.torch"] = ckpt.torch_rng_state
     doc = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "epoch": ckpt.epoch,
-           "optimizer": optim_doc, "numpy_rng_state": ckpt.numpy_rng_state, "history": ckpt.history,
-           "best_loss": ckpt.best_loss, "best_epoch": ckpt.best_epoch, "wait": ckpt.wait,
+           "optimizer": optim_doc, "numpy_rng_state": ckpt.numpy_rng_state,
+           "history": {k: [_finite_or_none(v) for v in values] for k, values in ckpt.history.items()},
+           "best_loss": _finite_or_none(ckpt.best_loss), "best_epoch": ckpt.best_epoch, "wait": ckpt.wait,
            "fingerprint": ckpt.fingerprint}
     save_tensor_file(path, tensors, doc)
 
 
+def _check_document(where: str):
+    def check(doc: dict) -> None:
+        if doc.get("format") != CHECKPOINT_FORMAT or doc.get("format_version") != CHECKPOINT_VERSION:
+            raise ModelFileError(f"{where!r} is not a seqae checkpoint of version {CHECKPOINT_VERSION} "
+                                 f"(format {doc.get('format')!r}, version {doc.get('format_version')!r})")
+    return check
+
+
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    tensors, doc = load_tensor_file(path, what="seqae checkpoint")
-    if doc.get("format") != CHECKPOINT_FORMAT or doc.get("format_version") != CHECKPOINT_VERSION:
-        raise ModelFileError(f"{str(Path(path))!r} is not a seqae checkpoint of version {CHECKPOINT_VERSION}")
+    """Read a checkpoint; raises :class:`ModelFileError` for anything but a complete, intact one."""
+    where = str(Path(path))
+    tensors, doc = load_tensor_file(path, what="seqae checkpoint", check_document=_check_document(where))
     try:
+        history = doc["history"]
+        if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
+            raise TypeError("history is not a table of lists")
+        if not isinstance(doc["numpy_rng_state"], dict):
+            raise TypeError("numpy_rng_state is not a JSON object")
         return Checkpoint(
             epoch=int(doc["epoch"]),
             model_state={k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
@@ -81,7 +103,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             optimizer_state=_unflatten_optimizer({k: v for k, v in tensors.items() if k.startswith("optim.")},
                                                  doc["optimizer"]),
             numpy_rng_state=doc["numpy_rng_state"], torch_rng_state=tensors["rng.torch"],
-            history=doc["history"], best_loss=float(doc["best_loss"]), best_epoch=int(doc["best_epoch"]),
-            wait=int(doc["wait"]), fingerprint=str(doc["fingerprint"]))
-    except (KeyError, ValueError, TypeError) as exc:
+            history=history, best_loss=math.inf if doc["best_loss"] is None else float(doc["best_loss"]),
+            best_epoch=int(doc["best_epoch"]), wait=int(doc["wait"]), fingerprint=str(doc["fingerprint"]))
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise ModelFileError(f"{str(Path(path))!r}: incomplete checkpoint ({exc})") from None

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seqae.data.batching import length_grouped_batches, pad_sequences
-from seqae.exceptions import InputError, TrainingError
+from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
 from seqae.nn.losses import autoencoder_loss
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -85,39 +85,78 @@ def _state_copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def _all_finite(tensors) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+
+
+def _restore_checkpoint(path, fingerprint: str, module: SequenceAutoencoder, optimizer: torch.optim.Optimizer,
+                        rng: np.random.Generator) -> Checkpoint:
+    """Load ``path`` into the module, the optimizer and the random generators; refuse another run's checkpoint."""
+    ckpt = load_checkpoint(path)
+    if ckpt.fingerprint != fingerprint:
+        raise InputError(f"checkpoint {str(path)!r} belongs to another run (different parameters or "
+                         "data); delete it or pass another path")
+    try:
+        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in ckpt.best_state.items()} != expected:
+            raise ValueError("its best weights do not match the model")
+        if not _all_finite(ckpt.best_state.values()):
+            raise ValueError("its best weights hold NaN or inf")
+        if len(ckpt.history.get("train_loss", [])) != ckpt.epoch or not 0 <= ckpt.epoch:
+            raise ValueError("its history does not match its epoch count")
+        module.load_state_dict(ckpt.model_state)
+        optimizer.load_state_dict(ckpt.optimizer_state)
+        rng.bit_generator.state = ckpt.numpy_rng_state
+        torch.set_rng_state(ckpt.torch_rng_state)
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ModelFileError(f"checkpoint {str(path)!r} cannot be resumed: {str(exc).splitlines()[0][:300]}; "
+                             "delete it to start afresh") from None
+    return ckpt
+
+
 def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], validation: list[np.ndarray] | None,
                       cfg: TrainingConfig, rng: np.random.Generator, device: torch.device,
                       checkpoint: str | os.PathLike | None = None, fingerprint: str = "") -> TrainingResult:
     """Train ``module`` in place; on return it holds the best weights seen and is in eval mode.
 
     The monitored loss is the validation loss when ``validation`` is given, else the training loss.
-    A non-finite training loss stops training and restores the best weights (a warning says so); if that
-    happens before any finite epoch, :class:`TrainingError` is raised. On ``KeyboardInterrupt`` the best
-    weights are restored and ``stop_reason`` is ``"interrupted"``: the caller decides to re-raise.
+    A non-finite training or validation loss (or non-finite weights after an epoch) stops training and restores
+    the best weights (a RuntimeWarning says so); if that happens before any epoch gave a finite loss,
+    :class:`TrainingError` is raised. On ``KeyboardInterrupt`` the best weights are restored and
+    ``stop_reason`` is ``"interrupted"``: the caller decides to re-raise.
 
     With ``checkpoint``, progress is saved atomically after every epoch, and an existing checkpoint with the
-    same ``fingerprint`` is resumed, ending with the same weights as an uninterrupted run.
+    same ``fingerprint`` is resumed, ending with the same weights as an uninterrupted run (a checkpoint of a
+    run that had already stopped early resumes to the same stop).
     """
     started = time.perf_counter()
     optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
     result = TrainingResult()
-    best_state = _state_copy(module)
+    # (monitored loss, 0-based epoch, weights), replaced as one object so that an interrupt at any point
+    # leaves the three consistent.
+    best: tuple[float, int, dict[str, torch.Tensor]] = (math.inf, -1, _state_copy(module))
     wait, start_epoch = 0, 0
     if checkpoint is not None and os.path.exists(checkpoint):
-        ckpt = load_checkpoint(checkpoint)
-        if ckpt.fingerprint != fingerprint:
-            raise InputError(f"checkpoint {str(checkpoint)!r} belongs to another run (different parameters or "
-                             "data); delete it or pass another path")
-        module.load_state_dict(ckpt.model_state)
-        optimizer.load_state_dict(ckpt.optimizer_state)
-        rng.bit_generator.state = ckpt.numpy_rng_state
-        torch.set_rng_state(ckpt.torch_rng_state)
-        best_state, wait, start_epoch = ckpt.best_state, ckpt.wait, ckpt.epoch
+        ckpt = _restore_checkpoint(checkpoint, fingerprint, module, optimizer, rng)
+        best = (ckpt.best_loss, ckpt.best_epoch, ckpt.best_state)
+        wait, start_epoch = ckpt.wait, min(ckpt.epoch, cfg.epochs)
         result.history = copy.deepcopy(ckpt.history)
-        result.best_loss, result.best_epoch = ckpt.best_loss, ckpt.best_epoch
+        if cfg.patience is not None and wait >= cfg.patience:
+            # The checkpointed run had already stopped early (it was killed before returning): stop here too.
+            result.stop_reason = "early_stopping"
+            start_epoch = cfg.epochs
     lengths = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
     epochs = range(start_epoch, cfg.epochs)
     bar = tqdm(epochs, desc="training", unit="epoch", disable=not cfg.verbose, leave=False)
+
+    def stop_non_finite(what: str, epoch: int, hint: str) -> None:
+        if best[1] < 0:
+            raise TrainingError(f"the {what} became non-finite in epoch {epoch + 1} before any epoch gave a "
+                                f"finite loss; {hint}")
+        warnings.warn(f"{what} became non-finite in epoch {epoch + 1}; stopped and restored the weights of "
+                      f"epoch {best[1] + 1}", RuntimeWarning, stacklevel=4)
+        result.stop_reason = "non_finite_loss"
+
     try:
         for epoch in bar:
             module.train()
@@ -138,42 +177,50 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
                 optimizer.step()
                 total += float(loss.detach()) * n
                 count += n
-            if not finite:
-                if result.best_epoch < 0:
-                    raise TrainingError(f"the training loss became non-finite in epoch {epoch + 1} before any "
-                                        "epoch completed; lower learning_rate or check the data's scale")
-                warnings.warn(f"training loss became non-finite in epoch {epoch + 1}; stopped and restored the "
-                              f"weights of epoch {result.best_epoch + 1}", RuntimeWarning, stacklevel=3)
-                result.stop_reason = "non_finite_loss"
+            train_loss = total / count if finite else math.nan
+            if not math.isfinite(train_loss):
+                stop_non_finite("training loss", epoch, "lower learning_rate or check the data's scale")
                 break
-            train_loss = total / count
+            if not _all_finite(module.parameters()):
+                # A finite loss, then a step to NaN weights (e.g. a non-finite gradient): never keep those.
+                stop_non_finite("model weights", epoch, "lower learning_rate, or set clip_norm")
+                break
             monitored = train_loss
             val_loss = math.nan
             if validation:
                 val_loss = evaluate_loss(module, validation, device, cfg.beta)
                 monitored = val_loss
+                if not math.isfinite(val_loss):
+                    stop_non_finite("validation loss", epoch, "check that validation_data is on the scale of the "
+                                    "training data (values far outside its range overflow float32)")
+                    break
+            # History first: an interrupt in between then leaves best_epoch <= epochs run, never beyond.
             result.history["train_loss"].append(train_loss)
             result.history["val_loss"].append(val_loss if validation else None)  # None: JSON-safe "no value"
-            if _improved(monitored, result.best_loss, cfg.min_delta):
-                result.best_loss, result.best_epoch, wait = monitored, epoch, 0
-                best_state = _state_copy(module)
+            if _improved(monitored, best[0], cfg.min_delta):
+                best = (monitored, epoch, _state_copy(module))
+                wait = 0
             else:
                 wait += 1
             bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
             if checkpoint is not None:
                 save_checkpoint(checkpoint, Checkpoint(
-                    epoch=epoch + 1, model_state=_state_copy(module), best_state=best_state,
+                    epoch=epoch + 1, model_state=_state_copy(module), best_state=best[2],
                     optimizer_state=optimizer.state_dict(), numpy_rng_state=rng.bit_generator.state,
-                    torch_rng_state=torch.get_rng_state(), history=result.history, best_loss=result.best_loss,
-                    best_epoch=result.best_epoch, wait=wait, fingerprint=fingerprint))
+                    torch_rng_state=torch.get_rng_state(), history=result.history, best_loss=best[0],
+                    best_epoch=best[1], wait=wait, fingerprint=fingerprint))
             if cfg.patience is not None and wait >= cfg.patience:
                 result.stop_reason = "early_stopping"
                 break
     except KeyboardInterrupt:
         result.stop_reason = "interrupted"
+        # An interrupt between the two appends would leave the lists of different lengths.
+        done = min(len(v) for v in result.history.values())
+        result.history = {k: v[:done] for k, v in result.history.items()}
     finally:
         bar.close()
     # The best epoch's weights; if interrupted inside the first epoch, the initial (finite) weights.
+    result.best_loss, result.best_epoch, best_state = best
     module.load_state_dict(best_state)
     module.eval()
     result.seconds = time.perf_counter() - started
