@@ -33,7 +33,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     """LSTM autoencoder for collections of variable-length multivariate sequences.
 
     Padding is masked everywhere: in the encoder (the backward direction and the pooling see real steps only),
-    in the loss, and in the scores, so a sequence gets the same embedding and error whatever it is batched with.
+    in the loss, and in the scores, so a sequence gets the same embedding and error whatever it is batched with
+    (to float rounding, ~1e-7: matrix kernels may sum in a different order for a different batch shape).
 
     Parameters
     ----------
@@ -186,7 +187,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         InputError
             Invalid X (see :func:`seqae.data.check_sequences`).
         TrainingError
-            The loss was non-finite before any epoch completed.
+            The training or validation loss was non-finite before any epoch gave a finite loss.
         KeyboardInterrupt
             Re-raised after the estimator has been left fitted with the best weights so far.
         """
@@ -234,7 +235,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return [sequences[i] for i in perm[n_val:]], [sequences[i] for i in perm[:n_val]]
 
     def _fingerprint(self, train: list[np.ndarray], val: list[np.ndarray] | None) -> str:
-        h = hashlib.sha256(json.dumps(self.get_params(), sort_keys=True, default=str).encode())
+        # verbose does not change the result: a run resumed with a progress bar is the same run.
+        params = {k: v for k, v in self.get_params().items() if k != "verbose"}
+        h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
         for s in train + (val or []):
             h.update(np.ascontiguousarray(s).tobytes())
         return h.hexdigest()
