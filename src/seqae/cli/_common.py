@@ -1,0 +1,610 @@
+"""What the subcommands share: argument groups, building models from options, reading and writing tables,
+ground truth (label columns and NAB windows), evaluation and messages."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqae.exceptions import DataFileError, InputError
+
+PROG = "seqae"
+
+
+class CLIError(InputError):
+    """A usage problem found by the CLI itself (bad option combination, bad output path): exit code 2."""
+
+
+# ============================================================================================== messages
+class Console:
+    """Where the commands talk: results on stdout, progress on stderr, both silenced by ``--quiet``."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False):
+        self.quiet = quiet
+        self.verbose = verbose
+        self._t0 = time.perf_counter()
+
+    @property
+    def progress_bars(self) -> bool:
+        """Show training progress bars: with --verbose, or by default when stderr is a terminal."""
+        if self.quiet:
+            return False
+        return self.verbose or sys.stderr.isatty()
+
+    def info(self, message: str = "") -> None:
+        """A result line (stdout)."""
+        if not self.quiet:
+            print(message, flush=True)
+
+    def step(self, message: str) -> None:
+        """A progress line (stderr), prefixed with the time since the command started."""
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self._t0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def console(args: argparse.Namespace) -> Console:
+    return Console(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
+
+
+# ======================================================================================== argument types
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def int_or_none(text: str) -> int | None:
+    if text.lower() in ("none", "all", "off"):
+        return None
+    return positive_int(text)
+
+
+def window_length(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 points, got {value}")
+    return value
+
+
+def contamination(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}") from None
+    if not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be in (0, 0.5], got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def column_list(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names such as 'a,b', got {text!r}")
+    return names
+
+
+# ======================================================================================== argument groups
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's examples as written, and shows defaults where given."""
+
+    def __init__(self, prog, **kwargs):
+        kwargs.setdefault("max_help_position", 32)
+        super().__init__(prog, **kwargs)
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    talk = parser.add_argument_group("messages")
+    excl = talk.add_mutually_exclusive_group()
+    excl.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    excl.add_argument("-v", "--verbose", action="store_true",
+                      help="more detail, and training progress bars even when stderr is not a terminal")
+
+
+def add_series_input(parser: argparse.ArgumentParser, *, columns_help: str | None = None) -> None:
+    grp = parser.add_argument_group("input")
+    grp.add_argument("--time-column", metavar="C",
+                     help="column of dates/times (kept in the output; must be strictly increasing)")
+    grp.add_argument("--columns", metavar="A,B", type=column_list,
+                     help=columns_help or "value columns to use (default: every column but the time column)")
+
+
+def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, Any]) -> None:
+    """The LSTMAutoencoder options; defaults shown are the library's (``defaults``)."""
+    def d(name):
+        return f" (default: {defaults[name]})"
+
+    grp.add_argument("--hidden-size", type=positive_int, metavar="N",
+                     help="LSTM units per direction" + d("hidden_size"))
+    grp.add_argument("--latent-dim", type=positive_int, metavar="K",
+                     help="size of the code/embedding" + d("latent_dim"))
+    grp.add_argument("--num-layers", type=positive_int, metavar="N", help="stacked LSTM layers" + d("num_layers"))
+    grp.add_argument("--bidirectional", action="store_true", default=None, help="bidirectional encoder")
+    grp.add_argument("--variational", action="store_true", default=None,
+                     help="LSTM-VAE: Gaussian latent trained with a KL term")
+    grp.add_argument("--pooling", choices=("last", "mean", "attention"),
+                     help="how the encoder summarises the steps" + d("pooling"))
+    grp.add_argument("--decoder", choices=("repeat", "autoregressive"), help="decoder type" + d("decoder"))
+    grp.add_argument("--epochs", type=positive_int, metavar="N", help="maximum training epochs" + d("epochs"))
+    grp.add_argument("--batch-size", type=positive_int, metavar="N", help="batch size" + d("batch_size"))
+    grp.add_argument("--learning-rate", type=positive_float, metavar="LR", help="Adam step size" + d("learning_rate"))
+    grp.add_argument("--patience", type=int_or_none, metavar="N", default=argparse.SUPPRESS,
+                     help="epochs without validation improvement before stopping, 'none' to never stop early"
+                          + d("patience"))
+    grp.add_argument("--seed", type=seed, metavar="S",
+                     help="random seed: the same seed gives the same model and scores on CPU (default: none)")
+    grp.add_argument("--device", metavar="D", help="'auto', 'cpu', 'cuda' or 'cuda:N' (default: auto)")
+
+
+def add_detector_options(parser: argparse.ArgumentParser) -> None:
+    """Model options of the time-series commands (detect, fit): windows, threshold, autoencoder."""
+    from seqae import AnomalyDetector
+
+    defaults = AnomalyDetector().get_params()
+    grp = parser.add_argument_group("model")
+    grp.add_argument("--window", type=window_length, metavar="W",
+                     help=f"window length in points (default: {defaults['window']})")
+    grp.add_argument("--stride", type=positive_int, metavar="S",
+                     help="step between scored windows; larger is faster (default: 1)")
+    grp.add_argument("--max-train-windows", type=int_or_none, metavar="N",
+                     help="train on at most N evenly spaced windows, 'all' for every one "
+                          f"(default: {defaults['max_train_windows']})")
+    grp.add_argument("--contamination", type=contamination, metavar="F",
+                     help="expected share of anomalies in the training part; sets the threshold with "
+                          f"--threshold quantile (default: {defaults['contamination']})")
+    grp.add_argument("--threshold", choices=("quantile", "sigma", "pot"),
+                     help="how the threshold is derived from the training scores (default: quantile)")
+    grp.add_argument("--missing", choices=("raise", "interpolate"),
+                     help="missing values (empty cells, NaN): an error, or linear interpolation (default: raise)")
+    add_autoencoder_options(grp, defaults)
+
+
+def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
+    from seqae import LSTMAutoencoder
+
+    grp = parser.add_argument_group("model")
+    add_autoencoder_options(grp, LSTMAutoencoder().get_params())
+
+
+_AE_OPTIONS = ("hidden_size", "latent_dim", "num_layers", "bidirectional", "variational", "pooling", "decoder",
+               "epochs", "batch_size", "learning_rate", "device")
+_DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "missing")
+
+
+def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:
+    """Estimator parameters from the options given (the ones not given keep the library defaults)."""
+    params: dict[str, Any] = {}
+    for name in _AE_OPTIONS + (_DETECTOR_OPTIONS if detector else ()):
+        value = getattr(args, name, None)
+        if value is not None:
+            params[name] = value
+    # --patience has no default (argparse.SUPPRESS), so "--patience none" (None) differs from "not given".
+    if hasattr(args, "patience"):
+        params["patience"] = args.patience
+    if getattr(args, "seed", None) is not None:
+        params["random_state"] = args.seed
+    params["verbose"] = progress
+    return params
+
+
+def check_model(estimator) -> None:
+    """Check every parameter (and the device) before reading data or training: errors come first."""
+    from seqae._params import resolve_device
+
+    if hasattr(estimator, "_check_params"):
+        estimator._check_params()
+    if hasattr(estimator, "_make_autoencoder"):
+        estimator._make_autoencoder()._check_params()
+    resolve_device(estimator.device)
+
+
+# ============================================================================================ tables
+def table_kind(path: str | os.PathLike, what: str) -> str:
+    """'csv' or 'parquet' from the extension; anything else is a usage error."""
+    name = str(path).lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise CLIError(f"{what} {str(path)!r}: unknown file type; use a .csv, .csv.gz, .parquet or .pq name")
+
+
+def check_not_input(output: str | os.PathLike, *inputs: str | os.PathLike | None) -> None:
+    """Refuse to write an output over one of the command's inputs."""
+    out = Path(output).resolve()
+    for source in inputs:
+        if source is not None and Path(source).resolve() == out:
+            raise CLIError(f"{str(output)!r} is also an input of this command; write the output to another file")
+
+
+def check_writable(path: str | os.PathLike, what: str) -> None:
+    """Fail before any long computation when an output cannot be written there."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise CLIError(f"{what} {str(p)!r} is a directory; give a file name")
+    if not folder.exists():
+        raise CLIError(f"{what} {str(p)!r}: the folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise CLIError(f"{what} {str(p)!r}: {str(folder)!r} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"{what} {str(p)!r}: the folder {str(folder)!r} is not writable")
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """CSV or Parquet by extension, written atomically (in memory, then temporary file and rename)."""
+    from seqae.tensorfile import write_atomic
+
+    kind = table_kind(path, "output")
+    if kind == "parquet":
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        data = buf.getvalue()
+    else:
+        text = df.to_csv(index=False, lineterminator="\n", float_format=None)
+        data = text.encode("utf-8")
+        if str(path).lower().endswith(".gz"):
+            import gzip
+
+            data = gzip.compress(data, mtime=0)
+    write_atomic(path, data)
+
+
+def read_any_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
+    """A CSV/Parquet file as a DataFrame with every column as read (for scores and label files)."""
+    p = Path(path)
+    kind = table_kind(p, what)
+    if not p.exists():
+        raise DataFileError(f"{p}: file not found")
+    if p.is_dir():
+        raise DataFileError(f"{p}: is a directory, not a file")
+    try:
+        if kind == "parquet":
+            df = pd.read_parquet(p)
+        else:
+            if p.stat().st_size == 0:
+                raise DataFileError(f"{p}: the file is empty")
+            df = pd.read_csv(p, low_memory=False)
+    except DataFileError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataFileError(f"{p}: the file is empty") from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"{p}: cannot read the {what}: {str(exc).strip().splitlines()[0]}") from None
+    except Exception as exc:  # pyarrow's errors
+        if type(exc).__module__.startswith("pyarrow"):
+            raise DataFileError(f"{p}: cannot read as Parquet: {exc}") from None
+        raise
+    if len(df) == 0:
+        raise DataFileError(f"{p}: no data rows (only a header)")
+    return df
+
+
+def read_series(path: str, time_column: str | None, columns: Sequence[str] | None) -> pd.DataFrame:
+    from seqae.datasets import read_table
+
+    table_kind(path, "input")
+    return read_table(path, time_column=time_column, columns=columns)
+
+
+def result_frame(series: pd.DataFrame, detected: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
+    """One row per input row: time (when the input had a time column), the values, score, label, contributions."""
+    clash = sorted(set(map(str, series.columns)) & set(map(str, detected.columns)))
+    if clash:
+        raise CLIError(f"the input has value column(s) named {', '.join(map(repr, clash))}, which the output "
+                       "uses for the results; rename them or leave them out with --columns")
+    out = pd.concat([series.reset_index(drop=True), detected.reset_index(drop=True)], axis=1)
+    if time_column is not None:
+        if time_column in out.columns:
+            raise CLIError(f"the time column {time_column!r} has the name of an output column; rename it")
+        out.insert(0, time_column, series.index)
+    return out
+
+
+# ====================================================================================== ground truth
+@dataclass
+class Truth:
+    """Known anomalies of one series: 0/1 labels per row, and the windows when the source gave windows."""
+
+    labels: np.ndarray                      # (n,) int8
+    windows: list[list[Any]] | None = None  # [start, end] in timestamps (str) or row indices (int)
+    windows_are_times: bool = False
+    source: str = ""
+
+    def plot_windows(self, index: pd.Index) -> list[tuple[Any, Any]]:
+        """(start, end) pairs in the units of ``index`` for the plot."""
+        if self.windows is not None and self.windows_are_times:
+            return [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in self.windows]
+        from seqae.plotting import runs
+
+        return [(index[a], index[b]) for a, b in runs(self.labels)]
+
+
+def _stem(name: str) -> str:
+    """'realKnownCause/nyc_taxi.csv' -> 'nyc_taxi': how a windows key is matched to a file name."""
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
+        base = base.removesuffix(suffix)
+    return base
+
+
+def _pick_windows(doc: Any, path: Path, key: str | None, default_key: str | None = None) -> list:
+    if isinstance(doc, list):
+        if key is not None:
+            raise CLIError(f"{path}: --windows-key {key!r} given, but the file holds one list of windows, not a "
+                           "dict keyed by file name")
+        return doc
+    if not isinstance(doc, dict):
+        raise DataFileError(f"{path}: expected a list of [start, end] windows or a dict of such lists keyed by "
+                            f"file name, got {type(doc).__name__}")
+    if not doc:
+        raise DataFileError(f"{path}: the dict of windows is empty")
+    if key is None:
+        if len(doc) == 1:
+            return next(iter(doc.values()))
+        # Several series (NAB's combined_windows.json): the one named like the input file, if exactly one is.
+        matches = [k for k in doc if default_key is not None and _stem(k) == _stem(default_key)]
+        if len(matches) == 1:
+            return doc[matches[0]]
+        names = ", ".join(list(doc)[:8]) + (" ..." if len(doc) > 8 else "")
+        raise CLIError(f"{path} holds windows for {len(doc)} series ({names}); choose one with --windows-key")
+    if key in doc:
+        return doc[key]
+    matches = [k for k in doc if _stem(k) == _stem(key)]
+    if len(matches) == 1:
+        return doc[matches[0]]
+    if not matches:
+        names = ", ".join(list(doc)[:8]) + (" ..." if len(doc) > 8 else "")
+        raise CLIError(f"{path}: no windows for {key!r}; the file has: {names}")
+    raise CLIError(f"{path}: {key!r} matches several entries ({', '.join(matches)}); give the full key")
+
+
+def read_windows(path: str | os.PathLike, key: str | None = None,
+                 default_key: str | None = None) -> tuple[list[list[Any]], bool]:
+    """NAB-style windows from JSON: ``[[start, end], ...]`` or ``{"file.csv": [[start, end], ...], ...}``.
+
+    Returns the windows and whether they are timestamps (strings) rather than row indices (integers).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFileError(f"{p}: file not found") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{p}: is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise DataFileError(f"{p}: not UTF-8 text") from None
+    if not text.strip():
+        raise DataFileError(f"{p}: the file is empty")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{p}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    windows = _pick_windows(doc, p, key, default_key)
+    if not isinstance(windows, list):
+        raise DataFileError(f"{p}: expected a list of [start, end] windows, got {type(windows).__name__}")
+    kinds = set()
+    for i, w in enumerate(windows):
+        if not isinstance(w, list) or len(w) != 2:
+            raise DataFileError(f"{p}: window {i + 1} must be a [start, end] pair, got {w!r}")
+        for v in w:
+            if isinstance(v, bool):
+                kinds.add("bad")
+            elif isinstance(v, int):
+                kinds.add("int")
+            elif isinstance(v, str):
+                kinds.add("str")
+            else:
+                kinds.add("bad")
+        if "bad" in kinds:
+            raise DataFileError(f"{p}: window {i + 1}: start and end must be timestamps (strings) or row numbers "
+                                f"(integers), got {w!r}")
+    if len(kinds) > 1:
+        raise DataFileError(f"{p}: mixes timestamp windows and row-number windows")
+    return windows, kinds != {"int"}
+
+
+def windows_truth(path: str, key: str | None, times: pd.Index | None, n: int,
+                  default_key: str | None = None) -> Truth:
+    from seqae.metrics import windows_to_labels
+
+    windows, are_times = read_windows(path, key, default_key)
+    if are_times:
+        if times is None:
+            raise CLIError(f"{path} gives windows as timestamps, so the series needs a time column "
+                           "(--time-column)")
+        labels = windows_to_labels(np.asarray(times), windows) if windows else np.zeros(n, dtype=np.int8)
+    else:
+        labels = windows_to_labels(np.arange(n), windows) if windows else np.zeros(n, dtype=np.int8)
+    return Truth(labels=np.asarray(labels, dtype=np.int8), windows=windows, windows_are_times=are_times,
+                 source=str(path))
+
+
+def _binary_column(values: pd.Series, where: str) -> np.ndarray:
+    if values.dtype == bool:
+        return values.to_numpy().astype(np.int8)
+    num = pd.to_numeric(values, errors="coerce")
+    bad = num.isna() | ~num.isin([0, 1])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataFileError(f"{where}, row {i + 1}: expected 0 or 1, got {values.iloc[i]!r}")
+    return num.to_numpy().astype(np.int8)
+
+
+def table_truth(path: str, label_column: str | None, time_column: str | None, times: pd.Index | None,
+                n: int) -> Truth:
+    """0/1 labels from a CSV/Parquet column, aligned on the time column when both sides have one, else by row."""
+    df = read_any_table(path, "labels file")
+    if label_column is None:
+        candidates = [c for c in df.columns if str(c) != time_column]
+        if "label" in df.columns:
+            label_column = "label"
+        elif len(candidates) == 1:
+            label_column = candidates[0]
+        else:
+            raise CLIError(f"{path}: which column holds the 0/1 labels? Name it with --label-column "
+                           f"(columns: {', '.join(map(str, df.columns[:20]))})")
+    if label_column not in df.columns:
+        raise DataFileError(f"{path}: no column {label_column!r} (labels); available columns: "
+                            f"{', '.join(map(repr, df.columns[:20]))}")
+    where = f"{path}: column {label_column!r}"
+    if time_column is not None and times is not None and time_column in df.columns:
+        try:
+            label_times = pd.DatetimeIndex(pd.to_datetime(df[time_column], format="mixed"))
+        except (ValueError, TypeError) as exc:
+            raise DataFileError(f"{path}: time column {time_column!r} does not parse as dates ({exc})") from None
+        labels = pd.Series(_binary_column(df[label_column], where), index=label_times)
+        if not labels.index.is_unique:
+            dup = labels.index[labels.index.duplicated()][0]
+            raise DataFileError(f"{path}: time column {time_column!r}: {dup} appears more than once")
+        target = pd.DatetimeIndex(times)
+        if (target.tz is None) != (labels.index.tz is None):
+            raise DataFileError(f"{path}: the times of the labels and of the series differ in time zone awareness")
+        aligned = labels.reindex(target)
+        if aligned.isna().any():
+            i = int(np.flatnonzero(aligned.isna().to_numpy())[0])
+            raise DataFileError(f"{path}: no label for time {target[i]} (row {i + 1} of the series); "
+                                f"{int(aligned.isna().sum())} time(s) have none")
+        return Truth(labels=aligned.to_numpy().astype(np.int8), source=str(path))
+    labels = _binary_column(df[label_column], where)
+    if len(labels) != n:
+        raise DataFileError(f"{path}: {len(labels)} label rows, but the series has {n} rows; to align by time "
+                            "both files need the time column")
+    return Truth(labels=labels, source=str(path))
+
+
+def load_truth(args: argparse.Namespace, times: pd.Index | None, n: int, time_column: str | None) -> Truth | None:
+    """--labels (CSV/Parquet column, or .json windows) or --windows (.json).
+
+    A windows dict keyed by file name (NAB's combined_windows.json) is matched to the input file's name when
+    --windows-key is not given.
+    """
+    labels_path = getattr(args, "labels", None)
+    windows_path = getattr(args, "windows", None)
+    if labels_path and windows_path:
+        raise CLIError("give --labels or --windows, not both")
+    key = getattr(args, "windows_key", None)
+    if windows_path or (labels_path and str(labels_path).lower().endswith(".json")):
+        named_like = getattr(args, "input", None) or getattr(args, "scores", None)
+        return windows_truth(windows_path or labels_path, key, times, n, default_key=named_like)
+    if labels_path:
+        return table_truth(labels_path, getattr(args, "label_column", None), time_column, times, n)
+    return None
+
+
+def add_truth_options(parser: argparse.ArgumentParser, *, title: str = "known anomalies (optional)") -> None:
+    grp = parser.add_argument_group(title)
+    grp.add_argument("--labels", metavar="FILE",
+                     help="a CSV/Parquet file with a 0/1 column, aligned on the time column when both files "
+                          "have it, else row by row; or a .json file of anomaly windows")
+    grp.add_argument("--windows", metavar="FILE.json",
+                     help="anomaly windows as JSON, NAB style: [[start, end], ...] (timestamps or row numbers, "
+                          "inclusive) or {\"file.csv\": [[start, end], ...], ...}")
+    grp.add_argument("--windows-key", metavar="NAME",
+                     help="which entry of a windows dict to use (a key, or its file name without folder and "
+                          ".csv; default: the entry named like the input file)")
+    grp.add_argument("--label-column", metavar="C",
+                     help="column of the labels file holding the 0/1 labels (default: 'label', or the only "
+                          "column besides the time column)")
+
+
+# ======================================================================================== evaluation
+METRIC_NAMES = {
+    "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "vus_roc": "VUS-ROC", "vus_pr": "VUS-PR",
+    "precision": "precision", "recall": "recall", "f1": "F1", "range_precision": "range precision",
+    "range_recall": "range recall", "range_f1": "range F1", "point_adjusted_f1": "point-adjusted F1 (inflated)",
+    "nab_standard": "NAB score (standard profile)",
+}
+
+
+def evaluate_scores(truth: Truth, scores: np.ndarray, predictions: np.ndarray | None,
+                    times: pd.Index | None, sliding_window: int = 100) -> dict[str, float]:
+    """``seqae.metrics.evaluate`` plus, with windows (or labels) and predictions, the normalised NAB score."""
+    from seqae.metrics import evaluate, nab_normalize, nab_score
+
+    result = dict(evaluate(truth.labels, scores, predictions, sliding_window=sliding_window))
+    if predictions is not None and truth.windows is not None:
+        if truth.windows_are_times:
+            r = nab_score(predictions, truth.windows, timestamps=np.asarray(times))
+        else:
+            r = nab_score(predictions, np.asarray(truth.windows, dtype=np.int64).reshape(-1, 2))
+        try:
+            result["nab_standard"] = nab_normalize([r])
+        except InputError:
+            result["nab_standard"] = math.nan  # no scored window (all inside the probationary period)
+    return result
+
+
+def format_metrics(metrics: dict[str, float], extra: dict[str, Any] | None = None) -> str:
+    rows = [(METRIC_NAMES.get(k, k), "n/a" if (isinstance(v, float) and math.isnan(v)) else
+             (f"{v:.1f}" if k == "nab_standard" else f"{v:.3f}")) for k, v in metrics.items()]
+    if extra:
+        rows = [(k, str(v)) for k, v in extra.items()] + rows
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {name:<{width}}  {value:>7}" for name, value in rows)
+
+
+def describe_events(index: pd.Index, labels: np.ndarray, scores: np.ndarray, limit: int = 10) -> list[str]:
+    """Flagged runs of points as text lines, the highest-scoring first."""
+    from seqae.plotting import runs
+
+    events = runs(labels)
+    if not len(events):
+        return []
+    peaks = np.array([scores[a:b + 1].max() for a, b in events])
+    order = np.argsort(-peaks)[:limit]
+    lines = []
+    for k in sorted(order, key=lambda k: events[k][0]):
+        a, b = events[k]
+        if isinstance(index, pd.RangeIndex):  # no time column: 1-based row numbers, as in the error messages
+            where = f"row {a + 1}" if a == b else f"rows {a + 1} .. {b + 1}"
+        else:
+            where = f"{index[a]}" if a == b else f"{index[a]} .. {index[b]}"
+        lines.append(f"  {where}  ({b - a + 1} point{'s' if b > a else ''}, peak score {peaks[k]:.3g})")
+    if len(events) > limit:
+        lines.append(f"  ... and {len(events) - limit} more (the {limit} highest-scoring are shown)")
+    return lines

@@ -1,0 +1,177 @@
+"""``seqae detect``: fit an anomaly detector on the first part of a series (or another file) and score every row."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from seqae.cli import _common
+from seqae.cli._common import CLIError, Console, HelpFormatter
+
+EPILOG = """\
+The detector is trained on the first --train-fraction of the rows (default 0.3; that part should be
+mostly normal) or on another file (--train), then every row of INPUT is scored. The output has one row
+per input row: the time column (with --time-column), the value columns, 'score' (higher = more abnormal),
+'label' (1 = flagged: score above the threshold learned on the training part) and, for several value
+columns, 'contribution_<column>' (each column's share of the score).
+
+examples:
+  seqae detect data.csv --time-column timestamp -o scores.csv
+  seqae detect data.csv --time-column timestamp --columns cpu,memory --window 32 --epochs 20 \\
+      -o scores.parquet --plot anomalies.png --save-model model.seqae
+  seqae detect test.csv --train normal.csv --time-column t --threshold pot -o scores.csv
+  seqae detect nyc_taxi.csv --time-column timestamp --windows combined_windows.json \\
+      --windows-key nyc_taxi -o scores.csv --plot anomalies.png     # also prints ROC-AUC, VUS-PR, NAB
+"""
+
+DEFAULT_TRAIN_FRACTION = 0.3
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("detect", help="fit on the first part of a series and score every row",
+                       description="Fit an LSTM-autoencoder anomaly detector and score every row of a time "
+                                   "series (CSV or Parquet).",
+                       epilog=EPILOG, formatter_class=HelpFormatter)
+    p.add_argument("input", metavar="INPUT", help="the series: a .csv, .csv.gz, .parquet or .pq file")
+    p.add_argument("-o", "--output", metavar="FILE", required=True,
+                   help="scores file to write (.csv or .parquet)")
+    _common.add_series_input(p)
+    train = p.add_argument_group("training data").add_mutually_exclusive_group()
+    train.add_argument("--train-fraction", type=_common.fraction, metavar="F",
+                       help=f"train on the first F of the rows (default: {DEFAULT_TRAIN_FRACTION})")
+    train.add_argument("--train", metavar="FILE", help="train on this file instead (same columns)")
+    add_output_files(p, save_model=True)
+    _common.add_truth_options(p)
+    _common.add_detector_options(p)
+    _common.add_output_options(p)
+    p.set_defaults(run=run)
+
+
+def add_output_files(p: argparse.ArgumentParser, *, save_model: bool) -> None:
+    grp = p.add_argument_group("other outputs")
+    grp.add_argument("--plot", metavar="FILE.png", help="plot of the series, scores, threshold and anomalies")
+    grp.add_argument("--plot-contributions", metavar="FILE.png",
+                     help="plot of each column's share of the score (several value columns)")
+    if save_model:
+        grp.add_argument("--save-model", metavar="FILE", help="save the fitted detector (for 'seqae score')")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path is checked before the (possibly long) training."""
+    _common.table_kind(args.output, "output")
+    _common.check_writable(args.output, "output")
+    inputs = [getattr(args, name, None) for name in ("input", "train", "model", "labels", "windows")]
+    _common.check_not_input(args.output, *inputs)
+    for attr, what in (("plot", "--plot"), ("plot_contributions", "--plot-contributions"),
+                       ("save_model", "--save-model")):
+        path = getattr(args, attr, None)
+        if path:
+            _common.check_not_input(path, *inputs)
+            if attr.startswith("plot") and not str(path).lower().endswith(".png"):
+                raise CLIError(f"{what} {path!r}: plots are written as PNG; use a .png name")
+            _common.check_writable(path, what)
+
+
+def check_missing(series: pd.DataFrame, source: str, missing: str | None) -> None:
+    """NaN without --missing interpolate: one message naming the column and the first row (1-based)."""
+    if missing == "interpolate":
+        return
+    nan = np.isnan(series.to_numpy(dtype=np.float64))
+    if nan.any():
+        r, c = np.argwhere(nan)[0]
+        when = f" ({series.index[r]})" if isinstance(series.index, pd.DatetimeIndex) else ""
+        raise CLIError(f"{source}: column {series.columns[c]!r}, row {r + 1}{when}: missing value; "
+                       f"{int(nan.sum())} in all. Pass --missing interpolate to fill them")
+
+
+def check_length(n: int, window: int, what: str, hint: str) -> None:
+    if n < window:
+        raise CLIError(f"{what} has {n} row(s), fewer than the window ({window} points); {hint}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqae import AnomalyDetector
+
+    out = _common.console(args)
+    check_outputs(args)
+    detector = AnomalyDetector(**_common.model_params(args, detector=True, progress=out.progress_bars))
+    _common.check_model(detector)
+    series = _common.read_series(args.input, args.time_column, args.columns)
+    window = detector.window
+    check_missing(series, args.input, detector.missing)
+    check_length(len(series), window, args.input, "use a smaller --window or a longer series")
+
+    if args.train is not None:
+        train = _common.read_series(args.train, args.time_column, list(map(str, series.columns)))
+        check_missing(train, args.train, detector.missing)
+        check_length(len(train), window, f"the training file {args.train}",
+                     "use a smaller --window or a longer training series")
+        where = args.train
+    else:
+        frac = args.train_fraction if args.train_fraction is not None else DEFAULT_TRAIN_FRACTION
+        n_train = max(1, int(frac * len(series)))
+        train = series.iloc[:n_train]
+        check_length(n_train, window, f"the training part (the first {frac:g} of {len(series)} rows)",
+                     "use a larger --train-fraction, a smaller --window or a longer series")
+        where = f"the first {n_train} rows ({frac:g})"
+    truth = _common.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
+
+    out.step(f"read {len(series)} rows x {series.shape[1]} column(s) from {args.input}; training on {where}")
+    fit_detector(detector, train, out)
+    out.step("scoring every row")
+    detected = detector.detect(series)
+    report(out, args, series, detected, detector, truth)
+    if getattr(args, "save_model", None):
+        detector.save(args.save_model)
+        out.info(f"saved the detector to {args.save_model}")
+    return 0
+
+
+def fit_detector(detector, train: pd.DataFrame, out: Console):
+    params = detector.get_params()
+    cap = params["max_train_windows"]
+    out.step(f"training: window {params['window']}, hidden {params['hidden_size']}, latent {params['latent_dim']}, "
+             f"up to {params['epochs']} epochs on {'all' if cap is None else f'at most {cap}'} windows")
+    detector.fit(train)
+    ae = detector.autoencoder_
+    out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s ({ae.stop_reason_.replace('_', ' ')}; "
+             f"kept epoch {ae.best_epoch_}); threshold {detector.threshold_:.4g} ({params['threshold']})")
+    return detector
+
+
+def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detected: pd.DataFrame, detector,
+           truth: _common.Truth | None) -> dict[str, float] | None:
+    """Write the scores (and plots), print what was flagged and, with known anomalies, the evaluation."""
+    from seqae.plotting import plot_anomalies, plot_contributions
+
+    frame = _common.result_frame(series, detected, args.time_column)
+    _common.write_table(frame, args.output)
+    scores = detected["score"].to_numpy()
+    labels = detected["label"].to_numpy()
+    n_flagged = int(labels.sum())
+    out.info(f"wrote {len(frame)} rows to {args.output}: {n_flagged} flagged ({n_flagged / len(frame):.2%}), "
+             f"threshold {detector.threshold_:.4g}")
+    events = _common.describe_events(series.index, labels, scores)
+    if events:
+        out.info("flagged (start .. end):")
+        for line in events:
+            out.info(line)
+    metrics = None
+    if truth is not None:
+        metrics = _common.evaluate_scores(truth, scores, labels, series.index if args.time_column else None)
+        out.info(f"evaluation against {truth.source} ({int(truth.labels.sum())} anomalous points):")
+        out.info(_common.format_metrics(metrics))
+    names = list(map(str, series.columns))
+    if getattr(args, "plot", None):
+        plot_anomalies(series.index, series.to_numpy(), scores, detector.threshold_, labels=labels,
+                       true_windows=truth.plot_windows(series.index) if truth is not None else None,
+                       path=args.plot, names=names)
+        out.info(f"wrote the plot to {args.plot}")
+    if getattr(args, "plot_contributions", None):
+        contributions = (detected[[f"contribution_{c}" for c in names]].to_numpy() if len(names) > 1
+                         else scores[:, None])
+        plot_contributions(series.index, contributions, names, args.plot_contributions,
+                           threshold=detector.threshold_)
+        out.info(f"wrote the contributions plot to {args.plot_contributions}")
+    return metrics

@@ -1,0 +1,360 @@
+"""Tests of the ``seqae`` command line: every command in-process through ``main``, the installed console
+script once as a real subprocess, and a table of bad inputs that must each give exit code 2 and one line."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqae.cli import main
+
+# A tiny, fast model: every training run below takes about a second.
+FAST = ["--window", "16", "--hidden-size", "8", "--latent-dim", "2", "--epochs", "2", "--max-train-windows", "64",
+        "--seed", "0", "--device", "cpu"]
+N = 240
+
+
+def make_series(n: int = N, seed: int = 0, spike_at: int = 180) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    a = np.sin(t / 5) + 0.05 * rng.standard_normal(n)
+    b = np.cos(t / 5) + 0.05 * rng.standard_normal(n)
+    a[spike_at:spike_at + 4] += 4.0
+    return pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=n, freq="15min"), "a": a, "b": b})
+
+
+@pytest.fixture
+def series_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "series.csv"
+    make_series().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def windows_json(tmp_path: Path) -> Path:
+    times = make_series()["timestamp"]
+    path = tmp_path / "windows.json"
+    # NAB's layout: windows of several series keyed by file name; detect picks the entry named like its input.
+    path.write_text(json.dumps({"synthetic/series.csv": [[str(times[176]), str(times[190])]],
+                                "synthetic/other.csv": [[str(times[10]), str(times[20])]]}))
+    return path
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ================================================================================================ detect
+def test_detect_writes_one_row_per_input_row(tmp_path, series_csv, capsys):
+    out_path = tmp_path / "scores.csv"
+    code, out, err = run(["detect", series_csv, "--time-column", "timestamp", "-o", out_path,
+                          "--train-fraction", "0.5", *FAST], capsys)
+    assert code == 0, err
+    scores = pd.read_csv(out_path)
+    source = make_series()
+    assert len(scores) == len(source)
+    assert list(scores.columns) == ["timestamp", "a", "b", "score", "label", "contribution_a", "contribution_b"]
+    assert (pd.to_datetime(scores["timestamp"]) == source["timestamp"]).all()
+    np.testing.assert_allclose(scores["a"], source["a"])
+    assert np.isfinite(scores["score"]).all() and set(scores["label"]) <= {0, 1}
+    np.testing.assert_allclose(scores["contribution_a"] + scores["contribution_b"], scores["score"], rtol=1e-5)
+    assert "wrote 240 rows" in out
+    assert "training" in err  # progress on stderr
+    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_detect_parquet_output_plot_model_and_evaluation(tmp_path, series_csv, windows_json, capsys):
+    out_path, png, model = tmp_path / "scores.parquet", tmp_path / "anomalies.png", tmp_path / "m.seqae"
+    code, out, err = run(["detect", series_csv, "--time-column", "timestamp", "--columns", "a", "-o", out_path,
+                          "--plot", png, "--save-model", model, "--windows", windows_json, *FAST, "-q"], capsys)
+    assert code == 0, err
+    assert out == "" and err == ""  # --quiet
+    frame = pd.read_parquet(out_path)
+    assert list(frame.columns) == ["timestamp", "a", "score", "label"]
+    assert len(frame) == N and pd.api.types.is_datetime64_any_dtype(frame["timestamp"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert model.stat().st_size > 0
+
+
+def test_detect_without_time_column_and_with_train_file(tmp_path, capsys):
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    make_series(seed=1).drop(columns="timestamp").to_csv(train, index=False)
+    make_series(seed=2).drop(columns="timestamp").to_csv(test, index=False)
+    out_path = tmp_path / "s.csv"
+    code, out, err = run(["detect", test, "--train", train, "-o", out_path, *FAST, "--threshold", "sigma"], capsys)
+    assert code == 0, err
+    frame = pd.read_csv(out_path)
+    assert list(frame.columns[:2]) == ["a", "b"] and len(frame) == N
+
+
+def test_fit_then_score_gives_the_scores_of_detect(tmp_path, series_csv, capsys):
+    common = ["--time-column", "timestamp", "--train-fraction", "0.5", *FAST]
+    detected, scored, model = tmp_path / "detect.csv", tmp_path / "score.csv", tmp_path / "model.seqae"
+    assert run(["detect", series_csv, "-o", detected, *common], capsys)[0] == 0
+    code, out, err = run(["fit", series_csv, "-o", model, *common, "--plot", tmp_path / "loss.png"], capsys)
+    assert code == 0, err
+    assert "saved the detector" in out and (tmp_path / "loss.png").stat().st_size > 5_000
+    code, out, err = run(["score", model, series_csv, "--time-column", "timestamp", "-o", scored], capsys)
+    assert code == 0, err
+    a, b = pd.read_csv(detected), pd.read_csv(scored)
+    assert list(a.columns) == list(b.columns)
+    np.testing.assert_array_equal(a["score"].to_numpy(), b["score"].to_numpy())
+    np.testing.assert_array_equal(a["label"].to_numpy(), b["label"].to_numpy())
+
+
+def test_score_finds_the_model_columns_among_others(tmp_path, series_csv, capsys):
+    model = tmp_path / "m.seqae"
+    assert run(["fit", series_csv, "--time-column", "timestamp", "--columns", "b", "-o", model, *FAST], capsys)[0] == 0
+    with_extra = tmp_path / "extra.csv"
+    make_series().assign(note="x").to_csv(with_extra, index=False)  # a text column the model never saw
+    code, _, err = run(["score", model, with_extra, "--time-column", "timestamp", "-o", tmp_path / "s.csv"], capsys)
+    assert code == 0, err
+    assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["timestamp", "b", "score", "label"]
+
+
+# ============================================================================================== evaluate
+@pytest.fixture
+def scores_csv(tmp_path, series_csv, capsys) -> Path:
+    path = tmp_path / "scores.csv"
+    assert run(["detect", series_csv, "--time-column", "timestamp", "-o", path, *FAST, "-q"], capsys)[0] == 0
+    return path
+
+
+def test_evaluate_prints_metrics_with_windows_and_labels(tmp_path, scores_csv, windows_json, capsys):
+    code, out, err = run(["evaluate", scores_csv, "--windows", windows_json], capsys)
+    assert code == 2 and "--windows-key" in err  # scores.csv names none of the series
+    code, out, err = run(["evaluate", scores_csv, "--windows", windows_json, "--windows-key", "series"], capsys)
+    assert code == 0, err
+    for name in ("ROC-AUC", "PR-AUC", "VUS-PR", "F1", "NAB score"):
+        assert name in out
+    code, out, err = run(["evaluate", scores_csv, "--labels", windows_json, "--windows-key", "synthetic/series.csv",
+                          "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert 0.0 <= doc["roc_auc"] <= 1.0 and "nab_standard" in doc and doc["n_points"] == N
+
+    truth = make_series()[["timestamp"]].assign(is_anomaly=0)
+    truth.loc[176:190, "is_anomaly"] = 1
+    labels_csv = tmp_path / "truth.csv"
+    truth.iloc[::-1].to_csv(labels_csv, index=False)  # reversed: aligned on time, not by row
+    code, out2, err = run(["evaluate", scores_csv, "--labels", labels_csv, "--label-column", "is_anomaly",
+                           "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out2)["roc_auc"] == pytest.approx(doc["roc_auc"])
+    assert "nab_standard" not in json.loads(out2)  # no windows: no NAB score
+
+
+# ================================================================================================= embed
+def test_embed_ts_file(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    lines = ["@problemName tiny", "@univariate true", "@equalLength false", "@classLabel true up down", "@data"]
+    for i in range(24):
+        n = int(rng.integers(10, 20))
+        x = np.sin(np.arange(n) / 3 + i) * (1 if i % 2 else -1)
+        lines.append(",".join(f"{v:.4f}" for v in x) + (":up" if i % 2 else ":down"))
+    ts = tmp_path / "tiny.ts"
+    ts.write_text("\n".join(lines) + "\n")
+    out_path, png = tmp_path / "emb.csv", tmp_path / "emb.png"
+    code, out, err = run(["embed", ts, "-o", out_path, "--plot", png, "--hidden-size", "8", "--latent-dim", "3",
+                          "--epochs", "2", "--seed", "0", "--device", "cpu"], capsys)
+    assert code == 0, err
+    frame = pd.read_csv(out_path)
+    assert list(frame.columns) == ["id", "label", "z0", "z1", "z2", "reconstruction_error"]
+    assert len(frame) == 24 and set(frame["label"]) == {"up", "down"}
+    assert png.stat().st_size > 10_000
+
+
+def test_embed_long_csv_to_parquet(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    rows = []
+    for k in range(12):
+        for step in rng.permutation(int(rng.integers(8, 15))):  # shuffled steps: --time-column orders them
+            rows.append({"seq": f"s{k}", "t": step, "x": np.sin(step / 2 + k), "y": np.cos(step / 3), "cls": k % 3})
+    src = tmp_path / "long.csv"
+    pd.DataFrame(rows).to_csv(src, index=False)
+    out_path, model = tmp_path / "emb.parquet", tmp_path / "ae.seqae"
+    code, out, err = run(["embed", src, "--id-column", "seq", "--time-column", "t", "--label-column", "cls",
+                          "-o", out_path, "--save-model", model, "--hidden-size", "8", "--latent-dim", "2",
+                          "--epochs", "1", "--seed", "0", "--device", "cpu"], capsys)
+    assert code == 0, err
+    frame = pd.read_parquet(out_path)
+    assert list(frame.columns) == ["id", "label", "z0", "z1", "reconstruction_error"]
+    assert frame["id"].tolist() == [f"s{k}" for k in range(12)]
+    assert frame["label"].tolist() == [k % 3 for k in range(12)]
+    assert model.stat().st_size > 0
+
+
+# ================================================================================================== demo
+def test_demo_writes_scores_and_plots(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    code, out, err = run(["demo", "--output-dir", folder, "--epochs", "1"], capsys)
+    assert code == 0, err
+    scores = pd.read_csv(folder / "scores.csv")
+    assert list(scores.columns) == ["timestamp", "value", "score", "label"] and len(scores) == 10320
+    for name in ("anomalies.png", "loss.png"):
+        assert (folder / name).read_bytes()[:4] == b"\x89PNG" and (folder / name).stat().st_size > 10_000
+    for text in ("ROC-AUC", "PR-AUC", "VUS-PR", "NAB score", "Known anomaly windows", "Done in"):
+        assert text in out
+
+
+# ============================================================================================ help, misc
+@pytest.mark.parametrize("command", ["detect", "fit", "score", "evaluate", "embed", "demo"])
+def test_each_command_has_help_with_examples(command, capsys):
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0 and "examples:" in out and f"seqae {command}" in out
+
+
+def test_top_level_help_and_version(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and all(c in out for c in ("detect", "fit", "score", "evaluate", "embed", "demo"))
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("seqae ")
+    code, _, err = run([], capsys)
+    assert code == 2 and "usage" in err
+
+
+def test_keyboard_interrupt_exits_130(tmp_path, series_csv, capsys, monkeypatch):
+    import seqae
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seqae.AnomalyDetector, "fit", interrupted)
+    out_path = tmp_path / "s.csv"
+    code, _, err = run(["detect", series_csv, "--time-column", "timestamp", "-o", out_path, *FAST], capsys)
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
+    assert not out_path.exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    code, _, err = run(["--debug", "detect", tmp_path / "missing.csv", "-o", tmp_path / "s.csv"], capsys)
+    assert code == 2 and "Traceback" in err and err.strip().splitlines()[-1].startswith("seqae: error:")
+
+
+def test_training_failure_exits_1(tmp_path, series_csv, capsys, monkeypatch):
+    import seqae
+    from seqae.exceptions import TrainingError
+
+    def diverged(self, *args, **kwargs):
+        raise TrainingError("the training loss became non-finite in epoch 1")
+
+    monkeypatch.setattr(seqae.AnomalyDetector, "fit", diverged)
+    code, _, err = run(["detect", series_csv, "--time-column", "timestamp", "-o", tmp_path / "s.csv", *FAST, "-q"],
+                       capsys)
+    assert code == 1 and err.strip() == "seqae: error: the training loss became non-finite in epoch 1"
+
+
+def test_console_script_in_a_subprocess(tmp_path):
+    script = Path(sys.executable).parent / "seqae"
+    if not script.exists():
+        pytest.skip("the seqae console script is not installed next to this Python")
+    proc = subprocess.run([str(script), "detect", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "s.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"seqae: error: {tmp_path / 'nope.csv'}: file not found"]
+
+
+# ============================================================================================ bad inputs
+def _csv(text: str):
+    def make(tmp_path: Path) -> Path:
+        path = tmp_path / "in.csv"
+        path.write_text(text)
+        return path
+    return make
+
+
+def _series_with(edit):
+    def make(tmp_path: Path) -> Path:
+        df = make_series()
+        df = edit(df)
+        path = tmp_path / "in.csv"
+        df.to_csv(path, index=False)
+        return path
+    return make
+
+
+def _nan(df):
+    df.loc[50, "a"] = np.nan
+    return df
+
+
+def _bad_number(df):
+    df = df.astype({"b": object})
+    df.loc[7, "b"] = "12,5x"
+    return df
+
+
+def _bad_time(df):
+    df = df.astype({"timestamp": object})
+    df.loc[3, "timestamp"] = "yesterday-ish"
+    return df
+
+
+def _unsorted(df):
+    return df.iloc[[0, 1, 3, 2, *range(4, len(df))]]
+
+
+def _duplicate(df):
+    df.loc[10, "timestamp"] = df.loc[9, "timestamp"]
+    return df
+
+
+def _corrupt_model(tmp_path: Path) -> Path:
+    (tmp_path / "in.csv").write_text(make_series().to_csv(index=False))
+    model = tmp_path / "model.seqae"
+    model.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" + bytes(64))
+    return model
+
+
+DETECT = ["detect", "{input}", "--time-column", "timestamp", "-o", "{tmp}/out.csv", *FAST]
+BAD_INPUTS = [
+    ("missing file", lambda tmp: tmp / "absent.csv", DETECT, "file not found"),
+    ("empty file", _csv(""), DETECT, "empty"),
+    ("header only", _csv("timestamp,a,b\n"), DETECT, "no data rows"),
+    ("missing column", _series_with(lambda d: d), [*DETECT, "--columns", "a,zzz"], "'zzz'"),
+    ("non-numeric value", _series_with(_bad_number), DETECT, "'12,5x' is not a number"),
+    ("unparseable time", _series_with(_bad_time), DETECT, "'yesterday-ish'"),
+    ("unsorted times", _series_with(_unsorted), DETECT, "backwards"),
+    ("duplicate times", _series_with(_duplicate), DETECT, "duplicate time"),
+    ("shorter than the window", _series_with(lambda d: d.iloc[:12]), DETECT, "fewer than the window"),
+    ("training part shorter than the window", _series_with(lambda d: d.iloc[:40]),
+     [*DETECT, "--train-fraction", "0.2"], "--train-fraction"),
+    ("NaN without --missing", _series_with(_nan), DETECT, "--missing interpolate"),
+    ("corrupted model", _corrupt_model,
+     ["score", "{input}", "{tmp}/in.csv", "--time-column", "timestamp", "-o", "{tmp}/out.csv"], "model.seqae"),
+    ("output type", _series_with(lambda d: d), ["detect", "{input}", "-o", "{tmp}/out.txt"], "unknown file type"),
+    ("output over the input", _series_with(lambda d: d), ["detect", "{input}", "-o", "{input}"], "also an input"),
+    ("output folder", _series_with(lambda d: d), ["detect", "{input}", "-o", "{tmp}/no/such/dir/out.csv"],
+     "does not exist"),
+    ("bad option value", _series_with(lambda d: d), [*DETECT, "--epochs", "many"], "--epochs"),
+    ("bad option range", _series_with(lambda d: d), [*DETECT, "--window", "1"], "--window"),
+    ("bad parameter", _series_with(lambda d: d), [*DETECT, "--stride", "40"], "stride"),
+    ("unavailable device", _series_with(lambda d: d), [*DETECT, "--device", "cuda:7"], "cuda"),
+    ("unknown command", _series_with(lambda d: d), ["detekt", "{input}"], "detekt"),
+    ("evaluate without truth", _series_with(lambda d: d.assign(score=1.0)), ["evaluate", "{input}"], "--labels"),
+    ("labels of another length", _series_with(lambda d: d.assign(score=1.0)),
+     ["evaluate", "{input}", "--labels", "{tmp}/short.csv"], "240 rows"),
+    ("embed long without id", _series_with(lambda d: d), ["embed", "{input}", "-o", "{tmp}/e.csv"], "--id-column"),
+]
+
+
+@pytest.mark.parametrize("name, make_input, argv, expected", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_one_line_and_exit_code_2(name, make_input, argv, expected, tmp_path, capsys):
+    (tmp_path / "short.csv").write_text("label\n0\n1\n")
+    path = make_input(tmp_path)
+    args = [a.format(input=path, tmp=tmp_path) for a in argv]
+    code, out, err = run(args, capsys)
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("seqae: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists()
