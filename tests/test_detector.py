@@ -59,6 +59,16 @@ def test_point_accumulator_mean_and_max():
     np.testing.assert_allclose(acc.result()[:, 0], [1.0, 5.0, 3.0, 7.0])
 
 
+def test_point_accumulator_window_level():
+    errors = np.array([[[1.0], [2.0], [3.0]], [[5.0], [6.0], [7.0]]])  # window means 2 and 6
+    acc = PointAccumulator(4, 1, "window_mean")
+    acc.add(np.array([0, 1]), errors)
+    np.testing.assert_allclose(acc.result()[:, 0], [2.0, 4.0, 4.0, 6.0])
+    acc = PointAccumulator(4, 1, "window_max")
+    acc.add(np.array([0, 1]), errors)
+    np.testing.assert_allclose(acc.result()[:, 0], [2.0, 6.0, 6.0, 6.0])
+
+
 def test_sample_starts_bounded_and_spread():
     starts = np.arange(1000)
     s = sample_starts(starts, 10)
@@ -92,10 +102,12 @@ def test_chunked_scoring_equals_one_chunk(detector, monkeypatch):
     np.testing.assert_allclose(detector.decision_function(x), whole, rtol=1e-5, atol=1e-7)
 
 
-def test_stride_and_max_aggregation():
+@pytest.mark.parametrize("how", ["mean", "max", "window_mean", "window_max"])
+def test_stride_and_aggregations(how):
     x = _series()
-    det = AnomalyDetector(**{**TINY, "stride": 5}, score_aggregation="max").fit(x)
-    assert det.decision_function(x).shape == (400,)
+    det = AnomalyDetector(**{**TINY, "stride": 5}, score_aggregation=how).fit(x)
+    scores = det.decision_function(x)
+    assert scores.shape == (400,) and np.isfinite(scores).all()
 
 
 def test_pandas_input_keeps_index_and_multivariate_contributions():

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-AGGREGATIONS = ("mean", "max")
+# "mean"/"max": per-step errors of the covering windows; "window_mean"/"window_max": each covering window's
+# mean error (one number per window, as PyOD's windowed detectors do), then mean/max over the covering windows.
+AGGREGATIONS = ("mean", "max", "window_mean", "window_max")
 
 
 def window_starts(n: int, window: int, stride: int) -> np.ndarray:
@@ -43,26 +45,34 @@ def sample_starts(starts: np.ndarray, max_windows: int | None) -> np.ndarray:
 
 
 class PointAccumulator:
-    """Combines the per-step errors of overlapping windows into one value per point (and feature).
+    """Combines the errors of overlapping windows into one value per point (and feature).
 
-    "mean" averages the errors that all covering windows give a point: smooth, and every window that saw the
-    point has a say. "max" keeps the largest: more sensitive to short anomalies, noisier.
+    "mean" averages the per-step errors that all covering windows give a point: every window that saw the
+    point has a say. "max" keeps the largest: more sensitive to short anomalies, noisier. The "window_"
+    variants first reduce each window to its mean error, so a point is judged by how well whole windows
+    around it were reconstructed: smoother scores that rise over the whole context of an anomaly.
     """
 
     def __init__(self, n: int, n_features: int, how: str = "mean"):
+        if how not in AGGREGATIONS:
+            raise ValueError(f"how must be one of {AGGREGATIONS}, got {how!r}")
         self.how = how
-        fill = 0.0 if how == "mean" else -np.inf
+        self._window_level = how.startswith("window_")
+        self._reduce = how.removeprefix("window_")  # "mean" or "max" over the covering windows
+        fill = 0.0 if self._reduce == "mean" else -np.inf
         self.total = np.full((n, n_features), fill, dtype=np.float64)
         self.count = np.zeros(n, dtype=np.int64)
 
     def add(self, starts: np.ndarray, errors: np.ndarray) -> None:
         """starts (c,), errors (c, window, F)."""
         window = errors.shape[1]
+        if self._window_level:
+            errors = np.broadcast_to(errors.mean(axis=1, keepdims=True), errors.shape)  # (c, 1, F) -> (c, W, F)
         # For a fixed offset j the indices starts + j are distinct, so plain fancy-index updates are exact
         # and vectorised (np.add.at would be ~10x slower).
         for j in range(window):
             idx = starts + j
-            if self.how == "mean":
+            if self._reduce == "mean":
                 self.total[idx] += errors[:, j]
             else:
                 self.total[idx] = np.maximum(self.total[idx], errors[:, j])
@@ -70,6 +80,6 @@ class PointAccumulator:
 
     def result(self) -> np.ndarray:
         """(n, F) per-point, per-feature error."""
-        if self.how == "mean":
+        if self._reduce == "mean":
             return self.total / np.maximum(self.count, 1)[:, None]
         return self.total

@@ -39,10 +39,11 @@ class AnomalyDetector(DetectorBase):
         How ``threshold_`` is derived from the training scores (:mod:`seqae.thresholds`).
     threshold_params : dict, optional
         Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot".
-    score_aggregation : {"mean", "max"}, default="mean"
-        How the errors of the windows covering a point are combined. "mean" is the default because each
-        point is then judged by every context it was seen in, which is smoother and less sensitive to one
-        badly reconstructed window; "max" reacts more to short anomalies.
+    score_aggregation : {"mean", "max", "window_mean", "window_max"}, default="mean"
+        How the errors of the windows covering a point are combined. "mean"/"max": the per-step errors the
+        covering windows give that point, averaged or the largest. "window_mean"/"window_max": each covering
+        window's mean error (one number per window), averaged or the largest: smoother scores that rise over
+        the whole context of an anomaly.
     missing : {"raise", "interpolate"}, default="raise"
         NaN in the series: an error that says where, or linear interpolation.
     max_train_windows : int or None, default=4096
