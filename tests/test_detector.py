@@ -61,12 +61,16 @@ def test_point_accumulator_mean_and_max():
 
 def test_point_accumulator_window_level():
     errors = np.array([[[1.0], [2.0], [3.0]], [[5.0], [6.0], [7.0]]])  # window means 2 and 6
+    step_mean = np.array([1.0, 3.5, 4.5, 7.0])  # per-step errors averaged over covering windows: the tie-break
+    tb = PointAccumulator.TIE_BREAK
     acc = PointAccumulator(4, 1, "window_mean")
     acc.add(np.array([0, 1]), errors)
-    np.testing.assert_allclose(acc.result()[:, 0], [2.0, 4.0, 4.0, 6.0])
+    np.testing.assert_allclose(acc.result()[:, 0], np.array([2.0, 4.0, 4.0, 6.0]) + tb * step_mean)
     acc = PointAccumulator(4, 1, "window_max")
     acc.add(np.array([0, 1]), errors)
-    np.testing.assert_allclose(acc.result()[:, 0], [2.0, 6.0, 6.0, 6.0])
+    result = acc.result()[:, 0]
+    np.testing.assert_allclose(result, np.array([2.0, 6.0, 6.0, 6.0]) + tb * step_mean)
+    assert len(np.unique(result)) == 4  # the plateau of the worst window is ordered by the points' own errors
 
 
 def test_sample_starts_bounded_and_spread():

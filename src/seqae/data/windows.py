@@ -53,6 +53,11 @@ class PointAccumulator:
     around it were reconstructed: smoother scores that rise over the whole context of an anomaly.
     """
 
+    # Window-level scores are constant over a window, so the top score is shared by `window` points and a
+    # contamination quantile would fall on the plateau and label nothing. Ties are broken by each point's own
+    # step-level error, scaled down so that it never reorders points whose window scores differ noticeably.
+    TIE_BREAK = 1e-3
+
     def __init__(self, n: int, n_features: int, how: str = "mean"):
         if how not in AGGREGATIONS:
             raise ValueError(f"how must be one of {AGGREGATIONS}, got {how!r}")
@@ -61,11 +66,13 @@ class PointAccumulator:
         self._reduce = how.removeprefix("window_")  # "mean" or "max" over the covering windows
         fill = 0.0 if self._reduce == "mean" else -np.inf
         self.total = np.full((n, n_features), fill, dtype=np.float64)
+        self.step_total = np.zeros((n, n_features), dtype=np.float64) if self._window_level else None
         self.count = np.zeros(n, dtype=np.int64)
 
     def add(self, starts: np.ndarray, errors: np.ndarray) -> None:
         """starts (c,), errors (c, window, F)."""
         window = errors.shape[1]
+        step_errors = errors
         if self._window_level:
             errors = np.broadcast_to(errors.mean(axis=1, keepdims=True), errors.shape)  # (c, 1, F) -> (c, W, F)
         # For a fixed offset j the indices starts + j are distinct, so plain fancy-index updates are exact
@@ -76,10 +83,14 @@ class PointAccumulator:
                 self.total[idx] += errors[:, j]
             else:
                 self.total[idx] = np.maximum(self.total[idx], errors[:, j])
+            if self.step_total is not None:
+                self.step_total[idx] += step_errors[:, j]
             self.count[idx] += 1
 
     def result(self) -> np.ndarray:
         """(n, F) per-point, per-feature error."""
-        if self._reduce == "mean":
-            return self.total / np.maximum(self.count, 1)[:, None]
-        return self.total
+        count = np.maximum(self.count, 1)[:, None]
+        out = self.total / count if self._reduce == "mean" else self.total
+        if self.step_total is not None:
+            out = out + self.TIE_BREAK * (self.step_total / count)
+        return out
