@@ -1,0 +1,126 @@
+"""``ConcatPooling``: richer sequence embeddings from fitted :class:`~seqae.LSTMAutoencoder` models.
+
+An autoencoder's ``transform`` gives its latent code, a small bottleneck (``latent_dim``). For classification
+the encoder holds more than that: its per-step outputs, pooled over each sequence's real steps in several ways
+(the last step, the mean, the maximum), describe the sequence in ``hidden_size`` numbers each. ``ConcatPooling``
+fits one or several autoencoders without labels and concatenates, for each of them, the requested parts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from seqae.autoencoder import _INFERENCE_ROWS, _INFERENCE_STEPS, LSTMAutoencoder
+from seqae.data.batching import length_grouped_batches, pad_sequences
+from seqae.data.validation import check_sequences
+from seqae.exceptions import InputError
+from seqae.nn.masking import step_mask
+
+__all__ = ["ConcatPooling"]
+
+OUTPUTS = ("latent", "last", "mean", "max")
+
+
+class ConcatPooling(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Concatenate the latent code and pooled encoder outputs of one or several LSTM autoencoders.
+
+    Padding is masked as in :class:`~seqae.LSTMAutoencoder`: every pooling sees a sequence's real steps only,
+    so a sequence gets the same embedding whatever it is batched with.
+
+    Parameters
+    ----------
+    autoencoders : list of LSTMAutoencoder, optional
+        The models to fit (as clones, without labels); default one ``LSTMAutoencoder()``. Several models with
+        different seeds or poolings give a larger, more stable embedding.
+    outputs : tuple of {"latent", "last", "mean", "max"}, default ("latent", "last", "mean", "max")
+        What each model contributes, in this order: "latent" is its ``transform`` (``latent_dim`` values);
+        the others pool the per-step outputs of its encoder's top layer (``hidden_size`` values, twice that
+        when bidirectional) over the real steps: "last" is the output at the last real step (for a backward
+        direction: at step 0, where it has read the whole sequence), "mean" the average, "max" the maximum.
+
+    Attributes
+    ----------
+    autoencoders_ : list of LSTMAutoencoder
+        The fitted models.
+    n_features_in_ : int
+    n_output_features_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqae import LSTMAutoencoder
+    >>> from seqae.embedding import ConcatPooling
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.standard_normal((n, 2)).astype(np.float32) for n in range(10, 30)]
+    >>> cp = ConcatPooling([LSTMAutoencoder(hidden_size=8, latent_dim=3, epochs=1, random_state=0)]).fit(X)
+    >>> cp.transform(X).shape  # 3 + 3 * 8
+    (20, 27)
+    """
+
+    def __init__(self, autoencoders=None, outputs=OUTPUTS):
+        self.autoencoders = autoencoders
+        self.outputs = outputs
+
+    def _check_params(self) -> list[LSTMAutoencoder]:
+        models = [LSTMAutoencoder()] if self.autoencoders is None else list(self.autoencoders)
+        if not models or not all(isinstance(m, LSTMAutoencoder) for m in models):
+            raise InputError("autoencoders must be a non-empty list of LSTMAutoencoder")
+        outputs = tuple(self.outputs) if not isinstance(self.outputs, str) else (self.outputs,)
+        if not outputs or any(o not in OUTPUTS for o in outputs) or len(set(outputs)) != len(outputs):
+            raise InputError(f"outputs must be distinct values from {OUTPUTS}, got {self.outputs!r}")
+        return models
+
+    def fit(self, X, y=None):
+        """Fit every autoencoder on X (``y`` is ignored)."""
+        models = self._check_params()
+        self.autoencoders_ = [clone(m).fit(X) for m in models]
+        self.n_features_in_ = self.autoencoders_[0].n_features_in_
+        self.n_output_features_ = sum(self._width(m) for m in self.autoencoders_)
+        return self
+
+    def _width(self, ae: LSTMAutoencoder) -> int:
+        pooled = ae.module_.encoder.output_size
+        return sum(ae.latent_dim if o == "latent" else pooled for o in self.outputs)
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_output_features_
+
+    def transform(self, X) -> np.ndarray:
+        """Embed each sequence: (N, n_output_features_) float32."""
+        check_is_fitted(self, "autoencoders_")
+        sequences = check_sequences(X, n_features=self.n_features_in_).sequences
+        return np.hstack([self._embed(ae, sequences) for ae in self.autoencoders_])
+
+    def _embed(self, ae: LSTMAutoencoder, raw: list[np.ndarray]) -> np.ndarray:
+        sequences = ae.scaler_.transform(raw)
+        module = ae.module_.eval()
+        device = next(module.parameters()).device
+        encoder = module.encoder
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        out = np.empty((len(sequences), self._width(ae)), dtype=np.float32)
+        with torch.inference_mode():
+            for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
+                batch = pad_sequences(sequences, index).to(device)
+                x, n = batch.x, batch.lengths.to(device)
+                h = encoder.sequence_outputs(x, batch.lengths)                 # (N, T, P)
+                mask = step_mask(batch.lengths, h.shape[1], device)[:, :, None]  # (N, T, 1)
+                parts = []
+                for what in self.outputs:
+                    if what == "latent":
+                        parts.append(module.encode(x, batch.lengths)[0].mean)
+                    elif what == "mean":
+                        parts.append(torch.where(mask, h, 0.0).sum(dim=1) / n[:, None].to(h.dtype))
+                    elif what == "max":
+                        parts.append(torch.where(mask, h, float("-inf")).amax(dim=1))
+                    else:  # last
+                        rows = torch.arange(h.shape[0], device=device)
+                        last = h[rows, n - 1]
+                        if encoder.bidirectional:
+                            half = h.shape[-1] // 2
+                            last = torch.cat([last[:, :half], h[:, 0, half:]], dim=-1)
+                        parts.append(last)
+                out[index] = torch.cat(parts, dim=-1).float().cpu().numpy()
+        return out
