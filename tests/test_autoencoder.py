@@ -178,3 +178,15 @@ def test_learns_sines_and_flags_an_odd_sequence():
     assert err.mean() < 0.35 * mean_baseline, (err.mean(), mean_baseline)
     odd = [np.sign(np.sin(np.arange(50) / 2.0))[:, None] * 2.0]  # a square wave of twice the amplitude
     assert ae.reconstruction_error(odd)[0] > np.quantile(err, 0.95)
+
+
+def test_pooled_features_latent_part_and_masking(data):
+    ae = LSTMAutoencoder(**TINY, bidirectional=True).fit(data)
+    F = ae.pooled_features(data)
+    assert F.shape == (24, 3 + 3 * 16)
+    np.testing.assert_allclose(F[:, :3], ae.transform(data), atol=1e-6)
+    short, longer = data[0][:5], [np.tile(d, (3, 1)) for d in data[1:3]]
+    np.testing.assert_allclose(ae.pooled_features([longer[0], short, longer[1]])[1],
+                               ae.pooled_features([short])[0], atol=1e-5)
+    with pytest.raises(ValueError, match="outputs must be"):
+        ae.pooled_features(data, outputs=("median",))

@@ -20,7 +20,7 @@ from seqae.data.scaling import FeatureScaler
 from seqae.data.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
 from seqae.nn.decoder import DECODERS
-from seqae.nn.encoder import POOLINGS
+from seqae.nn.encoder import POOLINGS, masked_pool
 from seqae.nn.losses import per_step_squared_error
 from seqae.training.loop import TrainingConfig, train_autoencoder
 
@@ -276,6 +276,41 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         out = np.empty((len(sequences), self.latent_dim), dtype=np.float32)
         for index, _, o in self._outputs(sequences):
             out[index] = o.embedding.float().cpu().numpy()
+        return out
+
+    def pooled_features(self, X, outputs=("latent", "last", "mean", "max")) -> np.ndarray:
+        """Richer embeddings: the latent code and the encoder's per-step outputs pooled several ways.
+
+        Parameters
+        ----------
+        X : as in ``fit``
+        outputs : sequence of {"latent", "last", "mean", "max"}
+            Concatenated in this order: "latent" is ``transform(X)`` (``latent_dim`` values); the others pool
+            the encoder's top-layer outputs over each sequence's real steps (``hidden_size`` values, twice that
+            when bidirectional): at the last real step, their mean, their maximum.
+
+        Returns
+        -------
+        ndarray (N, sum of the parts' widths), float32
+        """
+        known = ("latent", "last", "mean", "max")
+        if isinstance(outputs, str) or not outputs or any(o not in known for o in outputs):
+            raise ValueError(f"outputs must be a non-empty sequence of values from {known}, got {outputs!r}")
+        _, sequences = self._prepare(X)
+        module = self.module_.eval()
+        device = self._device()
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        rows = []
+        with torch.inference_mode():
+            for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
+                batch = pad_sequences(sequences, index).to(device)
+                h = module.encoder.sequence_outputs(batch.x, batch.lengths)      # (N, T, P)
+                parts = [module.encode(batch.x, batch.lengths)[0].mean if o == "latent"
+                         else masked_pool(h, batch.lengths, o, module.encoder.bidirectional) for o in outputs]
+                rows.append((index, torch.cat(parts, dim=-1).float().cpu().numpy()))
+        out = np.empty((len(sequences), rows[0][1].shape[1]), dtype=np.float32)
+        for index, values in rows:
+            out[index] = values
         return out
 
     def attention_weights(self, X) -> list[np.ndarray]:

@@ -8,15 +8,12 @@ fits one or several autoencoders without labels and concatenates, for each of th
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from seqae.autoencoder import _INFERENCE_ROWS, _INFERENCE_STEPS, LSTMAutoencoder
-from seqae.data.batching import length_grouped_batches, pad_sequences
+from seqae.autoencoder import LSTMAutoencoder
 from seqae.data.validation import check_sequences
 from seqae.exceptions import InputError
-from seqae.nn.masking import step_mask
 
 __all__ = ["ConcatPooling"]
 
@@ -81,7 +78,7 @@ class ConcatPooling(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return self
 
     def _width(self, ae: LSTMAutoencoder) -> int:
-        pooled = ae.module_.encoder.output_size
+        pooled = ae.hidden_size * (2 if ae.bidirectional else 1)
         return sum(ae.latent_dim if o == "latent" else pooled for o in self.outputs)
 
     @property
@@ -95,32 +92,4 @@ class ConcatPooling(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         return np.hstack([self._embed(ae, sequences) for ae in self.autoencoders_])
 
     def _embed(self, ae: LSTMAutoencoder, raw: list[np.ndarray]) -> np.ndarray:
-        sequences = ae.scaler_.transform(raw)
-        module = ae.module_.eval()
-        device = next(module.parameters()).device
-        encoder = module.encoder
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-        out = np.empty((len(sequences), self._width(ae)), dtype=np.float32)
-        with torch.inference_mode():
-            for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
-                batch = pad_sequences(sequences, index).to(device)
-                x, n = batch.x, batch.lengths.to(device)
-                h = encoder.sequence_outputs(x, batch.lengths)                 # (N, T, P)
-                mask = step_mask(batch.lengths, h.shape[1], device)[:, :, None]  # (N, T, 1)
-                parts = []
-                for what in self.outputs:
-                    if what == "latent":
-                        parts.append(module.encode(x, batch.lengths)[0].mean)
-                    elif what == "mean":
-                        parts.append(torch.where(mask, h, 0.0).sum(dim=1) / n[:, None].to(h.dtype))
-                    elif what == "max":
-                        parts.append(torch.where(mask, h, float("-inf")).amax(dim=1))
-                    else:  # last
-                        rows = torch.arange(h.shape[0], device=device)
-                        last = h[rows, n - 1]
-                        if encoder.bidirectional:
-                            half = h.shape[-1] // 2
-                            last = torch.cat([last[:, :half], h[:, 0, half:]], dim=-1)
-                        parts.append(last)
-                out[index] = torch.cat(parts, dim=-1).float().cpu().numpy()
-        return out
+        return ae.pooled_features(raw, self.outputs)

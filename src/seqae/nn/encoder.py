@@ -12,6 +12,31 @@ from seqae.nn.masking import reverse_padded, step_mask
 POOLINGS = ("last", "mean", "attention")
 
 
+def masked_pool(h: torch.Tensor, lengths: torch.Tensor, how: str, bidirectional: bool = False) -> torch.Tensor:
+    """Pool per-step outputs over each sequence's real steps only.
+
+    Shapes: h (N, T, P), lengths (N,) -> (N, P).
+
+    "last": the output at the last real step; with ``bidirectional`` the second half of P (the backward
+    direction) is taken at step 0, where it has read the whole sequence. "mean" and "max": over real steps.
+    Padded steps are removed with ``torch.where`` so their values, even NaN, never leak.
+    """
+    mask = step_mask(lengths, h.shape[1], h.device)[:, :, None]        # (N, T, 1)
+    lens = lengths.to(h.device)
+    if how == "mean":
+        return torch.where(mask, h, 0.0).sum(dim=1) / lens[:, None].to(h.dtype)
+    if how == "max":
+        return torch.where(mask, h, float("-inf")).amax(dim=1)
+    if how != "last":
+        raise ValueError(f"how must be 'last', 'mean' or 'max', got {how!r}")
+    rows = torch.arange(h.shape[0], device=h.device)
+    last = h[rows, (lens - 1).clamp(min=0)]                              # (N, P)
+    if not bidirectional:
+        return last
+    half = h.shape[-1] // 2
+    return torch.cat([last[:, :half], h[:, 0, half:]], dim=-1)          # (N, P)
+
+
 class AttentionPooling(nn.Module):
     """Additive attention over time: ``w = softmax_t(v^T tanh(W h_t))`` over real steps only.
 
@@ -88,17 +113,6 @@ class LSTMEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.sequence_outputs(x, lengths)                          # (N, T, P)
-        mask = step_mask(lengths, h.shape[1], h.device)                 # (N, T)
         if self.pooling == "attention":
-            return self.attention(h, mask)
-        if self.pooling == "mean":
-            # where(), not multiply: padded garbage can never leak, not even as NaN * 0.
-            summed = torch.where(mask[:, :, None], h, 0.0).sum(dim=1)  # (N, P)
-            return summed / lengths.to(h.device)[:, None].to(h.dtype), None
-        last = (lengths.to(h.device) - 1).clamp(min=0)
-        rows = torch.arange(h.shape[0], device=h.device)
-        if not self.bidirectional:
-            return h[rows, last], None                                 # (N, H)
-        hidden = h.shape[-1] // 2
-        # Forward direction has read everything at the last real step; backward direction at step 0.
-        return torch.cat([h[rows, last, :hidden], h[:, 0, hidden:]], dim=-1), None  # (N, 2H)
+            return self.attention(h, step_mask(lengths, h.shape[1], h.device))
+        return masked_pool(h, lengths, self.pooling, self.bidirectional), None  # (N, P)
