@@ -26,6 +26,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 tests
 
+# The Keras comparison needs TensorFlow: perf_setup.sh builds .venv-bench (torch 2.13.0 first, tensorflow-cpu).
+PERF_ARGS ?=
+bench-perf:
+	bash benchmarks/perf_setup.sh
+	.venv-bench/bin/python benchmarks/perf.py $(PERF_ARGS)
+
 bench-nab: $(STAMP)
 	$(BIN)/python benchmarks/nab.py
 
