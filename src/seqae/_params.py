@@ -1,6 +1,7 @@
 """Checks on estimator parameters, shared by the estimators (run in ``fit``, never in ``__init__``)."""
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -52,3 +53,22 @@ def make_rng(random_state) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(2**31))
     raise ValueError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int | None, device: torch.device):
+    """Run a block with ``num_threads`` intra-op CPU threads, then restore the caller's setting.
+
+    The LSTMs here are small: their matmuls gain nothing from several threads, and when other processes share
+    the cores, torch's thread synchronisation stalls (measured 14.9 ms per training step with 1 thread against
+    4,161 ms with 2 on a busy 2-core machine: ``benchmarks/perf.py --probe threads``).
+    """
+    if num_threads is None or device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

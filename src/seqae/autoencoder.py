@@ -14,7 +14,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
+from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device, torch_threads
 from seqae.data.batching import length_grouped_batches, pad_sequences
 from seqae.data.scaling import FeatureScaler
 from seqae.data.validation import SequenceInput, check_sequences
@@ -75,6 +75,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Seeds weights, splits, batch order, dropout and VAE noise. Two fits with the same int are identical on CPU.
     device : str, default="auto"
         "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+    num_threads : int or None, default=1
+        CPU threads torch uses while this estimator fits or scores (restored afterwards); None keeps torch's
+        setting. One is fastest for LSTMs of this size and does not stall when other processes share the cores.
     verbose : bool, default=False
         Show a progress bar.
 
@@ -112,7 +115,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __init__(self, *, hidden_size=64, latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0,
                  variational=False, beta=1.0, beta_warmup=0, pooling="last", decoder="repeat", epochs=100,
                  batch_size=32, learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0,
-                 max_batches_per_epoch=None, random_state=None, device="auto", verbose=False):
+                 max_batches_per_epoch=None, random_state=None, device="auto", num_threads=1, verbose=False):
         self.hidden_size = hidden_size
         self.latent_dim = latent_dim
         self.num_layers = num_layers
@@ -132,6 +135,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.max_batches_per_epoch = max_batches_per_epoch
         self.random_state = random_state
         self.device = device
+        self.num_threads = num_threads
         self.verbose = verbose
 
     # ------------------------------------------------------------------ parameters
@@ -141,6 +145,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             check_int(name, getattr(self, name), low)
         check_int("patience", self.patience, 1, allow_none=True)
         check_int("max_batches_per_epoch", self.max_batches_per_epoch, 1, allow_none=True)
+        check_int("num_threads", self.num_threads, 1, allow_none=True)
         check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
         check_float("beta", self.beta, 0.0, 1e6)
         check_float("learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
@@ -210,7 +215,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         torch_seed = int(rng.integers(2**63 - 1))
         # fork_rng: the torch seed below is local to this fit; the user's global torch RNG is left as it was.
         cuda = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
+        with torch.random.fork_rng(devices=cuda), torch_threads(self.num_threads, device):
             torch.manual_seed(torch_seed)
             module = SequenceAutoencoder(self._module_config(data.n_features)).to(device)
             result = train_autoencoder(module, train, val, cfg, rng, device, checkpoint, fingerprint)
@@ -256,7 +261,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.module_.eval()
         lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
         device = self._device()
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.num_threads, device):
             for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
                 batch = pad_sequences(sequences, index).to(device)
                 yield index, batch, self.module_(batch.x, batch.lengths)
@@ -301,7 +306,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = self._device()
         lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
         rows = []
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.num_threads, device):
             for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
                 batch = pad_sequences(sequences, index).to(device)
                 h = module.encoder.sequence_outputs(batch.x, batch.lengths)      # (N, T, P)

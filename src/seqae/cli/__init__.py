@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     parser.add_argument("--threads", type=_common.positive_int, metavar="N",
-                        help="CPU threads for PyTorch (default: PyTorch's choice; 1 for 'seqae demo'); 1 is "
+                        help="CPU threads PyTorch uses while fitting and scoring (default 1, the estimators' num_threads); 1 is "
                              "often fastest for small models and on a machine busy with other work")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in (detect, fit, score, evaluate, embed, demo):

@@ -227,6 +227,8 @@ def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) ->
         params["patience"] = args.patience
     if getattr(args, "seed", None) is not None:
         params["random_state"] = args.seed
+    if getattr(args, "threads", None) is not None:
+        params["num_threads"] = args.threads
     params["verbose"] = progress
     return params
 

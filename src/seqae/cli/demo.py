@@ -78,12 +78,6 @@ def run(args: argparse.Namespace) -> int:
 
     out = _common.console(args)
     started = time.perf_counter()
-    if args.threads is None:
-        # One thread: the demo's model is small, so a second thread gains little, and on a machine busy with
-        # other work PyTorch's threads spin against each other (measured 8x slower with two on two busy cores).
-        import torch
-
-        torch.set_num_threads(1)
     folder = Path(args.output_dir)
     if folder.exists() and not folder.is_dir():
         raise CLIError(f"--output-dir {str(folder)!r} exists and is not a folder")
@@ -97,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     n = len(series)
     n_train = int(args.train_fraction * n)
     params = {**DEMO_PARAMS, "epochs": args.epochs, "random_state": args.seed, "verbose": out.progress_bars}
+    if args.threads is not None:
+        params["num_threads"] = args.threads
     if n_train < params["window"] + 2:
         raise CLIError(f"--train-fraction {args.train_fraction:g} leaves {n_train} training points, fewer than "
                        f"a window ({params['window']}) needs")

@@ -43,7 +43,7 @@ class SequenceAnomalyDetector(DetectorBase):
                  latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0,
                  beta_warmup=0, pooling="last", decoder="repeat", epochs=100, batch_size=32, learning_rate=1e-3,
                  validation_fraction=0.1, patience=10, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
-                 device="auto", verbose=False):
+                 device="auto", num_threads=1, verbose=False):
         self.contamination = contamination
         self.threshold = threshold
         self.threshold_params = threshold_params
@@ -66,6 +66,7 @@ class SequenceAnomalyDetector(DetectorBase):
         self.max_batches_per_epoch = max_batches_per_epoch
         self.random_state = random_state
         self.device = device
+        self.num_threads = num_threads
         self.verbose = verbose
 
     def fit(self, X, y=None, *, checkpoint=None):

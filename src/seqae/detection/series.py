@@ -84,7 +84,7 @@ class AnomalyDetector(DetectorBase):
                  num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
                  pooling="last", decoder="repeat", epochs=50, batch_size=64, learning_rate=1e-3,
                  validation_fraction=0.1, patience=5, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
-                 device="auto", verbose=False):
+                 device="auto", num_threads=1, verbose=False):
         self.window = window
         self.stride = stride
         self.contamination = contamination
@@ -112,6 +112,7 @@ class AnomalyDetector(DetectorBase):
         self.max_batches_per_epoch = max_batches_per_epoch
         self.random_state = random_state
         self.device = device
+        self.num_threads = num_threads
         self.verbose = verbose
 
     def _check_params(self) -> None:

@@ -130,7 +130,10 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
     run that had already stopped early resumes to the same stop).
     """
     started = time.perf_counter()
-    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
+    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate,
+                                 # One fused kernel for all parameters: the optimiser step went from 1.34 to
+                                 # 0.53 ms per batch (benchmarks/perf.py --probe adam).
+                                 fused=device.type in ("cpu", "cuda"))
     result = TrainingResult()
     # (monitored loss, 0-based epoch, weights), replaced as one object so that an interrupt at any point
     # leaves the three consistent.
