@@ -1,7 +1,9 @@
 """Shared fixtures. Tests that need ../shared data skip with a reason when it is absent."""
 from __future__ import annotations
 
+import errno
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -40,3 +42,33 @@ def sine_collection(rng: np.random.Generator, n: int, lo: int = 20, hi: int = 80
         x = np.sin(2 * np.pi * t / rng.uniform(10, 30) + rng.uniform(0, 2 * np.pi))
         out.append((x + 0.1 * rng.standard_normal(length))[:, None].astype(np.float32))
     return out
+
+
+def disk_full() -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+class HalfWriter:
+    """Wraps an open file so that ``write`` really stores half the bytes, then raises ``make_error()``.
+
+    Used to make a save fail half-way for real (disk full, Ctrl-C) and check nothing saved is lost.
+    """
+
+    def __init__(self, f, make_error):
+        self._f, self._make_error, self.written = f, make_error, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+        return False
+
+    def write(self, data):
+        self.written = len(data) // 2
+        self._f.write(data[: self.written])
+        self._f.flush()
+        raise self._make_error()
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)

@@ -21,6 +21,8 @@ from safetensors.torch import load as st_load
 
 import seqae
 import seqae.tensorfile
+from conftest import HalfWriter, disk_full
+
 from seqae import LSTMAutoencoder, ModelFileError, SequenceAnomalyDetector, load
 from seqae.tensorfile import dump_tensor_file
 from seqae.training.checkpoint import load_checkpoint
@@ -144,27 +146,7 @@ class _Faults:
         f = os.fdopen(fd, *args, **kwargs)
         if self.kind not in ("enospc-half-way", "ctrl-c-half-way"):
             return f
-        kind = self.kind
-
-        class HalfWriter:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                f.close()
-                return False
-
-            def write(self, data):
-                f.write(data[: len(data) // 2])
-                f.flush()
-                if kind == "ctrl-c-half-way":
-                    raise KeyboardInterrupt
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-            def __getattr__(self, name):
-                return getattr(f, name)
-
-        return HalfWriter()
+        return HalfWriter(f, KeyboardInterrupt if self.kind == "ctrl-c-half-way" else disk_full)
 
     def fsync(self, fd):
         self.calls += 1

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import HalfWriter, disk_full
+
 import seqae.tensorfile
 from seqae import InputError, LSTMAutoencoder, ModelFileError, TrainingError
 from seqae.training.checkpoint import load_checkpoint, save_checkpoint
@@ -272,26 +274,13 @@ class _FaultyOS:
         self.opened += 1
         if self.opened != self.fail_on:
             return f
-        outer = self
+        self.writer = HalfWriter(f, disk_full)
+        return self.writer
 
-        class HalfWriter:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                f.close()
-                return False
-
-            def write(self, data):
-                f.write(data[: len(data) // 2])
-                f.flush()
-                outer.partial = len(data) // 2
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-            def __getattr__(self, name):
-                return getattr(f, name)
-
-        return HalfWriter()
+    @property
+    def partial(self) -> int:
+        """Bytes the failed write really stored."""
+        return self.writer.written
 
 
 def test_checkpoint_write_is_atomic_when_the_disk_fills_up(X, reference, tmp_path, monkeypatch):
