@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqae.nn.fused_lstm import run_lstm
+
 DECODERS = ("repeat", "autoregressive")
 
 
@@ -34,9 +36,9 @@ class RepeatDecoder(nn.Module):
         self.head = nn.Linear(hidden_size, n_features)
 
     def forward(self, z: torch.Tensor, max_len: int, target: torch.Tensor | None = None) -> torch.Tensor:
-        repeated = z.unsqueeze(1).expand(-1, max_len, -1)  # (N, T, Z)
-        h, _ = self.lstm(repeated, initial_state(self.init_state, z, self.lstm.num_layers, self.lstm.hidden_size))
-        return self.head(h)                                # (N, T, H) -> (N, T, F)
+        state = initial_state(self.init_state, z, self.lstm.num_layers, self.lstm.hidden_size)
+        h, _ = run_lstm(self.lstm, z, state, steps=max_len)  # z fed at each of the T steps -> (N, T, H)
+        return self.head(h)                                  # (N, T, F)
 
 
 class AutoregressiveDecoder(nn.Module):
@@ -64,13 +66,13 @@ class AutoregressiveDecoder(nn.Module):
         if target is not None:
             previous = torch.cat([target.new_zeros(n, 1, self.n_features), target[:, :-1]], dim=1)  # (N, T, F)
             inputs = torch.cat([previous, z.unsqueeze(1).expand(-1, max_len, -1)], dim=-1)         # (N, T, F+Z)
-            h, _ = self.lstm(inputs, state)                                    # (N, T, H)
+            h, _ = run_lstm(self.lstm, inputs, state)                          # (N, T, H)
             return self.head(h)                                                # (N, T, F)
         outputs = []
         previous = z.new_zeros(n, 1, self.n_features)                         # (N, 1, F)
         z_step = z.unsqueeze(1)                                                # (N, 1, Z)
         for _ in range(max_len):
-            h, state = self.lstm(torch.cat([previous, z_step], dim=-1), state)  # (N, 1, H)
+            h, state = run_lstm(self.lstm, torch.cat([previous, z_step], dim=-1), state)  # (N, 1, H)
             previous = self.head(h)                                            # (N, 1, F)
             outputs.append(previous)
         return torch.cat(outputs, dim=1)                                       # (N, T, F)

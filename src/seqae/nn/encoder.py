@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqae.nn.fused_lstm import run_lstm
 from seqae.nn.masking import reverse_padded, step_mask
 
 POOLINGS = ("last", "mean", "attention")
@@ -104,9 +105,9 @@ class LSTMEncoder(nn.Module):
         for i, fwd in enumerate(self.forward_layers):
             if i > 0:
                 h = self.dropout(h)
-            out, _ = fwd(h)                                            # (N, T, H)
+            out, _ = run_lstm(fwd, h)                                  # (N, T, H)
             if self.bidirectional:
-                rev, _ = self.backward_layers[i](reverse_padded(h, lengths))
+                rev, _ = run_lstm(self.backward_layers[i], reverse_padded(h, lengths))
                 out = torch.cat([out, reverse_padded(rev, lengths)], dim=-1)  # (N, T, 2H)
             h = out
         return h

@@ -1,0 +1,220 @@
+// Fused LSTM recurrence for the CPU: the per-step work of one LSTM layer, forward and backward.
+//
+// Why: at the small sizes of sequence autoencoders (N = 32 rows, H = 8..128 units) torch's own CPU LSTM spends
+// most of its time in per-op overhead (dispatch, allocation, autograd nodes for each gate), not in arithmetic.
+// Here each step is one small matrix product (BLAS sgemm on raw pointers into preallocated buffers: no
+// dispatch, no tensor made per step) plus one fused
+// loop over the gates; the input projection x @ W_ih^T (one big matrix product for all steps) and the weight
+// gradient of W_hh (one big product after the loop) stay outside the loop.
+//
+// Legend: N batch, T time, H hidden units, G = 4H gate pre-activations in torch's order [i, f, g, o].
+// Layout: xg (N, T, G) batch-first, any strides except a contiguous last dimension (a stride of 0 over T, as
+// for a repeated latent, is allowed); every buffer made here is time-major and contiguous: hs, cs (T+1, N, H)
+// with the initial state at index 0, gates (T, N, G) after their nonlinearities, tanh_c (T, N, H).
+#include <torch/extension.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+// exp for float as a polynomial (Cephes' expf, about 1 ulp on the clamped range) that the compiler vectorises;
+// std::exp is a library call per element and would dominate the step at these sizes.
+inline float fast_exp(float x) {
+  // Ternaries, not fmin/fmax: with -fno-trapping-math they become vector blends, and a NaN stays NaN.
+  x = x > 88.0f ? 88.0f : x;
+  x = x < -87.0f ? -87.0f : x;
+  // n = round(x / ln 2) by the 1.5 * 2^23 trick: adding it leaves the integer in the low mantissa bits.
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float n = shifted - 12582912.0f;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  bits = (bits - 0x4B400000 + 127) << 23;  // 2^n as a float's bits, n in [-126, 127] after the clamp
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  const float r2 = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  return p * scale;
+}
+inline double fast_exp(double x) { return std::exp(x); }  // double is for gradient checks, not for speed
+
+template <typename scalar_t>
+inline scalar_t sigmoid(scalar_t x) { return scalar_t(1) / (scalar_t(1) + fast_exp(-x)); }
+
+template <typename scalar_t>
+inline scalar_t tanh_(scalar_t x) { return scalar_t(1) - scalar_t(2) / (scalar_t(1) + fast_exp(scalar_t(2) * x)); }
+
+// One row of one step, forward: a (G) gets x + hg through the gate nonlinearities; then c and h (H).
+// Separate functions with __restrict pointers so that every loop vectorises without aliasing checks.
+template <typename scalar_t>
+void gates_forward_row(const scalar_t* __restrict x, const scalar_t* __restrict hg, const scalar_t* __restrict c_prev,
+                       scalar_t* __restrict a, scalar_t* __restrict c_next, scalar_t* __restrict h_next,
+                       scalar_t* __restrict tanh_c, int64_t h) {
+  for (int64_t k = 0; k < 2 * h; ++k) a[k] = sigmoid(x[k] + hg[k]);                  // i, f
+  for (int64_t k = 2 * h; k < 3 * h; ++k) a[k] = tanh_(x[k] + hg[k]);               // g
+  for (int64_t k = 3 * h; k < 4 * h; ++k) a[k] = sigmoid(x[k] + hg[k]);             // o
+  for (int64_t k = 0; k < h; ++k) {
+    const scalar_t c = a[h + k] * c_prev[k] + a[k] * a[2 * h + k];                  // c = f*c_prev + i*g
+    const scalar_t th = tanh_(c);
+    c_next[k] = c;
+    h_next[k] = a[3 * h + k] * th;                                                    // h = o*tanh(c)
+    tanh_c[k] = th;
+  }
+}
+
+// One row of one step, backward: from dL/dh_t (dh) and dL/dc_t (dc, updated in place to dL/dc_{t-1}) to the
+// gradient of the four pre-activations (da, G).
+template <typename scalar_t>
+void gates_backward_row(const scalar_t* __restrict a, const scalar_t* __restrict tanh_c,
+                        const scalar_t* __restrict c_prev, const scalar_t* __restrict dh, scalar_t* __restrict dc,
+                        scalar_t* __restrict da, int64_t h) {
+  for (int64_t k = 0; k < h; ++k) {
+    const scalar_t i = a[k], f = a[h + k], g = a[2 * h + k], o = a[3 * h + k], th = tanh_c[k];
+    const scalar_t dct = dc[k] + dh[k] * o * (scalar_t(1) - th * th);
+    da[k] = dct * g * i * (scalar_t(1) - i);
+    da[h + k] = dct * c_prev[k] * f * (scalar_t(1) - f);
+    da[2 * h + k] = dct * i * (scalar_t(1) - g * g);
+    da[3 * h + k] = dh[k] * th * o * (scalar_t(1) - o);
+    dc[k] = dct * f;
+  }
+}
+
+}  // namespace
+
+// The Fortran BLAS that libtorch_cpu exports (MKL in the x86 wheels). Where the library lacks these symbols,
+// importing the extension fails and fused_lstm.py falls back to nn.LSTM.
+extern "C" {
+void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+            const int* ldc);
+void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const double* alpha,
+            const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
+            const int* ldc);
+}
+
+namespace {
+
+inline void gemm(const char* ta, const char* tb, int m, int n, int k, const float* a, int lda, const float* b,
+                 int ldb, float* c, int ldc) {
+  const float one = 1.0f, zero = 0.0f;
+  sgemm_(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
+}
+inline void gemm(const char* ta, const char* tb, int m, int n, int k, const double* a, int lda, const double* b,
+                 int ldb, double* c, int ldc) {
+  const double one = 1.0, zero = 0.0;
+  dgemm_(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
+}
+
+// Row-major C (m x n) = A (m x k) @ B (k x n), with B stored transposed (n x k) when `b_transposed`.
+// BLAS is column-major, so this asks it for C^T = B^T A^T.
+template <typename scalar_t>
+void matmul(const scalar_t* a, const scalar_t* b, bool b_transposed, scalar_t* c, int64_t m, int64_t n, int64_t k) {
+  gemm(b_transposed ? "T" : "N", "N", static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), b,
+       static_cast<int>(b_transposed ? k : n), a, static_cast<int>(k), c, static_cast<int>(n));
+}
+
+void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
+                  const torch::Tensor& w_hh) {
+  TORCH_CHECK(xg.dim() == 3, "xg: expected (N, T, 4H), got ", xg.sizes());
+  const int64_t n = xg.size(0), g = xg.size(2), h = w_hh.size(1);
+  TORCH_CHECK(w_hh.dim() == 2 && w_hh.size(0) == 4 * h && g == 4 * h,
+              "w_hh: expected (4H, H) with 4H = xg.size(2) = ", g, ", got ", w_hh.sizes());
+  TORCH_CHECK(h0.sizes() == torch::IntArrayRef({n, h}) && c0.sizes() == torch::IntArrayRef({n, h}),
+              "h0, c0: expected (", n, ", ", h, "), got ", h0.sizes(), " and ", c0.sizes());
+  TORCH_CHECK(xg.stride(2) == 1, "xg: the last dimension must be contiguous");
+  TORCH_CHECK(xg.device().is_cpu(), "the fused LSTM runs on the CPU only");
+  TORCH_CHECK(xg.scalar_type() == h0.scalar_type() && xg.scalar_type() == c0.scalar_type() &&
+              xg.scalar_type() == w_hh.scalar_type(), "xg, h0, c0 and w_hh must share one dtype");
+}
+
+}  // namespace
+
+// Returns hs (T+1, N, H), cs (T+1, N, H) and, when `save` (a backward will follow), gates (T, N, G) and
+// tanh_c (T, N, H); otherwise those two are empty.
+std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
+                                        const torch::Tensor& w_hh, bool save) {
+  check_inputs(xg, h0, c0, w_hh);
+  const int64_t n = xg.size(0), steps = xg.size(1), h = w_hh.size(1), g = 4 * h;
+  auto hs = torch::empty({steps + 1, n, h}, xg.options());
+  auto cs = torch::empty({steps + 1, n, h}, xg.options());
+  hs[0].copy_(h0);
+  cs[0].copy_(c0);
+  auto gates = save ? torch::empty({steps, n, g}, xg.options()) : torch::empty({1, n, g}, xg.options());
+  auto tanh_c = torch::empty({save ? steps : 1, n, h}, xg.options());
+  auto hg = torch::empty({n, g}, xg.options());  // h_{t-1} @ W_hh^T, reused every step
+  AT_DISPATCH_FLOATING_TYPES(xg.scalar_type(), "seqae_lstm_forward", [&] {
+    const scalar_t* xg_p = xg.data_ptr<scalar_t>();
+    const int64_t sn = xg.stride(0), st = xg.stride(1);
+    for (int64_t t = 0; t < steps; ++t) {
+      scalar_t* hg_p = hg.data_ptr<scalar_t>();
+      matmul(hs.data_ptr<scalar_t>() + t * n * h, w_hh.data_ptr<scalar_t>(), true, hg_p, n, g, h);  // h W_hh^T
+      const scalar_t* c_prev = cs.data_ptr<scalar_t>() + t * n * h;
+      scalar_t* c_next = cs.data_ptr<scalar_t>() + (t + 1) * n * h;
+      scalar_t* h_next = hs.data_ptr<scalar_t>() + (t + 1) * n * h;
+      scalar_t* act = gates.data_ptr<scalar_t>() + (save ? t * n * g : 0);  // without save: one scratch step
+      scalar_t* tc = tanh_c.data_ptr<scalar_t>() + (save ? t * n * h : 0);
+      for (int64_t row = 0; row < n; ++row) {
+        gates_forward_row(xg_p + row * sn + t * st, hg_p + row * g, c_prev + row * h, act + row * g,
+                          c_next + row * h, h_next + row * h, tc + row * h, h);
+      }
+    }
+  });
+  if (!save) {
+    gates = torch::empty({0}, xg.options());
+    tanh_c = torch::empty({0}, xg.options());
+  }
+  return {hs, cs, gates, tanh_c};
+}
+
+// grad_hs (T+1, N, H): gradient of the loss w.r.t. hs (index 0 is h0 itself); grad_c_last (N, H): w.r.t. the
+// final cell state. Returns d_xg (T, N, G) time-major (the gradient w.r.t. the pre-activations, which is the
+// gradient w.r.t. xg), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H).
+std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const torch::Tensor& grad_c_last,
+                                         const torch::Tensor& hs, const torch::Tensor& cs,
+                                         const torch::Tensor& gates, const torch::Tensor& tanh_c,
+                                         const torch::Tensor& w_hh) {
+  const int64_t steps = gates.size(0), n = gates.size(1), g = gates.size(2), h = g / 4;
+  TORCH_CHECK(grad_hs.sizes() == hs.sizes() && grad_hs.is_contiguous(), "grad_hs: expected contiguous ",
+              hs.sizes(), ", got ", grad_hs.sizes());
+  TORCH_CHECK(grad_c_last.sizes() == torch::IntArrayRef({n, h}), "grad_c_last: expected (", n, ", ", h, ")");
+  auto d_xg = torch::empty({steps, n, g}, gates.options());
+  auto dh = grad_hs[steps].clone();            // dL/dh_t flowing back, (N, H)
+  auto dc = grad_c_last.contiguous().clone();  // dL/dc_t flowing back, (N, H)
+  auto dh_rec = torch::empty({n, h}, gates.options());
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "seqae_lstm_backward", [&] {
+    scalar_t* dh_p = dh.data_ptr<scalar_t>();
+    scalar_t* dc_p = dc.data_ptr<scalar_t>();
+    const scalar_t* grad_p = grad_hs.data_ptr<scalar_t>();
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const scalar_t* a = gates.data_ptr<scalar_t>() + t * n * g;
+      const scalar_t* tc = tanh_c.data_ptr<scalar_t>() + t * n * h;
+      const scalar_t* cp = cs.data_ptr<scalar_t>() + t * n * h;
+      scalar_t* da = d_xg.data_ptr<scalar_t>() + t * n * g;
+      for (int64_t row = 0; row < n; ++row) {
+        gates_backward_row(a + row * g, tc + row * h, cp + row * h, dh_p + row * h, dc_p + row * h, da + row * g, h);
+      }
+      scalar_t* rec = dh_rec.data_ptr<scalar_t>();
+      matmul(da, w_hh.data_ptr<scalar_t>(), false, rec, n, h, g);  // (N, G) @ (G, H): back to h_{t-1}
+      const scalar_t* gprev = grad_p + t * n * h;  // the loss's own gradient at h_{t-1} (h0 when t = 0)
+      for (int64_t j = 0; j < n * h; ++j) dh_p[j] = rec[j] + gprev[j];
+    }
+  });
+  // dW_hh = sum_t dA_t^T h_{t-1}: one (G, T*N) @ (T*N, H) product instead of T small ones.
+  auto d_w_hh = at::mm(d_xg.view({steps * n, g}).t(), hs.narrow(0, 0, steps).reshape({steps * n, h}));
+  return {d_xg, dh, dc, d_w_hh};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)");
+  m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)");
+}

@@ -1,0 +1,129 @@
+"""A fused LSTM for the CPU, used in place of ``nn.LSTM``'s kernel where it applies; ``nn.LSTM`` elsewhere.
+
+Why: at the sizes of sequence autoencoders (batches of 32, 8 to 128 units) torch's CPU LSTM spends most of its
+time on per-step overhead, not arithmetic (``benchmarks/perf.py --probe fused``). ``csrc/lstm_cpu.cpp`` runs
+the recurrence of one layer as one small matrix product and one fused loop over the gates per step, forward and
+backward. The input projection of all steps is one ``F.linear`` outside the loop, so autograd handles it, and a
+repeated input (the RepeatVector decoder) is projected once per sequence instead of once per step.
+
+The parameters stay those of the ``nn.LSTM`` module (same names, same state dict), so a model trained with one
+path runs with the other, and saved models do not depend on the kernel.
+
+The kernel is compiled on first use with the C++ compiler torch's extensions use (about 30 to 40 s, once per
+machine: torch caches it under ``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``). Where it
+cannot be built (no compiler) a warning says why and ``nn.LSTM`` is used; ``SEQAE_FUSED_LSTM=0`` turns it off.
+On a GPU, ``nn.LSTM`` (cuDNN) is always used.
+
+Legend: N batch, T time, F input features, H hidden units, L layers, G = 4H gates.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+_SOURCE = Path(__file__).with_name("csrc") / "lstm_cpu.cpp"
+_log = logging.getLogger("seqae")
+
+
+@functools.cache
+def _extension():
+    """The compiled kernel module, or None where it is switched off or cannot be built (warned once)."""
+    if os.environ.get("SEQAE_FUSED_LSTM", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    from torch.utils import cpp_extension
+
+    capability = torch.backends.cpu.get_cpu_capability().lower()       # "avx2", "avx512" or "default"
+    # Vector flags only where torch itself found the instructions, so a cached build never meets a CPU
+    # without them; -fno-trapping-math lets the compiler turn the clamps in the gate loop into vector blends.
+    flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
+    if capability in ("avx2", "avx512"):
+        flags += ["-mavx2", "-mfma"]
+    _log.info("seqae: compiling the fused CPU LSTM kernel (once per machine, about 30-40 s)")
+    try:
+        return cpp_extension.load(name=f"seqae_lstm_cpu_{capability}", sources=[str(_SOURCE)],
+                                  extra_cflags=flags, verbose=False)
+    except (OSError, RuntimeError, ImportError, ValueError) as exc:
+        # No compiler, a failed build or an unloadable library: the model still runs, on torch's own kernel.
+        reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+        warnings.warn(f"the fused CPU LSTM kernel could not be built ({reason}); using torch's nn.LSTM, which "
+                      "is slower. Set SEQAE_FUSED_LSTM=0 to silence this.", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def fused_lstm_available() -> bool:
+    """Whether the fused CPU kernel is built and switched on (builds it on the first call)."""
+    return _extension() is not None
+
+
+class LSTMRecurrence(torch.autograd.Function):
+    """The recurrence of one LSTM layer given its input gates ``xg = x W_ih^T + b_ih + b_hh``.
+
+    Shapes: xg (N, T, G) (any strides but a contiguous last dim; a stride 0 over T for a repeated input),
+    h0, c0 (N, H), w_hh (G, H) -> hs (T+1, N, H) time-major with ``hs[0] = h0``, and c_T (N, H).
+    """
+
+    @staticmethod
+    def forward(ctx, xg, h0, c0, w_hh):
+        save = any(ctx.needs_input_grad)   # under no_grad / inference_mode nothing is kept for a backward
+        hs, cs, gates, tanh_c = _extension().forward(xg, h0.contiguous(), c0.contiguous(), w_hh.contiguous(), save)
+        if save:
+            ctx.save_for_backward(hs, cs, gates, tanh_c, w_hh)
+        return hs, cs[-1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_hs, grad_c_last):
+        hs, cs, gates, tanh_c, w_hh = ctx.saved_tensors
+        grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs.contiguous()
+        grad_c_last = torch.zeros_like(cs[-1]) if grad_c_last is None else grad_c_last.contiguous()
+        d_xg, d_h0, d_c0, d_w_hh = _extension().backward(grad_hs, grad_c_last, hs, cs, gates, tanh_c,
+                                                         w_hh.contiguous())
+        return d_xg.transpose(0, 1), d_h0, d_c0, d_w_hh    # d_xg (T, N, G) -> (N, T, G) like xg
+
+
+def _use_fused(lstm: nn.LSTM, x: torch.Tensor) -> bool:
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and lstm.batch_first
+            and not lstm.bidirectional and lstm.proj_size == 0 and lstm.bias and fused_lstm_available())
+
+
+def run_lstm(lstm: nn.LSTM, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None,
+             steps: int | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Run a batch-first ``nn.LSTM`` on ``x``, with the fused CPU kernel where it applies.
+
+    Shapes: x (N, T, F), or (N, F) with ``steps = T`` for an input repeated at every step (the RepeatVector
+    decoder: projected once, not T times); state ``(h0, c0)`` each (L, N, H), zeros if None
+    -> output (N, T, H), ``(h_n, c_n)`` each (L, N, H). The same contract as ``lstm(x, state)``.
+    """
+    if steps is not None:
+        if x.dim() != 2:
+            raise ValueError(f"a repeated input must be (N, F), got {tuple(x.shape)}")
+        if not _use_fused(lstm, x):
+            return lstm(x.unsqueeze(1).expand(-1, steps, -1), state)          # (N, T, F)
+    elif not _use_fused(lstm, x):
+        return lstm(x, state)
+    n, layers, hidden = x.shape[0], lstm.num_layers, lstm.hidden_size
+    if state is None:
+        zeros = x.new_zeros(layers, n, hidden)
+        state = (zeros, zeros)
+    h, h_n, c_n = x, [], []
+    for layer in range(layers):
+        if layer > 0:
+            h = F.dropout(h, lstm.dropout, lstm.training)                     # as nn.LSTM: between layers only
+        w_ih, w_hh, b_ih, b_hh = (getattr(lstm, f"{name}_l{layer}")
+                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        xg = F.linear(h, w_ih, b_ih + b_hh)                                  # (N, T, G), or (N, G) if repeated
+        if layer == 0 and steps is not None:
+            xg = xg.unsqueeze(1).expand(-1, steps, -1)                       # (N, T, G), a view: stride 0 over T
+        hs, c_last = LSTMRecurrence.apply(xg, state[0][layer], state[1][layer], w_hh)  # (T+1, N, H), (N, H)
+        h = hs[1:].transpose(0, 1)                                           # (N, T, H)
+        h_n.append(hs[-1])
+        c_n.append(c_last)
+    return h, (torch.stack(h_n), torch.stack(c_n))                           # (N, T, H), (L, N, H) x 2

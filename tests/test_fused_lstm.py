@@ -1,0 +1,137 @@
+"""The fused CPU LSTM kernel against torch's nn.LSTM: same outputs, same gradients, same fallback contract."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from seqae.nn import fused_lstm
+from seqae.nn.fused_lstm import LSTMRecurrence, fused_lstm_available, run_lstm
+
+needs_kernel = pytest.mark.skipif(not fused_lstm_available(),
+                                  reason="the fused CPU LSTM kernel could not be built here (no C++ compiler?)")
+
+TOL = {torch.float64: 1e-10, torch.float32: 2e-5}
+
+
+def _grads(out, state, inputs, lstm, weight):
+    loss = (out * weight).sum() + 0.3 * state[0].sum() + 0.7 * state[1].sum()
+    return torch.autograd.grad(loss, inputs + list(lstm.parameters()))
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n, t, f, h, layers, with_state", [
+    (4, 7, 3, 5, 1, True), (1, 1, 2, 3, 1, False), (3, 9, 2, 4, 2, True), (5, 30, 1, 32, 1, False)])
+def test_matches_nn_lstm_outputs_and_gradients(dtype, n, t, f, h, layers, with_state):
+    torch.manual_seed(0)
+    lstm = nn.LSTM(f, h, num_layers=layers, batch_first=True).to(dtype)
+    x = torch.randn(n, t, f, dtype=dtype, requires_grad=True)
+    state = tuple(torch.randn(layers, n, h, dtype=dtype, requires_grad=True) for _ in range(2)) if with_state \
+        else None
+    inputs = [x] + (list(state) if with_state else [])
+    ref_out, ref_state = lstm(x, state)
+    out, new_state = run_lstm(lstm, x, state)
+    assert out.shape == ref_out.shape == (n, t, h)
+    assert new_state[0].shape == new_state[1].shape == (layers, n, h)
+    tol = TOL[dtype]
+    torch.testing.assert_close(out, ref_out, atol=tol, rtol=tol)
+    torch.testing.assert_close(new_state[0], ref_state[0], atol=tol, rtol=tol)
+    torch.testing.assert_close(new_state[1], ref_state[1], atol=tol, rtol=tol)
+    weight = torch.randn_like(ref_out)
+    for ours, ref in zip(_grads(out, new_state, inputs, lstm, weight), _grads(ref_out, ref_state, inputs, lstm, weight)):
+        torch.testing.assert_close(ours, ref, atol=10 * tol, rtol=10 * tol)
+
+
+@needs_kernel
+def test_repeated_input_equals_the_expanded_input():
+    """steps=T projects the input once and reads it T times; values and gradients equal feeding it T times."""
+    torch.manual_seed(1)
+    lstm = nn.LSTM(6, 8, num_layers=2, batch_first=True).double()
+    z = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    out, (h_n, c_n) = run_lstm(lstm, z, None, steps=11)
+    ref, (ref_h, ref_c) = lstm(z.unsqueeze(1).expand(-1, 11, -1))
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(c_n, ref_c, atol=1e-12, rtol=1e-10)
+    g = torch.autograd.grad(out.square().sum() + h_n.sum(), z)[0]
+    g_ref = torch.autograd.grad(ref.square().sum() + ref_h.sum(), z)[0]
+    torch.testing.assert_close(g, g_ref, atol=1e-12, rtol=1e-10)
+
+
+@needs_kernel
+def test_gradcheck_of_the_recurrence():
+    torch.manual_seed(2)
+    n, t, h = 2, 4, 3
+    args = (torch.randn(n, t, 4 * h, dtype=torch.float64, requires_grad=True),
+            torch.randn(n, h, dtype=torch.float64, requires_grad=True),
+            torch.randn(n, h, dtype=torch.float64, requires_grad=True),
+            torch.randn(4 * h, h, dtype=torch.float64, requires_grad=True))
+    assert torch.autograd.gradcheck(LSTMRecurrence.apply, args)
+
+
+@needs_kernel
+def test_nan_in_the_input_stays_nan():
+    """The kernel's clamps must not turn a NaN into a finite value: the training loop relies on seeing it."""
+    lstm = nn.LSTM(2, 4, batch_first=True)
+    x = torch.zeros(2, 5, 2)
+    x[0, 2, 1] = float("nan")
+    out, _ = run_lstm(lstm, x)
+    assert torch.isnan(out[0, 2:]).all()
+    assert torch.isfinite(out[0, :2]).all() and torch.isfinite(out[1]).all()
+
+
+@needs_kernel
+def test_inference_mode_keeps_nothing_for_backward_and_gives_the_same_values():
+    lstm = nn.LSTM(3, 5, batch_first=True)
+    x = torch.randn(4, 6, 3)
+    with torch.inference_mode():
+        fast, _ = run_lstm(lstm, x)
+    slow, _ = run_lstm(lstm, x)
+    torch.testing.assert_close(fast, slow, atol=0, rtol=0)
+
+
+@needs_kernel
+def test_kernel_rejects_mismatched_shapes_with_a_message():
+    with pytest.raises(RuntimeError, match=r"w_hh: expected \(4H, H\)"):
+        LSTMRecurrence.apply(torch.zeros(2, 3, 8), torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(12, 3))
+
+
+def test_switched_off_by_environment_uses_nn_lstm_exactly(monkeypatch):
+    monkeypatch.setenv("SEQAE_FUSED_LSTM", "0")
+    fused_lstm._extension.cache_clear()
+    try:
+        assert not fused_lstm_available()
+        lstm = nn.LSTM(3, 4, batch_first=True)
+        x = torch.randn(2, 5, 3)
+        out, _ = run_lstm(lstm, x)
+        torch.testing.assert_close(out, lstm(x)[0], atol=0, rtol=0)
+        rep, _ = run_lstm(lstm, x[:, 0], steps=5)
+        torch.testing.assert_close(rep, lstm(x[:, :1].expand(-1, 5, -1))[0], atol=0, rtol=0)
+    finally:
+        monkeypatch.delenv("SEQAE_FUSED_LSTM")
+        fused_lstm._extension.cache_clear()
+
+
+def test_a_failed_build_warns_and_falls_back(monkeypatch):
+    """No compiler (simulated: the build raises as torch's loader does) -> one warning naming why, nn.LSTM used."""
+    from torch.utils import cpp_extension
+
+    def no_compiler(**kwargs):
+        raise RuntimeError("Error building extension 'seqae_lstm_cpu': c++: command not found")
+
+    monkeypatch.setattr(cpp_extension, "load", no_compiler)
+    fused_lstm._extension.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="command not found.*nn.LSTM"):
+            assert not fused_lstm_available()
+        lstm = nn.LSTM(2, 3, batch_first=True)
+        x = torch.randn(2, 4, 2)
+        torch.testing.assert_close(run_lstm(lstm, x)[0], lstm(x)[0], atol=0, rtol=0)
+    finally:
+        monkeypatch.undo()
+        fused_lstm._extension.cache_clear()
+
+
+def test_repeated_input_must_be_two_dimensional():
+    with pytest.raises(ValueError, match=r"repeated input must be \(N, F\)"):
+        run_lstm(nn.LSTM(2, 3, batch_first=True), torch.zeros(2, 4, 2), steps=4)
