@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device, torch_threads
-from seqae.data.batching import length_grouped_batches, pad_sequences
+from seqae.data.batching import collection_lengths, length_grouped_batches, pad_sequences
 from seqae.data.scaling import FeatureScaler
 from seqae.data.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
@@ -248,10 +248,11 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return h.hexdigest()
 
     # ------------------------------------------------------------------ inference
-    def _prepare(self, X) -> tuple[SequenceInput, list[np.ndarray]]:
+    def _prepare(self, X) -> tuple[SequenceInput, list[np.ndarray] | np.ndarray]:
+        """Validated input, and its standardised sequences: a list, or one (N, T, F) array for an array input."""
         check_is_fitted(self, "module_")
         data = check_sequences(X, n_features=self.n_features_in_)
-        return data, self.scaler_.transform(data.sequences)
+        return data, self.scaler_.transform(data.array if data.array is not None else data.sequences)
 
     def _device(self) -> torch.device:
         return next(self.module_.parameters()).device
@@ -259,15 +260,24 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _outputs(self, sequences: list[np.ndarray]) -> Iterator[tuple[np.ndarray, torch.Tensor, AutoencoderOutput]]:
         """Yield ``(index, lengths, output)`` per inference batch, in eval mode without autograd."""
         self.module_.eval()
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        lengths = collection_lengths(sequences)
         device = self._device()
         with torch.inference_mode(), torch_threads(self.num_threads, device):
             for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
                 batch = pad_sequences(sequences, index).to(device)
                 yield index, batch, self.module_(batch.x, batch.lengths)
 
-    def _per_sequence(self, sequences: list[np.ndarray], extract) -> list[np.ndarray]:
-        """``extract(batch, output)`` -> (N, T, ...) tensor, returned per sequence and cut to its real length."""
+    def _per_sequence(self, sequences: list[np.ndarray] | np.ndarray, extract) -> list[np.ndarray] | np.ndarray:
+        """``extract(batch, output)`` -> (N, T, ...) tensor, returned per sequence and cut to its real length:
+        a list, or one (N, T, ...) array when ``sequences`` is one array (all lengths equal, nothing to cut)."""
+        if isinstance(sequences, np.ndarray):
+            dense = None
+            for index, batch, output in self._outputs(sequences):
+                values = extract(batch, output).float().cpu().numpy()
+                if dense is None:
+                    dense = np.empty((len(sequences),) + values.shape[1:], dtype=np.float32)
+                dense[index] = values
+            return dense
         out: list[np.ndarray] = [None] * len(sequences)  # type: ignore[list-item]
         for index, batch, output in self._outputs(sequences):
             values = extract(batch, output).float().cpu().numpy()
@@ -304,7 +314,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         _, sequences = self._prepare(X)
         module = self.module_.eval()
         device = self._device()
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        lengths = collection_lengths(sequences)
         rows = []
         with torch.inference_mode(), torch_threads(self.num_threads, device):
             for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
@@ -323,7 +333,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.pooling != "attention":
             raise ValueError(f"attention weights exist only with pooling='attention', this model has {self.pooling!r}")
         _, sequences = self._prepare(X)
-        return self._per_sequence(sequences, lambda batch, o: o.attention)
+        return list(self._per_sequence(sequences, lambda batch, o: o.attention))
 
     def reconstruct(self, X):
         """Reconstruct each sequence, in the input's units and structure (an array stays an array, a list a list)."""
@@ -354,11 +364,18 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ============  ===========  =======================================================================
         """
         data, sequences = self._prepare(X)
+        if not per_step:
+            # Mean over each sequence's real steps inside the batch, in torch: a Python loop over thousands of
+            # windows cost as much as the model.
+            per_seq = np.empty((len(sequences), data.n_features), dtype=np.float32)   # (N, F)
+            for index, batch, o in self._outputs(sequences):
+                sq = per_step_squared_error(o.reconstruction, batch.x, batch.lengths, reduce_features=False)
+                per_seq[index] = (sq.sum(dim=1) / batch.lengths.to(sq.device)[:, None]).float().cpu().numpy()
+            return per_seq if per_feature else per_seq.mean(axis=1)
         steps = self._per_sequence(sequences, lambda batch, o: per_step_squared_error(
             o.reconstruction, batch.x, batch.lengths, reduce_features=False))          # each (T_i, F)
-        if not per_step:
-            per_seq = np.stack([s.mean(axis=0) for s in steps])                        # (N, F)
-            return per_seq if per_feature else per_seq.mean(axis=1)
+        if isinstance(steps, np.ndarray):                                            # (N, T, F)
+            return steps if per_feature else steps.mean(axis=-1)
         if not per_feature:
             steps = [s.mean(axis=1) for s in steps]
         return np.stack(steps) if data.was_array else steps

@@ -34,8 +34,17 @@ class PaddedBatch:
         return PaddedBatch(self.x.to(device, non_blocking=True), self.lengths, self.index)
 
 
-def pad_sequences(sequences: list[np.ndarray], index: np.ndarray | None = None) -> PaddedBatch:
+def collection_lengths(sequences: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Lengths (N,) int64 of a list of ``(T_i, F)`` arrays, or of one ``(N, T, F)`` array (all T)."""
+    if isinstance(sequences, np.ndarray):
+        return np.full(len(sequences), sequences.shape[1], dtype=np.int64)
+    return np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+
+
+def pad_sequences(sequences: list[np.ndarray] | np.ndarray, index: np.ndarray | None = None) -> PaddedBatch:
     """Stack ``(T_i, F)`` arrays into one zero-padded ``(N, T_max, F)`` float32 tensor.
+
+    ``sequences`` may also be one ``(N, T, F)`` array (equal lengths): its rows ``index`` are taken in one copy.
 
     Examples
     --------
@@ -46,12 +55,19 @@ def pad_sequences(sequences: list[np.ndarray], index: np.ndarray | None = None) 
     """
     if index is None:
         index = np.arange(len(sequences))
+    if isinstance(sequences, np.ndarray):
+        x = np.take(sequences, index, axis=0).astype(np.float32, copy=False)          # (N, T, F)
+        lengths = np.full(len(index), sequences.shape[1], dtype=np.int64)
+        return PaddedBatch(torch.from_numpy(x), torch.from_numpy(lengths), np.asarray(index))
     chosen = [sequences[i] for i in index]
     lengths = np.fromiter((len(s) for s in chosen), dtype=np.int64, count=len(chosen))
     n_features = chosen[0].shape[1]
-    out = np.zeros((len(chosen), int(lengths.max()), n_features), dtype=np.float32)
-    for row, s in enumerate(chosen):
-        out[row, : len(s)] = s
+    if lengths.min() == lengths.max():
+        out = np.stack(chosen).astype(np.float32, copy=False)  # nothing to pad: one C loop
+    else:
+        out = np.zeros((len(chosen), int(lengths.max()), n_features), dtype=np.float32)
+        for row, s in enumerate(chosen):
+            out[row, : len(s)] = s
     return PaddedBatch(torch.from_numpy(out), torch.from_numpy(lengths), np.asarray(index))
 
 

@@ -33,11 +33,15 @@ class SequenceInput:
         True when the input was one ndarray (results go back as one ndarray).
     univariate_input : bool
         True when the input had no feature axis (``(N, T)`` or list of ``(T_i,)``); results drop it again.
+    array : ndarray (N, T, F) float32 or None
+        When the input was one array of valid values: that array, cast once; ``sequences`` are its rows.
+        Inference uses it to work on whole batches instead of row by row.
     """
 
     sequences: list[np.ndarray]
     was_array: bool
     univariate_input: bool
+    array: np.ndarray | None = None
 
     @property
     def lengths(self) -> np.ndarray:
@@ -47,8 +51,10 @@ class SequenceInput:
     def n_features(self) -> int:
         return int(self.sequences[0].shape[1])
 
-    def restore(self, per_sequence: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
-        """Give per-sequence ``(T_i, F)`` results back in the structure of the input."""
+    def restore(self, per_sequence: list[np.ndarray] | np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """Give per-sequence ``(T_i, F)`` results (a list, or one (N, T, F) array) back in the input's structure."""
+        if isinstance(per_sequence, np.ndarray):                # (N, T, F) already, from an array input
+            return per_sequence[..., 0] if self.univariate_input else per_sequence
         out = [r[:, 0] if self.univariate_input else r for r in per_sequence]
         if self.was_array:
             return np.stack(out)
@@ -81,6 +87,15 @@ def _as_numeric_array(a: Any, where: str) -> np.ndarray:
         what = f"strings (dtype {arr.dtype})" if arr.dtype.kind in "SU" else f"dtype {arr.dtype}"
         raise InputError(f"{where}: expected a numeric dtype (int or float), got {what}")
     return arr
+
+
+def _values_ok(arr: np.ndarray) -> bool:
+    """True when every value is finite and fits in float32 (what ``_check_values`` checks, without a message)."""
+    if arr.dtype.kind != "f":
+        return True
+    if not np.isfinite(arr).all():
+        return False
+    return arr.dtype.itemsize <= 4 or arr.size == 0 or bool(np.abs(arr).max() <= arr.dtype.type(_FLOAT32_MAX))
 
 
 def _check_values(arr: np.ndarray, where: str) -> np.ndarray:
@@ -171,6 +186,11 @@ def check_sequences(X: Any, *, n_features: int | None = None, min_length: int = 
             raise InputError(f"sequence {i}: has {f} features, but the model was fitted with {n_features}")
     if expected == 0:
         raise InputError("expected at least one feature, got sequences with 0 features")
+    if was_array and items[0].shape[0] >= max(min_length, 1) and _values_ok(arr):
+        # One array of valid values (the usual case for windows): cast it once, not row by row; the rows are
+        # views of that one float32 copy. Invalid values take the loop below, which names the first bad row.
+        dense = np.array(arr, dtype=np.float32, copy=True)
+        return SequenceInput(sequences=list(dense), was_array=True, univariate_input=univariate, array=dense)
     sequences = []
     for i, a in enumerate(items):
         if a.shape[0] < max(min_length, 1):

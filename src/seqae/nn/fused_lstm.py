@@ -73,10 +73,11 @@ class LSTMRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xg, h0, c0, w_hh):
         save = any(ctx.needs_input_grad)   # under no_grad / inference_mode nothing is kept for a backward
-        hs, cs, gates, tanh_c = _extension().forward(xg, h0.contiguous(), c0.contiguous(), w_hh.contiguous(), save)
+        hs, c_last, cs, gates, tanh_c = _extension().forward(xg, h0.contiguous(), c0.contiguous(),
+                                                             w_hh.contiguous(), save)
         if save:
             ctx.save_for_backward(hs, cs, gates, tanh_c, w_hh)
-        return hs, cs[-1].clone()
+        return hs, c_last
 
     @staticmethod
     @once_differentiable
@@ -119,9 +120,12 @@ def run_lstm(lstm: nn.LSTM, x: torch.Tensor, state: tuple[torch.Tensor, torch.Te
             h = F.dropout(h, lstm.dropout, lstm.training)                     # as nn.LSTM: between layers only
         w_ih, w_hh, b_ih, b_hh = (getattr(lstm, f"{name}_l{layer}")
                                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        xg = F.linear(h, w_ih, b_ih + b_hh)                                  # (N, T, G), or (N, G) if repeated
         if layer == 0 and steps is not None:
-            xg = xg.unsqueeze(1).expand(-1, steps, -1)                       # (N, T, G), a view: stride 0 over T
+            xg = F.linear(h, w_ih, b_ih + b_hh).unsqueeze(1).expand(-1, steps, -1)  # (N, G) -> (N, T, G), stride 0
+        else:
+            # Projected time-major, (T, N, G) in memory, seen as (N, T, G): each step then reads one contiguous
+            # block; batch-first it would touch N rows T*G apart, one memory page each for large batches.
+            xg = F.linear(h.transpose(0, 1), w_ih, b_ih + b_hh).transpose(0, 1)  # (N, T, G)
         hs, c_last = LSTMRecurrence.apply(xg, state[0][layer], state[1][layer], w_hh)  # (T+1, N, H), (N, H)
         h = hs[1:].transpose(0, 1)                                           # (N, T, H)
         h_n.append(hs[-1])
