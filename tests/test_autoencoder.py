@@ -190,3 +190,19 @@ def test_pooled_features_latent_part_and_masking(data):
                                ae.pooled_features([short])[0], atol=1e-5)
     with pytest.raises(ValueError, match="outputs must be"):
         ae.pooled_features(data, outputs=("median",))
+
+
+def test_decoder_hidden_size_narrows_only_the_decoder_and_survives_save(data, tmp_path):
+    ae = LSTMAutoencoder(hidden_size=12, decoder_hidden_size=3, latent_dim=4, epochs=2, random_state=0).fit(data)
+    assert ae.module_.encoder.forward_layers[0].hidden_size == 12
+    assert ae.module_.decoder.lstm.hidden_size == 3
+    assert ae.module_.decoder.head.in_features == 3
+    path = tmp_path / "narrow.seqae"
+    ae.save(path)
+    loaded = load(path)
+    assert loaded.decoder_hidden_size == 3
+    np.testing.assert_array_equal(loaded.reconstruction_error(data), ae.reconstruction_error(data))
+    same = LSTMAutoencoder(hidden_size=12, latent_dim=4, epochs=1, random_state=0).fit(data)
+    assert same.module_.decoder.lstm.hidden_size == 12          # None: the encoder's width
+    with pytest.raises(ValueError, match="decoder_hidden_size"):
+        LSTMAutoencoder(decoder_hidden_size=0).fit(data)

@@ -182,13 +182,15 @@ def test_embed_long_csv_to_parquet(tmp_path, capsys):
     out_path, model = tmp_path / "emb.parquet", tmp_path / "ae.seqae"
     code, out, err = run(["embed", src, "--id-column", "seq", "--time-column", "t", "--label-column", "cls",
                           "-o", out_path, "--save-model", model, "--hidden-size", "8", "--latent-dim", "2",
-                          "--epochs", "1", "--seed", "0", "--device", "cpu"], capsys)
+                          "--decoder-hidden-size", "3", "--epochs", "1", "--seed", "0", "--device", "cpu"], capsys)
     assert code == 0, err
     frame = pd.read_parquet(out_path)
     assert list(frame.columns) == ["id", "label", "z0", "z1", "reconstruction_error"]
     assert frame["id"].tolist() == [f"s{k}" for k in range(12)]
     assert frame["label"].tolist() == [k % 3 for k in range(12)]
     assert model.stat().st_size > 0
+    from seqae.persistence import load
+    assert load(model).module_.decoder.lstm.hidden_size == 3
 
 
 # ================================================================================================== demo

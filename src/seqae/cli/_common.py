@@ -157,6 +157,8 @@ def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, An
 
     grp.add_argument("--hidden-size", type=positive_int, metavar="N",
                      help="LSTM units per direction" + d("hidden_size"))
+    grp.add_argument("--decoder-hidden-size", type=positive_int, metavar="N",
+                     help="decoder LSTM units, if not --hidden-size (a narrow decoder is faster)")
     grp.add_argument("--latent-dim", type=positive_int, metavar="K",
                      help="size of the code/embedding" + d("latent_dim"))
     grp.add_argument("--num-layers", type=positive_int, metavar="N", help="stacked LSTM layers" + d("num_layers"))
@@ -207,7 +209,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
     add_autoencoder_options(grp, LSTMAutoencoder().get_params())
 
 
-_AE_OPTIONS = ("hidden_size", "latent_dim", "num_layers", "bidirectional", "variational", "pooling", "decoder",
+_AE_OPTIONS = ("hidden_size", "decoder_hidden_size", "latent_dim", "num_layers", "bidirectional", "variational", "pooling", "decoder",
                "epochs", "batch_size", "learning_rate", "device")
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "missing")
 

@@ -40,6 +40,7 @@ class SequenceAnomalyDetector(DetectorBase):
     """
 
     def __init__(self, *, contamination=0.05, threshold="quantile", threshold_params=None, hidden_size=64,
+                 decoder_hidden_size=None,
                  latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0,
                  beta_warmup=0, pooling="last", decoder="repeat", epochs=100, batch_size=32, learning_rate=1e-3,
                  validation_fraction=0.1, patience=10, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
@@ -48,6 +49,7 @@ class SequenceAnomalyDetector(DetectorBase):
         self.threshold = threshold
         self.threshold_params = threshold_params
         self.hidden_size = hidden_size
+        self.decoder_hidden_size = decoder_hidden_size
         self.latent_dim = latent_dim
         self.num_layers = num_layers
         self.bidirectional = bidirectional

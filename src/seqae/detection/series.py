@@ -80,8 +80,8 @@ class AnomalyDetector(DetectorBase):
     """
 
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="quantile", threshold_params=None,
-                 score_aggregation="window_max", missing="raise", max_train_windows=4096, hidden_size=32, latent_dim=16,
-                 num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
+                 score_aggregation="window_max", missing="raise", max_train_windows=4096, hidden_size=32,
+                 decoder_hidden_size=None, latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
                  pooling="last", decoder="repeat", epochs=50, batch_size=64, learning_rate=1e-3,
                  validation_fraction=0.1, patience=5, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
                  device="auto", num_threads=1, verbose=False):
@@ -94,6 +94,7 @@ class AnomalyDetector(DetectorBase):
         self.missing = missing
         self.max_train_windows = max_train_windows
         self.hidden_size = hidden_size
+        self.decoder_hidden_size = decoder_hidden_size
         self.latent_dim = latent_dim
         self.num_layers = num_layers
         self.bidirectional = bidirectional

@@ -18,7 +18,9 @@ from seqae.nn.masking import reverse_padded
 @dataclass(frozen=True)
 class AutoencoderConfig:
     n_features: int             # F: channels of the input
-    hidden_size: int = 64       # H: LSTM units per direction (encoder and decoder)
+    hidden_size: int = 64       # H: LSTM units per direction (encoder, and decoder unless set below)
+    decoder_hidden_size: int | None = None  # decoder LSTM units; None = hidden_size. A narrow decoder (as many
+                                            # Keras models have) costs far less per step than the encoder
     latent_dim: int = 16        # Z: size of the bottleneck / embedding
     num_layers: int = 1         # stacked LSTM layers in encoder and decoder
     bidirectional: bool = False  # encoder only; the decoder generates forwards in time
@@ -57,8 +59,8 @@ class SequenceAutoencoder(nn.Module):
         latent_cls = GaussianLatent if config.variational else DeterministicLatent
         self.latent = latent_cls(self.encoder.output_size, config.latent_dim)
         decoder_cls = RepeatDecoder if config.decoder == "repeat" else AutoregressiveDecoder
-        self.decoder = decoder_cls(config.latent_dim, config.hidden_size, config.n_features, config.num_layers,
-                                   config.dropout)
+        self.decoder = decoder_cls(config.latent_dim, config.decoder_hidden_size or config.hidden_size,
+                                   config.n_features, config.num_layers, config.dropout)
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor):
         """(N, T, F) -> LatentSample with (N, Z) tensors, and attention weights (N, T) or None."""

@@ -196,9 +196,6 @@ void matmul(const scalar_t* a, const scalar_t* b, bool b_transposed, scalar_t* c
        static_cast<int>(b_transposed ? k : n), a, static_cast<int>(k), c, static_cast<int>(n));
 }
 
-// Gate values per thread and step below which the rows of a step are not split over threads (~10 us of work).
-constexpr int64_t kRowGrain = 16384;
-
 void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
                   const torch::Tensor& w_hh) {
   TORCH_CHECK(xg.dim() == 3, "xg: expected (N, T, 4H), got ", xg.sizes());
@@ -241,14 +238,12 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
       scalar_t* h_next = hs.data_ptr<scalar_t>() + (t + 1) * n * h;
       scalar_t* act = gates.data_ptr<scalar_t>() + (save ? t * n * g : 0);  // without save: one scratch step
       scalar_t* tc = tanh_c.data_ptr<scalar_t>() + (save ? t * n * h : 0);
-      // Rows are independent: large batches (inference) split them over torch's threads; a batch below the
-      // grain (training's 32 rows) runs inline, with no thread wake-up per step.
-      at::parallel_for(0, n, kRowGrain / g + 1, [&](int64_t begin, int64_t end) {
-        for (int64_t row = begin; row < end; ++row) {
-          gates_forward_row(xg_p + row * sn + t * st, hg_p + row * g, c_prev + row * h, act + row * g,
-                            c_next + row * h, h_next + row * h, tc + row * h, h);
-        }
-      });
+      // One thread: the rows could be split over threads, but at these sizes waking threads at every step
+      // costs more than it saves (and seqae runs one thread by default, see LSTMAutoencoder.num_threads).
+      for (int64_t row = 0; row < n; ++row) {
+        gates_forward_row(xg_p + row * sn + t * st, hg_p + row * g, c_prev + row * h, act + row * g,
+                          c_next + row * h, h_next + row * h, tc + row * h, h);
+      }
     }
   });
   auto c_last = cs[steps % (save ? steps + 1 : 2)].clone();
@@ -284,12 +279,9 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
       const scalar_t* tc = tanh_c.data_ptr<scalar_t>() + t * n * h;
       const scalar_t* cp = cs.data_ptr<scalar_t>() + t * n * h;
       scalar_t* da = d_xg.data_ptr<scalar_t>() + t * n * g;
-      at::parallel_for(0, n, kRowGrain / g + 1, [&](int64_t begin, int64_t end) {
-        for (int64_t row = begin; row < end; ++row) {
-          gates_backward_row(a + row * g, tc + row * h, cp + row * h, dh_p + row * h, dc_p + row * h, da + row * g,
-                             h);
-        }
-      });
+      for (int64_t row = 0; row < n; ++row) {
+        gates_backward_row(a + row * g, tc + row * h, cp + row * h, dh_p + row * h, dc_p + row * h, da + row * g, h);
+      }
       scalar_t* rec = dh_rec.data_ptr<scalar_t>();
       matmul(da, w_hh.data_ptr<scalar_t>(), false, rec, n, h, g);  // (N, G) @ (G, H): back to h_{t-1}
       const scalar_t* gprev = grad_p + t * n * h;  // the loss's own gradient at h_{t-1} (h0 when t = 0)
