@@ -73,11 +73,10 @@ SIZES = {
 SEQAE_MODELS = {
     "A": dict(hidden_size=32, latent_dim=32),
     "B": dict(hidden_size=32, latent_dim=8, variational=True),
-    # Keras C: Masking -> LSTM(100) -> RepeatVector -> LSTM(8). seqae's decoder has the encoder's width, so
-    # its decoder LSTM has 100 units where Keras's has 8: seqae does about 2x Keras's work per step here
-    # (``--probe lstm``).
-    "C": dict(hidden_size=100, latent_dim=100),
-    "S": dict(hidden_size=100, latent_dim=100),
+    # Keras C: Masking -> LSTM(100) -> RepeatVector -> LSTM(8): the decoder is 8 wide, so seqae's is too
+    # (decoder_hidden_size=8, then a linear head of 8 -> 8 where Keras reads the LSTM's outputs directly).
+    "C": dict(hidden_size=100, decoder_hidden_size=8, latent_dim=100),
+    "S": dict(hidden_size=100, decoder_hidden_size=8, latent_dim=100),
     "I": dict(hidden_size=32, latent_dim=32),
     "L": dict(hidden_size=32, latent_dim=32),
 }
