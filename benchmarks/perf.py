@@ -28,7 +28,7 @@ Usage::
 
     .venv-bench/bin/python benchmarks/perf.py                 # everything, writes benchmarks/results/perf.md
     .venv-bench/bin/python benchmarks/perf.py --quick --only A --no-keras   # smoke test, seconds
-    .venv-bench/bin/python benchmarks/perf.py --torch-threads 1             # seqae with one torch thread
+    .venv-bench/bin/python benchmarks/perf.py --seqae-threads 1             # seqae on its default thread only
     .venv-bench/bin/python benchmarks/perf.py --probe threads               # one investigation (see PROBES)
     make bench-perf
 
@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -139,7 +140,7 @@ def _seqae_input(data: dict[str, np.ndarray]):
     return x
 
 
-def seqae_train(case: str, data: dict, epochs: int) -> dict:
+def seqae_train(case: str, data: dict, epochs: int, threads: int = 1) -> dict:
     import seqae.training.loop as loop
     from seqae import LSTMAutoencoder
 
@@ -152,7 +153,7 @@ def seqae_train(case: str, data: dict, epochs: int) -> dict:
 
     loop.length_grouped_batches = timed_batches
     X = _seqae_input(data)
-    ae = LSTMAutoencoder(**SEQAE_MODELS[case], **COMMON, epochs=epochs)
+    ae = LSTMAutoencoder(**SEQAE_MODELS[case], **COMMON, epochs=epochs, num_threads=threads)
     w0, c0 = time.perf_counter(), time.process_time()
     ae.fit(X)
     marks.append((time.perf_counter(), time.process_time()))
@@ -165,15 +166,16 @@ def seqae_train(case: str, data: dict, epochs: int) -> dict:
             "loss": ae.history_["train_loss"]}
 
 
-def _quick_fit(case: str, X):
+def _quick_fit(case: str, X, threads: int = 1):
     """A fitted estimator for the inference cases; the weights do not change the cost of scoring."""
     from seqae import LSTMAutoencoder
-    return LSTMAutoencoder(**SEQAE_MODELS[case], **COMMON, epochs=1, max_batches_per_epoch=5).fit(X)
+    return LSTMAutoencoder(**SEQAE_MODELS[case], **COMMON, epochs=1, max_batches_per_epoch=5,
+                           num_threads=threads).fit(X)
 
 
-def seqae_infer(case: str, data: dict, repeats: int) -> dict:
+def seqae_infer(case: str, data: dict, repeats: int, threads: int = 1) -> dict:
     X = data["x"]
-    ae = _quick_fit(case, X)
+    ae = _quick_fit(case, X, threads)
     baseline = _rss_mb()
     ae.reconstruction_error(X)                                     # warm-up
     wall, cpu = [], []
@@ -250,9 +252,9 @@ def seqae_child(args) -> int:
               "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}}
     try:
         if args.case in ("A", "B", "C", "S"):
-            result.update(seqae_train(args.case, data, args.epochs))
+            result.update(seqae_train(args.case, data, args.epochs, args.seqae_threads[0]))
         elif args.case == "I":
-            result.update(seqae_infer(args.case, data, args.repeats))
+            result.update(seqae_infer(args.case, data, args.repeats, args.seqae_threads[0]))
         else:
             result.update(seqae_long(args.case, data, args.size))
     except Exception as e:  # noqa: BLE001 - reported in the table
@@ -483,13 +485,20 @@ def run_all(args) -> dict:
             data_path = tmpdir / f"{case}.npz"
             np.savez(data_path, **data)
             results[case] = {}
-            out = tmpdir / f"{case}-seqae.json"
             print(case_name(case, size), file=sys.stderr, flush=True)
-            results[case]["seqae"] = _run_child(
-                [sys.executable, str(Path(__file__).resolve()), "--child", "--case", case, "--data", str(data_path),
-                 "--out", str(out), "--epochs", str(epochs), "--repeats", str(repeats), "--size", size]
-                + (["--torch-threads", str(args.torch_threads)] if args.torch_threads else []),
-                out, args.timeout, "seqae")
+            # seqae's default, one thread, is "seqae"; other thread counts (LSTMAutoencoder(num_threads=N)) run
+            # the cases that have Keras twins as "seqae-Nt".
+            for threads in args.seqae_threads:
+                if threads != 1 and case in ("S", "L"):
+                    continue
+                label = "seqae" if threads == 1 else f"seqae-{threads}t"
+                out = tmpdir / f"{case}-{label}.json"
+                results[case][label] = _run_child(
+                    [sys.executable, str(Path(__file__).resolve()), "--child", "--case", case, "--data",
+                     str(data_path), "--out", str(out), "--epochs", str(epochs), "--repeats", str(repeats),
+                     "--size", size, "--seqae-threads", str(threads)]
+                    + (["--torch-threads", str(args.torch_threads)] if args.torch_threads else []),
+                    out, args.timeout, label)
             if keras_py is None or case == "L":
                 continue
             variants = [("keras", False), ("keras-xla", True)]
@@ -557,24 +566,26 @@ def summarise(run: dict) -> tuple[list[list[str]], list[str]]:
     for row in rows:
         case = row[0][0]
         fw = row[1]
-        if case in ("A", "B", "C", "S") and fw == "seqae" and case in train_stats and "seqae" in train_stats[case]:
+        if case in ("A", "B", "C", "S") and fw.startswith("seqae") and fw in train_stats.get(case, {}):
             name, kb = best_keras(case)
             cname, kc = best_keras(case, by=1)
             if kb:
-                sw, sc = train_stats[case]["seqae"]
+                sw, sc = train_stats[case][fw]
                 row[7] = f"{sw / kb[0]:.2f}x wall of {name}, {sc / kc[1]:.2f}x CPU of {cname}"
-    for case, limit in (("A", 1 / 3), ("C", 1 / 8)):
+    seqae_labels = sorted({fw for by_fw in res.values() for fw in by_fw if fw.startswith("seqae")},
+                          key=lambda fw: (fw != "seqae", fw))
+    for (case, limit), fw in itertools.product((("A", 1 / 3), ("C", 1 / 8)), seqae_labels):
         name, kb = best_keras(case)
         cname, kc = best_keras(case, by=1)
-        st = train_stats.get(case, {}).get("seqae")
+        st = train_stats.get(case, {}).get(fw)
         if st and kb:
             rw, rc = st[0] / kb[0], st[1] / kc[1]
             met = lambda r: f"{'MET' if r <= limit else 'MISSED'} ({r / limit:.2f}x the target)"  # noqa: E731
-            verdicts.append(f"Training {case}: seqae {st[0]:.2f} s/epoch wall, {st[1]:.2f} s CPU = {rw:.3f}x the wall "
+            verdicts.append(f"Training {case}: {fw} {st[0]:.2f} s/epoch wall, {st[1]:.2f} s CPU = {rw:.3f}x the wall "
                             f"and {rc:.3f}x the CPU time of Keras's best ({name}: {kb[0]:.2f} s wall; {cname}: {kc[1]:.2f} s "
                             f"CPU); target <= {limit:.3f}x: wall {met(rw)}, CPU {met(rc)}.")
         elif st:
-            verdicts.append(f"Training {case}: seqae {st[0]:.2f} s/epoch; no Keras figure to compare.")
+            verdicts.append(f"Training {case}: {fw} {st[0]:.2f} s/epoch; no Keras figure to compare.")
     if "S" in train_stats and "seqae" in train_stats["S"] and "C" in train_stats and "seqae" in train_stats["C"]:
         steps_s, steps_c = _real_steps("S", size), _real_steps("C", size)
         d = make_data("S", size)
@@ -591,8 +602,8 @@ def summarise(run: dict) -> tuple[list[list[str]], list[str]]:
         if kb:
             verdicts.append(f"  Keras on S (pads to the longest): {kb[0]:.2f} s/epoch, seqae "
                             f"{train_stats['S']['seqae'][0]:.2f} s ({train_stats['S']['seqae'][0] / kb[0]:.3f}x).")
-    if "I" in res:
-        s = res["I"].get("seqae", {})
+    for fw in seqae_labels if "I" in res else ():
+        s = res["I"].get(fw, {})
         ks = {k: v for k, v in res["I"].items() if k.startswith("keras") and "windows_per_s" in v}
         if "windows_per_s" in s and ks:
             name = max(ks, key=lambda k: ks[k]["windows_per_s"])
@@ -600,14 +611,14 @@ def summarise(run: dict) -> tuple[list[list[str]], list[str]]:
             ratio = s["windows_per_s"] / ks[name]["windows_per_s"]
             cratio = s["windows_per_cpu_s"] / ks[cname]["windows_per_cpu_s"]
             kmem = min(v["peak_rss_mb"] for v in ks.values())
-            verdicts.append(f"Inference A: seqae {s['windows_per_s']:,.0f} windows/s ({s['windows_per_cpu_s']:,.0f} per "
+            verdicts.append(f"Inference A: {fw} {s['windows_per_s']:,.0f} windows/s ({s['windows_per_cpu_s']:,.0f} per "
                             f"CPU-s) = {ratio:.2f}x Keras's best by wall ({name}, {ks[name]['windows_per_s']:,.0f}) "
                             f"and {cratio:.2f}x by CPU ({cname}, {ks[cname]['windows_per_cpu_s']:,.0f}); target >= 4x: "
                             f"wall {'MET' if ratio >= 4 else 'MISSED'}, CPU {'MET' if cratio >= 4 else 'MISSED'}. "
                             f"Peak RSS {s['peak_rss_mb']:.0f} MB vs Keras's lowest {kmem:.0f} MB: "
                             f"{'MET' if s['peak_rss_mb'] <= kmem else 'MISSED'}.")
         elif "windows_per_s" in s:
-            verdicts.append(f"Inference A: seqae {s['windows_per_s']:,.0f} windows/s; no Keras figure to compare.")
+            verdicts.append(f"Inference A: {fw} {s['windows_per_s']:,.0f} windows/s; no Keras figure to compare.")
     if "L" in res and "strides" in res["L"].get("seqae", {}):
         r = res["L"]["seqae"]
         s1 = r["strides"][0]
@@ -667,6 +678,13 @@ def _relative(path: str) -> str:
         return path
 
 
+def _thread_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected thread counts >= 1 such as 1,2; got {text!r}")
+    return counts
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="seqae vs Keras speed and memory on the CPU (issue #5)")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test in seconds")
@@ -674,6 +692,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-keras", action="store_true", help="run seqae only")
     p.add_argument("--keras-python", help="interpreter with TensorFlow and Keras (default: auto)")
     p.add_argument("--epochs", type=int, help="epochs per training run, the first being a warm-up")
+    p.add_argument("--seqae-threads", type=_thread_counts, default=[1, 2], metavar="N[,N]",
+                   help="LSTMAutoencoder(num_threads=N) for each N: 1 (the default, row 'seqae') and others "
+                        "(rows 'seqae-Nt') (default: 1,2)")
     p.add_argument("--torch-threads", type=int, help="torch.set_num_threads in seqae's child before anything "
                                                        "runs (default: torch's own, one per core)")
     p.add_argument("--probe", choices=PROBES, help="time one investigation of issue #5 in this process instead")
