@@ -1,4 +1,5 @@
-"""Smoke test of benchmarks/perf.py: the quick seqae-only run of case A finishes and prints its table."""
+"""Smoke test of benchmarks/perf.py: the quick seqae-only run of case A finishes and prints its table, with a
+row for seqae's default (one thread) and one for two threads."""
 from __future__ import annotations
 
 import re
@@ -23,4 +24,6 @@ def test_perf_quick_prints_a_table(tmp_path):
     assert float(row[2]) > 0 and float(row[3]) > 0          # seconds per epoch, wall and CPU
     assert float(row[5]) > 0                                  # peak RSS of the child
     assert re.search(r"Training A: seqae [\d.]+ s/epoch", proc.stdout)
+    assert re.search(r"\| A train [^|]+\| seqae-2t +\| [\d.]+ ", proc.stdout)
+    assert re.search(r"Training A: seqae-2t [\d.]+ s/epoch", proc.stdout)
     assert not list(tmp_path.iterdir())                       # --quick writes no report

@@ -24,9 +24,11 @@ from seqae.nn.encoder import POOLINGS, masked_pool
 from seqae.nn.losses import per_step_squared_error
 from seqae.training.loop import TrainingConfig, train_autoencoder
 
-# Inference batches: many rows for short sequences, capped in rows x steps so long ones fit in memory.
+# Inference batches: many rows for short sequences, capped in rows x steps so long ones fit in memory. The step
+# cap also keeps a batch's input gates (rows x steps x 4H floats) within the CPU's caches: windows of 100 steps
+# scored at 5,000 points/s with 256k steps per batch and at 11,000-12,800 with 64k or 32k (benchmarks/perf.py L).
 _INFERENCE_ROWS = 1024
-_INFERENCE_STEPS = 1024 * 256
+_INFERENCE_STEPS = 1024 * 64
 
 
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
