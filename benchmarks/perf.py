@@ -140,7 +140,7 @@ def _seqae_input(data: dict[str, np.ndarray]):
     return x
 
 
-def seqae_train(case: str, data: dict, epochs: int, threads: int = 1) -> dict:
+def seqae_train(case: str, data: dict, epochs: int, threads: int = 1, device: str = "cpu") -> dict:
     import seqae.training.loop as loop
     from seqae import LSTMAutoencoder
 
@@ -153,7 +153,7 @@ def seqae_train(case: str, data: dict, epochs: int, threads: int = 1) -> dict:
 
     loop.length_grouped_batches = timed_batches
     X = _seqae_input(data)
-    ae = LSTMAutoencoder(**SEQAE_MODELS[case], **COMMON, epochs=epochs, num_threads=threads)
+    ae = LSTMAutoencoder(**SEQAE_MODELS[case], **{**COMMON, "device": device}, epochs=epochs, num_threads=threads)
     w0, c0 = time.perf_counter(), time.process_time()
     ae.fit(X)
     marks.append((time.perf_counter(), time.process_time()))
@@ -166,16 +166,16 @@ def seqae_train(case: str, data: dict, epochs: int, threads: int = 1) -> dict:
             "loss": ae.history_["train_loss"]}
 
 
-def _quick_fit(case: str, X, threads: int = 1):
+def _quick_fit(case: str, X, threads: int = 1, device: str = "cpu"):
     """A fitted estimator for the inference cases; the weights do not change the cost of scoring."""
     from seqae import LSTMAutoencoder
-    return LSTMAutoencoder(**SEQAE_MODELS[case], **COMMON, epochs=1, max_batches_per_epoch=5,
+    return LSTMAutoencoder(**SEQAE_MODELS[case], **{**COMMON, "device": device}, epochs=1, max_batches_per_epoch=5,
                            num_threads=threads).fit(X)
 
 
-def seqae_infer(case: str, data: dict, repeats: int, threads: int = 1) -> dict:
+def seqae_infer(case: str, data: dict, repeats: int, threads: int = 1, device: str = "cpu") -> dict:
     X = data["x"]
-    ae = _quick_fit(case, X, threads)
+    ae = _quick_fit(case, X, threads, device)
     baseline = _rss_mb()
     ae.reconstruction_error(X)                                     # warm-up
     wall, cpu = [], []
@@ -249,12 +249,14 @@ def seqae_child(args) -> int:
     result = {"framework": "seqae", "case": args.case,
               "versions": {"torch": torch.__version__, "seqae": seqae.__version__, "numpy": np.__version__,
                            "python": platform.python_version()},
-              "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}}
+              # The estimator runs fit and scoring under torch.set_num_threads(num_threads).
+              "threads": {"intra_op": args.seqae_threads[0], "inter_op": torch.get_num_interop_threads()},
+              "device": args.device}
     try:
         if args.case in ("A", "B", "C", "S"):
-            result.update(seqae_train(args.case, data, args.epochs, args.seqae_threads[0]))
+            result.update(seqae_train(args.case, data, args.epochs, args.seqae_threads[0], args.device))
         elif args.case == "I":
-            result.update(seqae_infer(args.case, data, args.repeats, args.seqae_threads[0]))
+            result.update(seqae_infer(args.case, data, args.repeats, args.seqae_threads[0], args.device))
         else:
             result.update(seqae_long(args.case, data, args.size))
     except Exception as e:  # noqa: BLE001 - reported in the table
@@ -496,7 +498,7 @@ def run_all(args) -> dict:
                 results[case][label] = _run_child(
                     [sys.executable, str(Path(__file__).resolve()), "--child", "--case", case, "--data",
                      str(data_path), "--out", str(out), "--epochs", str(epochs), "--repeats", str(repeats),
-                     "--size", size, "--seqae-threads", str(threads)]
+                     "--size", size, "--seqae-threads", str(threads), "--device", args.device]
                     + (["--torch-threads", str(args.torch_threads)] if args.torch_threads else []),
                     out, args.timeout, label)
             if keras_py is None or case == "L":
@@ -511,7 +513,8 @@ def run_all(args) -> dict:
                        "--epochs", str(epochs), "--repeats", str(repeats),
                        "--batch-size", str(INFER_BATCH if case == "I" else 32)] + (["--jit"] if jit else [])
                 results[case][name] = _run_child(cmd, out, args.timeout, name)
-    return {"results": results, "size": size, "epochs": epochs, "repeats": repeats, "keras_python": keras_py}
+    return {"results": results, "size": size, "epochs": epochs, "repeats": repeats, "keras_python": keras_py,
+            "device": args.device}
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -663,7 +666,8 @@ def machine_info(run: dict) -> list[str]:
             f"- Machine: {ncpu} CPUs available (nproc), {cpu}, {platform.system()} {platform.release()}",
             f"- Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
             f"TensorFlow {versions.get('tensorflow', 'not run')}, Keras {versions.get('keras', 'not run')}",
-            f"- Threads (intra-op/inter-op; 0 = TensorFlow's default, one per core): "
+            f"- seqae device: {run.get('device', 'cpu')} (Keras: CPU)",
+            f"- Threads (intra-op/inter-op; 0 = TensorFlow's default, one per core; seqae: its num_threads): "
             + ", ".join(f"{fw} {t['intra_op']}/{t['inter_op']}" for fw, t in threads.items()),
             f"- Sizes: {run['size']}; {run['epochs']} epochs per training run, the first a warm-up, median of the "
             f"rest; inference: median of {run['repeats']} after a warm-up",
@@ -695,6 +699,8 @@ def main(argv=None) -> int:
     p.add_argument("--seqae-threads", type=_thread_counts, default=[1, 2], metavar="N[,N]",
                    help="LSTMAutoencoder(num_threads=N) for each N: 1 (the default, row 'seqae') and others "
                         "(rows 'seqae-Nt') (default: 1,2)")
+    p.add_argument("--device", default="cpu", help="seqae's device for cases A, B, C, S and I: 'cpu' (default) or "
+                   "'cuda' (Keras stays on the CPU: tensorflow-cpu; case L runs on the CPU)")
     p.add_argument("--torch-threads", type=int, help="torch.set_num_threads in seqae's child before anything "
                                                        "runs (default: torch's own, one per core)")
     p.add_argument("--probe", choices=PROBES, help="time one investigation of issue #5 in this process instead")
