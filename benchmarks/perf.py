@@ -270,7 +270,7 @@ def seqae_child(args) -> int:
 # Where seqae's time goes, and what the proposals of issue #5 gain: ``perf.py --probe NAME``. Each probe times its
 # variants in the same process, interleaved over rounds (median), so that load from other processes hits them
 # alike; CPU milliseconds are the steadier figure on a shared machine.
-PROBES = ("threads", "adam", "fastpath", "infer", "compile", "lstm")
+PROBES = ("threads", "adam", "fastpath", "infer", "compile", "lstm", "fused")
 
 
 def _interleave(variants: dict, reps: int, rounds: int = 5) -> dict[str, tuple[float, float]]:
@@ -409,6 +409,27 @@ def run_probe(name: str) -> None:
                      _interleave({"encoder LSTM(8 -> 100)": (1, layer(8, 100)),
                                   "seqae decoder LSTM(100 -> 100)": (1, layer(100, 100)),
                                   "Keras's decoder LSTM(100 -> 8)": (1, layer(100, 8))}, reps=2))
+    elif name == "fused":
+        from seqae.nn.fused_lstm import fused_lstm_available, run_lstm
+        if not fused_lstm_available():
+            print("  the fused kernel is not available here (see the warning above)")
+            return
+
+        def pair(n, t, i, h, train):
+            lstm, x = nn.LSTM(i, h, batch_first=True), torch.randn(n, t, i, requires_grad=train)
+            if train:
+                return (1, lambda: lstm(x)[0].sum().backward()), (1, lambda: run_lstm(lstm, x)[0].sum().backward())
+            return (1, torch.inference_mode()(lambda: lstm(x))), (1, torch.inference_mode()(lambda: run_lstm(lstm, x)))
+
+        for title, n, t, i, h, train, reps in (
+                ("A encoder LSTM(1 -> 32), batch 32 x 30, forward + backward", 32, 30, 1, 32, True, 50),
+                ("A decoder LSTM(32 -> 32), batch 32 x 30, forward + backward", 32, 30, 32, 32, True, 50),
+                ("C encoder LSTM(8 -> 100), batch 32 x 180, forward + backward", 32, 180, 8, 100, True, 3),
+                ("C decoder LSTM(100 -> 8), batch 32 x 180, forward + backward", 32, 180, 100, 8, True, 10),
+                ("inference LSTM(1 -> 32), batch 1024 x 30, forward", 1024, 30, 1, 32, False, 5)):
+            torch_lstm, fused = pair(n, t, i, h, train)
+            _print_probe(title + ", 1 thread", _interleave({"nn.LSTM (oneDNN)": torch_lstm,
+                                                            "seqae fused kernel": fused}, reps=reps))
     else:
         raise ValueError(name)
 

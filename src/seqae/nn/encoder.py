@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from seqae.nn.fused_lstm import run_lstm
-from seqae.nn.masking import reverse_padded, step_mask
+from seqae.nn.masking import reverse_padded, step_mask, unpadded
 
 POOLINGS = ("last", "mean", "attention")
 
@@ -22,6 +22,16 @@ def masked_pool(h: torch.Tensor, lengths: torch.Tensor, how: str, bidirectional:
     direction) is taken at step 0, where it has read the whole sequence. "mean" and "max": over real steps.
     Padded steps are removed with ``torch.where`` so their values, even NaN, never leak.
     """
+    if unpadded(lengths, h.shape[1]) and how in ("mean", "max", "last"):
+        # Windows: no padding to remove, no per-row index to gather.
+        if how == "mean":
+            return h.mean(dim=1)
+        if how == "max":
+            return h.amax(dim=1)
+        if not bidirectional:
+            return h[:, -1]
+        half = h.shape[-1] // 2
+        return torch.cat([h[:, -1, :half], h[:, 0, half:]], dim=-1)      # (N, P)
     mask = step_mask(lengths, h.shape[1], h.device)[:, :, None]        # (N, T, 1)
     lens = lengths.to(h.device)
     if how == "mean":

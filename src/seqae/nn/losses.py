@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from seqae.nn.masking import step_mask
+from seqae.nn.masking import step_mask, unpadded
 
 
 def per_step_squared_error(reconstruction: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor,
@@ -21,8 +21,10 @@ def per_step_squared_error(reconstruction: torch.Tensor, target: torch.Tensor, l
     if reconstruction.shape != target.shape:
         raise ValueError(f"reconstruction and target must have the same shape, got {tuple(reconstruction.shape)} "
                          f"and {tuple(target.shape)}")
-    mask = step_mask(lengths, target.shape[1], target.device)[:, :, None]   # (N, T, 1)
-    sq = torch.where(mask, (reconstruction - target) ** 2, 0.0)               # (N, T, F)
+    sq = (reconstruction - target) ** 2                                         # (N, T, F)
+    if not unpadded(lengths, target.shape[1]):
+        mask = step_mask(lengths, target.shape[1], target.device)[:, :, None]   # (N, T, 1)
+        sq = torch.where(mask, sq, 0.0)
     return sq.mean(dim=-1) if reduce_features else sq
 
 

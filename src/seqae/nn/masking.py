@@ -13,6 +13,14 @@ def step_mask(lengths: torch.Tensor, max_len: int, device: torch.device | None =
     return t[None, :] < lengths.to(device)[:, None]  # (N, T)
 
 
+def unpadded(lengths: torch.Tensor, max_len: int) -> bool:
+    """True when every sequence has all ``max_len`` steps (windows), so masks and gathers can be skipped.
+
+    Only answered for lengths on the CPU (where batches keep them); elsewhere False, to avoid a device sync.
+    """
+    return lengths.device.type == "cpu" and int(lengths.min()) == max_len
+
+
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each sequence within its own length; padding stays at the end.
 
@@ -22,7 +30,7 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     Shapes: x (N, T, C), lengths (N,) -> (N, T, C).
     """
     n, t_max = x.shape[:2]
-    if lengths.device.type == "cpu" and int(lengths.min()) == t_max:
+    if unpadded(lengths, t_max):
         return x.flip(1)                  # no padding (windows): a plain flip, one op instead of five
     t = torch.arange(t_max, device=x.device)
     lens = lengths.to(x.device)[:, None]                      # (N, 1)
