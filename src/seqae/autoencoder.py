@@ -25,10 +25,11 @@ from seqae.nn.losses import per_step_squared_error
 from seqae.training.loop import TrainingConfig, train_autoencoder
 
 # Inference batches: many rows for short sequences, capped in rows x steps so long ones fit in memory. The step
-# cap also keeps a batch's input gates (rows x steps x 4H floats) within the CPU's caches: windows of 100 steps
-# scored at 5,000 points/s with 256k steps per batch and at 11,000-12,800 with 64k or 32k (benchmarks/perf.py L).
+# cap also keeps a batch's input gates (rows x steps x 4H floats) small: scoring 1M points with windows of 100
+# ran at 5,000 points/s with 256k steps per batch and at 11,000-12,000 with 64k or 32k; the peak memory grew
+# 68-82 MB with 32k against 137-206 MB with 64k (benchmarks/inference_batch_cap.py, two runs each).
 _INFERENCE_ROWS = 1024
-_INFERENCE_STEPS = 1024 * 64
+_INFERENCE_STEPS = 1024 * 32
 
 
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
