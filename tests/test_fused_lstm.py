@@ -112,18 +112,22 @@ def test_switched_off_by_environment_uses_nn_lstm_exactly(monkeypatch):
         fused_lstm._extension.cache_clear()
 
 
-def test_a_failed_build_warns_and_falls_back(monkeypatch):
-    """No compiler (simulated: the build raises as torch's loader does) -> one warning naming why, nn.LSTM used."""
+def test_a_failed_build_warns_and_falls_back(monkeypatch, tmp_path, caplog):
+    """No compiler (simulated: the build raises as torch's loader does) -> one warning naming why, nn.LSTM used.
+    With nothing built yet in the extension folder, the half-minute build is announced first."""
     from torch.utils import cpp_extension
 
     def no_compiler(**kwargs):
+        assert kwargs["build_directory"].startswith(str(tmp_path))
         raise RuntimeError("Error building extension 'seqae_lstm_cpu': c++: command not found")
 
     monkeypatch.setattr(cpp_extension, "load", no_compiler)
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     fused_lstm._extension.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match="command not found.*nn.LSTM"):
             assert not fused_lstm_available()
+        assert "building the fused CPU LSTM kernel" in caplog.text
         lstm = nn.LSTM(2, 3, batch_first=True)
         x = torch.randn(2, 4, 2)
         torch.testing.assert_close(run_lstm(lstm, x)[0], lstm(x)[0], atol=0, rtol=0)

@@ -10,7 +10,8 @@ The parameters stay those of the ``nn.LSTM`` module (same names, same state dict
 path runs with the other, and saved models do not depend on the kernel.
 
 The kernel is compiled on first use with the C++ compiler torch's extensions use (about 30 to 40 s, once per
-machine: torch caches it under ``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``). Where it
+machine, with a logged warning that says so), into a folder under ``$TORCH_EXTENSIONS_DIR`` (by default
+``~/.cache/torch_extensions``) named after the kernel, torch's and Python's versions. Where it
 cannot be built (no compiler) a warning says why and ``nn.LSTM`` is used; ``SEQAE_FUSED_LSTM=0`` turns it off.
 On a GPU, ``nn.LSTM`` (cuDNN) is always used.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -46,10 +48,18 @@ def _extension():
     flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
     if capability in ("avx2", "avx512"):
         flags += ["-mavx2", "-mfma"]
-    _log.info("seqae: compiling the fused CPU LSTM kernel (once per machine, about 30-40 s)")
+    name = f"seqae_lstm_cpu_{capability}"
+    # One folder per torch and Python version, under torch's extension root ($TORCH_EXTENSIONS_DIR or its default).
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()
+    build = Path(root) / f"{name}-torch{torch.__version__}-py{sys.version_info.major}{sys.version_info.minor}"
     try:
-        return cpp_extension.load(name=f"seqae_lstm_cpu_{capability}", sources=[str(_SOURCE)],
-                                  extra_cflags=flags, verbose=False)
+        if not any(build.glob(f"{name}*.so")):
+            # Once per machine (logging's default handler prints warnings): the first fit would otherwise pause
+            # for half a minute without a word.
+            _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, about 30-40 s)")
+        build.mkdir(parents=True, exist_ok=True)
+        return cpp_extension.load(name=name, sources=[str(_SOURCE)], extra_cflags=flags, build_directory=str(build),
+                                  verbose=False)
     except (OSError, RuntimeError, ImportError, ValueError) as exc:
         # No compiler, a failed build or an unloadable library: the model still runs, on torch's own kernel.
         reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
