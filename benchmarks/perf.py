@@ -59,16 +59,17 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 KERAS_SCRIPT = HERE / "keras_reference.py"
 DEFAULT_OUTPUT = HERE / "results" / "perf.md"
-ALL_CASES = ("A", "B", "C", "S", "I", "L")
+ALL_CASES = ("A", "B", "C", "S", "I", "L", "D")
 CASE_TITLES = {"A": "A train LSTM-AE", "B": "B train LSTM-VAE", "C": "C train masked var-len",
-               "S": "S train skewed 95/5", "I": "I infer A, batch 1024", "L": "L long series"}
+               "S": "S train skewed 95/5", "I": "I infer A, batch 1024", "L": "L long series",
+               "D": "D default AnomalyDetector, fit + score"}
 
 # Sizes. "quick" keeps the whole smoke test within seconds; the shapes and models stay the same kind.
 SIZES = {
     "full": {"A": (7752, 30, 1), "C": (1326, 7, 356, 8), "S": (2000, (10, 30), (300, 400), 8),
-             "L": (1_000_000, 100, (1, 10, 100)), "epochs": 6, "repeats": 5, "L_train": 20_000},
+             "L": (1_000_000, 100, (1, 10, 100)), "epochs": 6, "repeats": 5, "L_train": 20_000, "D": 100_000},
     "quick": {"A": (640, 30, 1), "C": (96, 7, 120, 8), "S": (200, (10, 30), (100, 120), 8),
-              "L": (20_000, 100, (1, 10, 100)), "epochs": 3, "repeats": 2, "L_train": 2_000},
+              "L": (20_000, 100, (1, 10, 100)), "epochs": 3, "repeats": 2, "L_train": 2_000, "D": 5_000},
 }
 # The seqae configurations matching the Keras models (keras_reference.py).
 SEQAE_MODELS = {
@@ -93,7 +94,7 @@ def case_name(case: str, size: str) -> str:
     shape = {"A": "({},{},{})".format(*s["A"]), "B": "({},{},{})".format(*s["A"]), "I": "({},{},{})".format(*s["A"]),
              "C": "({},{}..{},{})".format(*s["C"]), "S": "({},{}+{},{})".format(s["S"][0], *[
                  f"{lo}..{hi}" for lo, hi in s["S"][1:3]], s["S"][3]),
-             "L": "({:,} points, window {})".format(*s["L"][:2])}[case]
+             "L": "({:,} points, window {})".format(*s["L"][:2]), "D": "({:,} points)".format(s["D"])}[case]
     return f"{CASE_TITLES[case]} {shape}"
 
 
@@ -119,8 +120,8 @@ def make_data(case: str, size: str, rng_seed: int = SEED) -> dict[str, np.ndarra
         for i, length in enumerate(lengths):
             x[i, :length] = rng.standard_normal((length, f), dtype=np.float32)
         return {"x": x, "lengths": lengths.astype(np.int64)}
-    if case == "L":
-        n = s["L"][0]
+    if case in ("L", "D"):
+        n = s["L"][0] if case == "L" else s["D"]
         t = np.arange(n, dtype=np.float64)
         series = np.sin(2 * np.pi * t / 250) + 0.1 * rng.standard_normal(n)
         return {"series": series.astype(np.float32)}
@@ -238,6 +239,22 @@ def seqae_long(case: str, data: dict, size: str) -> dict:
             "all_windows_mb": (n - window + 1) * window * 4 / 2**20}
 
 
+def seqae_default_series(data: dict) -> dict:
+    """Issue #5: fit and score a 100,000-point series with AnomalyDetector's default settings (seconds to minutes)."""
+    from seqae import AnomalyDetector
+    series = data["series"]
+    det = AnomalyDetector(random_state=0, device="cpu")              # every other parameter at its default
+    w = time.perf_counter()
+    det.fit(series)
+    fit_s = time.perf_counter() - w
+    w = time.perf_counter()
+    scores = det.decision_function(series)
+    score_s = time.perf_counter() - w
+    ae = det.autoencoder_
+    return {"fit_s": fit_s, "score_s": score_s, "points": int(len(series)), "n_scores": int(len(scores)),
+            "epochs": int(ae.n_epochs_), "stop_reason": ae.stop_reason_}
+
+
 def seqae_child(args) -> int:
     import torch
 
@@ -257,6 +274,8 @@ def seqae_child(args) -> int:
             result.update(seqae_train(args.case, data, args.epochs, args.seqae_threads[0], args.device))
         elif args.case == "I":
             result.update(seqae_infer(args.case, data, args.repeats, args.seqae_threads[0], args.device))
+        elif args.case == "D":
+            result.update(seqae_default_series(data))
         else:
             result.update(seqae_long(args.case, data, args.size))
     except Exception as e:  # noqa: BLE001 - reported in the table
@@ -512,7 +531,7 @@ def run_all(args) -> dict:
             # seqae's default, one thread, is "seqae"; other thread counts (LSTMAutoencoder(num_threads=N)) run
             # the cases that have Keras twins as "seqae-Nt".
             for threads in args.seqae_threads:
-                if threads != 1 and case in ("S", "L"):
+                if threads != 1 and case in ("S", "L", "D"):
                     continue
                 label = "seqae" if threads == 1 else f"seqae-{threads}t"
                 out = tmpdir / f"{case}-{label}.json"
@@ -522,7 +541,7 @@ def run_all(args) -> dict:
                      "--size", size, "--seqae-threads", str(threads), "--device", args.device]
                     + (["--torch-threads", str(args.torch_threads)] if args.torch_threads else []),
                     out, args.timeout, label)
-            if keras_py is None or case == "L":
+            if keras_py is None or case in ("L", "D"):
                 continue
             variants = [("keras", False), ("keras-xla", True)]
             if case == "S" and not args.quick:
@@ -569,6 +588,10 @@ def summarise(run: dict) -> tuple[list[list[str]], list[str]]:
                 r["windows_per_s"], r["windows_per_cpu_s"] = ws, wc
                 rows.append([case_name(case, size), fw, "", "", f"{ws:,.0f} win/s ({wc:,.0f}/CPU-s)", rss, others, "",
                              f"RSS before scoring {r['rss_before_mb']:.0f} MB"])
+            elif case == "D":
+                rows.append([case_name(case, size), fw, "", "",
+                             f"fit {r['fit_s']:.1f} s ({r['epochs']} epochs, {r['stop_reason']}), "
+                             f"score {r['score_s']:.1f} s", rss, others, "", "defaults, random_state=0"])
             elif case == "L":
                 for s in r["strides"]:
                     grow = s["rss_after_mb"] - s["rss_before_mb"]
@@ -654,6 +677,12 @@ def summarise(run: dict) -> tuple[list[list[str]], list[str]]:
         verdicts.append(f"Long series ({s1['points']:,} points, window {r['window']}, via {r['api']}): {speeds}. "
                         f"Peak memory grew {grow:.0f} MB at stride {s1['stride']}, where all windows at once would "
                         f"take {r['all_windows_mb']:.0f} MB (target: growth <= 1/4 of that): bounded {verdict}.")
+    d = res.get("D", {}).get("seqae", {})
+    if "fit_s" in d:
+        total = d["fit_s"] + d["score_s"]
+        verdicts.append(f"Default settings, {d['points']:,}-point series: fit {d['fit_s']:.1f} s ({d['epochs']} epochs, "
+                        f"{d['stop_reason']}) + scoring every point {d['score_s']:.1f} s = {total:.1f} s; target "
+                        f"'seconds to a few minutes' (<= 300 s): {'MET' if total <= 300 else 'MISSED'}.")
     return rows, verdicts
 
 
