@@ -449,6 +449,11 @@ def run_probe(name: str) -> None:
             torch_lstm, fused = pair(n, t, i, h, train)
             _print_probe(title + ", 1 thread", _interleave({"nn.LSTM (oneDNN)": torch_lstm,
                                                             "seqae fused kernel": fused}, reps=reps))
+        # The input projection's weight gradient, C's encoder (32 x 180 rows, 8 features, 400 gates).
+        g, x = torch.randn(32 * 180, 400), torch.randn(32 * 180, 8)
+        _print_probe("Weight gradient of the input projection, (5760 x 8) inputs, 400 gates, 1 thread",
+                     _interleave({"g^T x (torch's linear backward)": (1, lambda: g.t() @ x),
+                                  "(x^T g)^T (seqae's InputProjection)": (1, lambda: (x.t() @ g).t())}, reps=20))
     else:
         raise ValueError(name)
 

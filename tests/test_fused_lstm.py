@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from seqae.nn import fused_lstm
-from seqae.nn.fused_lstm import LSTMRecurrence, fused_lstm_available, run_lstm
+from seqae.nn.fused_lstm import InputProjection, LSTMRecurrence, fused_lstm_available, run_lstm
 
 needs_kernel = pytest.mark.skipif(not fused_lstm_available(),
                                   reason="the fused CPU LSTM kernel could not be built here (no C++ compiler?)")
@@ -67,6 +67,15 @@ def test_gradcheck_of_the_recurrence():
             torch.randn(n, h, dtype=torch.float64, requires_grad=True),
             torch.randn(4 * h, h, dtype=torch.float64, requires_grad=True))
     assert torch.autograd.gradcheck(LSTMRecurrence.apply, args)
+
+
+def test_gradcheck_of_the_input_projection():
+    torch.manual_seed(3)
+    args = (torch.randn(7, 3, dtype=torch.float64, requires_grad=True),
+            torch.randn(8, 3, dtype=torch.float64, requires_grad=True),
+            torch.randn(8, dtype=torch.float64, requires_grad=True))
+    assert torch.autograd.gradcheck(InputProjection.apply, args)
+    torch.testing.assert_close(InputProjection.apply(*args), torch.nn.functional.linear(*args))
 
 
 @needs_kernel
