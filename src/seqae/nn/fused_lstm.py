@@ -10,8 +10,8 @@ The parameters stay those of the ``nn.LSTM`` module (same names, same state dict
 path runs with the other, and saved models do not depend on the kernel.
 
 The kernel is compiled on first use with the C++ compiler torch's extensions use (about 30 to 40 s, once per
-machine, with a logged warning that says so), into a folder under ``$TORCH_EXTENSIONS_DIR`` (by default
-``~/.cache/torch_extensions``) named after the kernel, torch's and Python's versions. Where it
+machine and environment, with a logged warning that says so), into a folder under ``$TORCH_EXTENSIONS_DIR``
+(by default ``~/.cache/torch_extensions``) named after the kernel and the torch installation. Where it
 cannot be built (no compiler) a warning says why and ``nn.LSTM`` is used; ``SEQAE_FUSED_LSTM=0`` turns it off.
 On a GPU, ``nn.LSTM`` (cuDNN) is always used.
 
@@ -20,6 +20,7 @@ Legend: N batch, T time, F input features, H hidden units, L layers, G = 4H gate
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import sys
@@ -49,9 +50,12 @@ def _extension():
     if capability in ("avx2", "avx512"):
         flags += ["-mavx2", "-mfma"]
     name = f"seqae_lstm_cpu_{capability}"
-    # One folder per torch and Python version, under torch's extension root ($TORCH_EXTENSIONS_DIR or its default).
+    # One folder per torch installation (version, Python, and where it lies: torch rebuilds an extension whose
+    # include paths changed, so two environments sharing a folder would rebuild it in turn), under torch's
+    # extension root ($TORCH_EXTENSIONS_DIR or its default).
     root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()
-    build = Path(root) / f"{name}-torch{torch.__version__}-py{sys.version_info.major}{sys.version_info.minor}"
+    where = hashlib.sha256(str(Path(torch.__file__).resolve().parent).encode()).hexdigest()[:8]
+    build = Path(root) / f"{name}-torch{torch.__version__}-py{sys.version_info.major}{sys.version_info.minor}-{where}"
     try:
         if not any(build.glob(f"{name}*.so")):
             # Once per machine (logging's default handler prints warnings): the first fit would otherwise pause
