@@ -3,9 +3,9 @@
 // Why: at the small sizes of sequence autoencoders (N = 32 rows, H = 8..128 units) torch's own CPU LSTM spends
 // most of its time in per-op overhead (dispatch, allocation, autograd nodes for each gate), not in arithmetic.
 // Here each step is one small matrix product (BLAS sgemm on raw pointers into preallocated buffers: no
-// dispatch, no tensor made per step) plus one fused
-// loop over the gates; the input projection x @ W_ih^T (one big matrix product for all steps) and the weight
-// gradient of W_hh (one big product after the loop) stay outside the loop.
+// dispatch, no tensor made per step) plus one fused loop over the gates (AVX2 where the CPU has it); the input
+// projection x @ W_ih^T (one big matrix product for all steps) and the weight gradient of W_hh (one big product
+// after the loop) stay outside the loop.
 //
 // Legend: N batch, T time, H hidden units, G = 4H gate pre-activations in torch's order [i, f, g, o].
 // Layout: xg (N, T, G) batch-first, any strides except a contiguous last dimension (a stride of 0 over T, as
@@ -25,8 +25,8 @@
 
 namespace {
 
-// exp for float as a polynomial (Cephes' expf, about 1 ulp on the clamped range) that the compiler vectorises;
-// std::exp is a library call per element and would dominate the step at these sizes.
+// exp for float as a polynomial (Cephes' expf, about 1 ulp on the clamped range): the scalar twin of exp8 below,
+// for the tails of rows and CPUs without AVX2; std::exp is a library call per element and would dominate.
 inline float fast_exp(float x) {
   // Ternaries, not fmin/fmax: with -fno-trapping-math they become vector blends, and a NaN stays NaN.
   x = x > 88.0f ? 88.0f : x;
