@@ -188,44 +188,17 @@ def seqae_infer(case: str, data: dict, repeats: int, threads: int = 1, device: s
     return {"wall": wall, "cpu": cpu, "windows": int(len(X)), "rss_before_mb": baseline}
 
 
-def _series_detector():
-    """seqae's series detector if this checkout has it (it was being written while this benchmark was)."""
-    for mod in ("seqae.detection", "seqae.detector", "seqae"):
-        try:
-            module = __import__(mod, fromlist=["AnomalyDetector"])
-            return getattr(module, "AnomalyDetector")
-        except (ImportError, AttributeError):
-            continue
-    return None
-
-
-def _score_windows_fallback(ae, series: np.ndarray, window: int, stride: int, chunk: int = 4096) -> np.ndarray:
-    """Window scores made chunk by chunk from a strided view (never all windows at once)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-    view = sliding_window_view(series, window)[::stride]          # a view: no copy
-    out = np.empty(len(view), dtype=np.float32)
-    for start in range(0, len(view), chunk):
-        out[start:start + chunk] = ae.reconstruction_error(view[start:start + chunk])
-    return out
-
-
 def seqae_long(case: str, data: dict, size: str) -> dict:
     n, window, strides = SIZES[size]["L"]
     series = data["series"]
     train = series[: SIZES[size]["L_train"]]
-    detector_cls = _series_detector()
+    from seqae import AnomalyDetector
     results = []
-    if detector_cls is not None:
-        det = detector_cls(window=window, stride=window, **SEQAE_MODELS[case], **{**COMMON, "batch_size": 64},
-                           epochs=1, max_train_windows=1024)
-        det.fit(train)
-        api = f"{detector_cls.__module__}.{detector_cls.__name__}.decision_function (per-point scores)"
-        score = lambda s: det.set_params(stride=s).decision_function(series)  # noqa: E731
-    else:
-        from numpy.lib.stride_tricks import sliding_window_view
-        ae = _quick_fit(case, np.ascontiguousarray(sliding_window_view(train, window)[::window]))
-        api = "LSTMAutoencoder.reconstruction_error over sliding_window_view chunks (window scores)"
-        score = lambda s: _score_windows_fallback(ae, series, window, s)  # noqa: E731
+    det = AnomalyDetector(window=window, stride=window, **SEQAE_MODELS[case], **{**COMMON, "batch_size": 64},
+                          epochs=1, max_train_windows=1024)
+    det.fit(train)
+    api = "seqae.AnomalyDetector.decision_function (per-point scores)"
+    score = lambda s: det.set_params(stride=s).decision_function(series)  # noqa: E731
     score(strides[-1])                                             # warm-up at the cheapest stride
     for stride in strides:
         before = _rss_mb()

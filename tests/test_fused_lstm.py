@@ -90,13 +90,16 @@ def test_nan_in_the_input_stays_nan():
 
 
 @needs_kernel
-def test_inference_mode_keeps_nothing_for_backward_and_gives_the_same_values():
+def test_inference_mode_gives_the_values_of_the_training_path():
+    """Without a backward to come the kernel keeps two cell-state rows instead of all T+1: same values."""
     lstm = nn.LSTM(3, 5, batch_first=True)
     x = torch.randn(4, 6, 3)
     with torch.inference_mode():
-        fast, _ = run_lstm(lstm, x)
-    slow, _ = run_lstm(lstm, x)
+        fast, (_, fast_c) = run_lstm(lstm, x)
+    slow, (_, slow_c) = run_lstm(lstm, x)
+    assert slow.requires_grad and not fast.requires_grad
     torch.testing.assert_close(fast, slow, atol=0, rtol=0)
+    torch.testing.assert_close(fast_c, slow_c, atol=0, rtol=0)
 
 
 @needs_kernel

@@ -26,8 +26,9 @@ from seqae.training.loop import TrainingConfig, train_autoencoder
 
 # Inference batches: many rows for short sequences, capped in rows x steps so long ones fit in memory. The step
 # cap also keeps a batch's input gates (rows x steps x 4H floats) small: scoring 1M points with windows of 100
-# ran at 5,000 points/s with 256k steps per batch and at 11,000-12,000 with 64k or 32k; the peak memory grew
-# 68-82 MB with 32k against 137-206 MB with 64k (benchmarks/inference_batch_cap.py, two runs each).
+# ran at 5,000 points/s with 256k steps per batch (make bench-perf, case L) and at 11,000-12,000 with 64k or
+# 32k; the peak memory grew 68-82 MB with 32k against 137-206 MB with 64k (benchmarks/inference_batch_cap.py,
+# two runs each).
 _INFERENCE_ROWS = 1024
 _INFERENCE_STEPS = 1024 * 32
 

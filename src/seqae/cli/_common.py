@@ -58,27 +58,28 @@ def console(args: argparse.Namespace) -> Console:
 
 
 # ======================================================================================== argument types
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _int_at_least(low: int, unit: str = ""):
+    """An argparse type: a whole number >= low."""
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}{unit}, got {value}")
+        return value
+    return convert
+
+
+positive_int = _int_at_least(1)
+window_length = _int_at_least(2, " points")
+seed = _int_at_least(0)
 
 
 def int_or_none(text: str) -> int | None:
     if text.lower() in ("none", "all", "off"):
         return None
     return positive_int(text)
-
-
-def window_length(text: str) -> int:
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2 points, got {value}")
-    return value
 
 
 def _number_in(low: float, high: float):
@@ -105,16 +106,6 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
