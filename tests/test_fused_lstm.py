@@ -43,6 +43,40 @@ def test_matches_nn_lstm_outputs_and_gradients(dtype, n, t, f, h, layers, with_s
         torch.testing.assert_close(ours, ref, atol=10 * tol, rtol=10 * tol)
 
 
+@pytest.fixture
+def threads():
+    """Run a test under a given torch thread count, restoring the previous one."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_rows_split_over_threads_match_nn_lstm_and_one_thread(dtype, threads):
+    """The kernel gives each thread a block of rows (at least 8): 37 rows over 3 threads make uneven blocks.
+    Outputs, final state and gradients equal nn.LSTM's and the single-thread run's."""
+    torch.manual_seed(2)
+    n, t, f, h = 37, 12, 3, 16
+    lstm = nn.LSTM(f, h, batch_first=True).to(dtype)
+    x = torch.randn(n, t, f, dtype=dtype, requires_grad=True)
+    state = tuple(torch.randn(1, n, h, dtype=dtype, requires_grad=True) for _ in range(2))
+    weight = torch.randn(n, t, h, dtype=dtype)
+    results = {}
+    for count in (1, 3):
+        threads(count)
+        out, new_state = run_lstm(lstm, x, state)
+        with torch.inference_mode():
+            inferred, _ = run_lstm(lstm, x.detach(), tuple(s.detach() for s in state))
+        results[count] = (out, *new_state, inferred, *_grads(out, new_state, [x, *state], lstm, weight))
+    ref_out, ref_state = lstm(x, state)
+    reference = (ref_out, *ref_state, ref_out, *_grads(ref_out, ref_state, [x, *state], lstm, weight))
+    tol = TOL[dtype]
+    for one, split, ref in zip(results[1], results[3], reference):
+        torch.testing.assert_close(split, one, atol=tol / 10, rtol=tol / 10)
+        torch.testing.assert_close(split.detach(), ref.detach(), atol=10 * tol, rtol=10 * tol)
+
+
 @needs_kernel
 def test_repeated_input_equals_the_expanded_input():
     """steps=T projects the input once and reads it T times; values and gradients equal feeding it T times."""

@@ -49,6 +49,13 @@ def _extension():
     flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
     if capability in ("avx2", "avx512"):
         flags += ["-mavx2", "-mfma"]
+    ldflags = []
+    if sys.platform.startswith("linux") and torch.backends.openmp.is_available():
+        # The kernel splits a batch's rows over torch's threads (at::parallel_for, OpenMP). It links
+        # libgomp.so.1 by name, and the dynamic loader hands it the copy torch has already loaded (same
+        # soname), so one OpenMP runtime and one thread pool serve both. Without OpenMP it runs on one thread.
+        flags.append("-fopenmp")
+        ldflags.append("-fopenmp")
     name = f"seqae_lstm_cpu_{capability}"
     # One folder per torch installation (version, Python, and where it lies: torch rebuilds an extension whose
     # include paths changed, so two environments sharing a folder would rebuild it in turn), under torch's
@@ -62,7 +69,8 @@ def _extension():
             # for half a minute without a word.
             _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, about 30-40 s)")
         build.mkdir(parents=True, exist_ok=True)
-        return cpp_extension.load(name=name, sources=[str(_SOURCE)], extra_cflags=flags, build_directory=str(build),
+        return cpp_extension.load(name=name, sources=[str(_SOURCE)], extra_cflags=flags, extra_ldflags=ldflags,
+                                  build_directory=str(build),
                                   verbose=False)
     except (OSError, RuntimeError, ImportError, ValueError) as exc:
         # No compiler, a failed build or an unloadable library: the model still runs, on torch's own kernel.

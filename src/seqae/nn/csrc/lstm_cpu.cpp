@@ -11,6 +11,7 @@
 // Layout: xg (N, T, G) batch-first, any strides except a contiguous last dimension (a stride of 0 over T, as
 // for a repeated latent, is allowed); every buffer made here is time-major and contiguous: hs, cs (T+1, N, H)
 // with the initial state at index 0, gates (T, N, G) after their nonlinearities, tanh_c (T, N, H).
+#include <ATen/Parallel.h>
 #include <torch/extension.h>
 
 #include <cmath>
@@ -177,6 +178,9 @@ void dgemm_(const char* transa, const char* transb, const int* m, const int* n, 
 
 namespace {
 
+// Fewest rows worth a thread of their own: below this, starting the thread costs more than the rows' work.
+constexpr int64_t kMinRowsPerThread = 8;
+
 inline void gemm(const char* ta, const char* tb, int m, int n, int k, const float* a, int lda, const float* b,
                  int ldb, float* c, int ldc) {
   const float one = 1.0f, zero = 0.0f;
@@ -228,23 +232,33 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
   auto hg = torch::empty({n, g}, xg.options());  // h_{t-1} @ W_hh^T, reused every step
   AT_DISPATCH_FLOATING_TYPES(xg.scalar_type(), "seqae_lstm_forward", [&] {
     const scalar_t* xg_p = xg.data_ptr<scalar_t>();
+    const scalar_t* w_p = w_hh.data_ptr<scalar_t>();
+    scalar_t* hs_p = hs.data_ptr<scalar_t>();
+    scalar_t* cs_p = cs.data_ptr<scalar_t>();
+    scalar_t* gates_p = gates.data_ptr<scalar_t>();
+    scalar_t* tanh_p = tanh_c.data_ptr<scalar_t>();
+    scalar_t* hg_p = hg.data_ptr<scalar_t>();
     const int64_t sn = xg.stride(0), st = xg.stride(1);
-    for (int64_t t = 0; t < steps; ++t) {
-      scalar_t* hg_p = hg.data_ptr<scalar_t>();
-      matmul(hs.data_ptr<scalar_t>() + t * n * h, w_hh.data_ptr<scalar_t>(), true, hg_p, n, g, h);  // h W_hh^T
-      const int64_t rows = save ? steps + 1 : 2;
-      const scalar_t* c_prev = cs.data_ptr<scalar_t>() + (t % rows) * n * h;
-      scalar_t* c_next = cs.data_ptr<scalar_t>() + ((t + 1) % rows) * n * h;
-      scalar_t* h_next = hs.data_ptr<scalar_t>() + (t + 1) * n * h;
-      scalar_t* act = gates.data_ptr<scalar_t>() + (save ? t * n * g : 0);  // without save: one scratch step
-      scalar_t* tc = tanh_c.data_ptr<scalar_t>() + (save ? t * n * h : 0);
-      // One thread: the rows could be split over threads, but at these sizes waking threads at every step
-      // costs more than it saves (and seqae runs one thread by default, see LSTMAutoencoder.num_threads).
-      for (int64_t row = 0; row < n; ++row) {
-        gates_forward_row(xg_p + row * sn + t * st, hg_p + row * g, c_prev + row * h, act + row * g,
-                          c_next + row * h, h_next + row * h, tc + row * h, h);
+    const int64_t rows = save ? steps + 1 : 2;  // cell-state rows kept
+    // Rows of a batch never interact, so each thread runs its own block of rows through all the steps: one
+    // parallel region per call, no synchronisation between steps (waking threads at every step would cost
+    // more than a step). Each block's rows are contiguous within every (N, .) buffer of a step.
+    at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) {
+      const int64_t m = r1 - r0;
+      for (int64_t t = 0; t < steps; ++t) {
+        scalar_t* hg_b = hg_p + r0 * g;
+        matmul(hs_p + (t * n + r0) * h, w_p, true, hg_b, m, g, h);  // h_{t-1} W_hh^T for rows [r0, r1)
+        const scalar_t* c_prev = cs_p + ((t % rows) * n + r0) * h;
+        scalar_t* c_next = cs_p + (((t + 1) % rows) * n + r0) * h;
+        scalar_t* h_next = hs_p + ((t + 1) * n + r0) * h;
+        scalar_t* act = gates_p + ((save ? t * n : 0) + r0) * g;  // without save: one scratch step
+        scalar_t* tc = tanh_p + ((save ? t * n : 0) + r0) * h;
+        for (int64_t row = 0; row < m; ++row) {
+          gates_forward_row(xg_p + (r0 + row) * sn + t * st, hg_b + row * g, c_prev + row * h, act + row * g,
+                            c_next + row * h, h_next + row * h, tc + row * h, h);
+        }
       }
-    }
+    });
   });
   auto c_last = cs[steps % (save ? steps + 1 : 2)].clone();
   if (!save) {
@@ -273,20 +287,33 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "seqae_lstm_backward", [&] {
     scalar_t* dh_p = dh.data_ptr<scalar_t>();
     scalar_t* dc_p = dc.data_ptr<scalar_t>();
+    scalar_t* rec_p = dh_rec.data_ptr<scalar_t>();
+    scalar_t* dxg_p = d_xg.data_ptr<scalar_t>();
     const scalar_t* grad_p = grad_hs.data_ptr<scalar_t>();
-    for (int64_t t = steps - 1; t >= 0; --t) {
-      const scalar_t* a = gates.data_ptr<scalar_t>() + t * n * g;
-      const scalar_t* tc = tanh_c.data_ptr<scalar_t>() + t * n * h;
-      const scalar_t* cp = cs.data_ptr<scalar_t>() + t * n * h;
-      scalar_t* da = d_xg.data_ptr<scalar_t>() + t * n * g;
-      for (int64_t row = 0; row < n; ++row) {
-        gates_backward_row(a + row * g, tc + row * h, cp + row * h, dh_p + row * h, dc_p + row * h, da + row * g, h);
+    const scalar_t* gates_p = gates.data_ptr<scalar_t>();
+    const scalar_t* tanh_p = tanh_c.data_ptr<scalar_t>();
+    const scalar_t* cs_p = cs.data_ptr<scalar_t>();
+    const scalar_t* w_p = w_hh.data_ptr<scalar_t>();
+    // As in the forward pass: each thread takes a block of rows back through all the steps.
+    at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) {
+      const int64_t m = r1 - r0;
+      scalar_t* dh_b = dh_p + r0 * h;
+      scalar_t* dc_b = dc_p + r0 * h;
+      scalar_t* rec = rec_p + r0 * h;
+      for (int64_t t = steps - 1; t >= 0; --t) {
+        const scalar_t* a = gates_p + (t * n + r0) * g;
+        const scalar_t* tc = tanh_p + (t * n + r0) * h;
+        const scalar_t* cp = cs_p + (t * n + r0) * h;
+        scalar_t* da = dxg_p + (t * n + r0) * g;
+        for (int64_t row = 0; row < m; ++row) {
+          gates_backward_row(a + row * g, tc + row * h, cp + row * h, dh_b + row * h, dc_b + row * h,
+                             da + row * g, h);
+        }
+        matmul(da, w_p, false, rec, m, h, g);  // (m, G) @ (G, H): back to h_{t-1}
+        const scalar_t* gprev = grad_p + (t * n + r0) * h;  // the loss's own gradient at h_{t-1} (h0 when t = 0)
+        for (int64_t j = 0; j < m * h; ++j) dh_b[j] = rec[j] + gprev[j];
       }
-      scalar_t* rec = dh_rec.data_ptr<scalar_t>();
-      matmul(da, w_hh.data_ptr<scalar_t>(), false, rec, n, h, g);  // (N, G) @ (G, H): back to h_{t-1}
-      const scalar_t* gprev = grad_p + t * n * h;  // the loss's own gradient at h_{t-1} (h0 when t = 0)
-      for (int64_t j = 0; j < n * h; ++j) dh_p[j] = rec[j] + gprev[j];
-    }
+    });
   });
   // dW_hh = sum_t dA_t^T h_{t-1}: one (G, T*N) @ (T*N, H) product instead of T small ones.
   auto d_w_hh = at::mm(d_xg.view({steps * n, g}).t(), hs.narrow(0, 0, steps).reshape({steps * n, h}));
