@@ -22,7 +22,9 @@ def _grads(out, state, inputs, lstm, weight):
 @needs_kernel
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("n, t, f, h, layers, with_state", [
-    (4, 7, 3, 5, 1, True), (1, 1, 2, 3, 1, False), (3, 9, 2, 4, 2, True), (5, 30, 1, 32, 1, False)])
+    # F <= 16 is projected inside the kernel's loop, wider inputs beforehand: (4, 6, 20, 24, 2) has both.
+    (4, 7, 3, 5, 1, True), (1, 1, 2, 3, 1, False), (3, 9, 2, 4, 2, True), (5, 30, 1, 32, 1, False),
+    (4, 6, 20, 24, 2, True)])
 def test_matches_nn_lstm_outputs_and_gradients(dtype, n, t, f, h, layers, with_state):
     torch.manual_seed(0)
     lstm = nn.LSTM(f, h, num_layers=layers, batch_first=True).to(dtype)
@@ -103,6 +105,18 @@ def test_gradcheck_of_the_recurrence():
     assert torch.autograd.gradcheck(LSTMRecurrence.apply, args)
 
 
+@needs_kernel
+def test_gradcheck_of_the_recurrence_with_the_input_projected_inline():
+    """Few features: x itself goes into the kernel with W_ih and the bias; gradients of all six inputs."""
+    torch.manual_seed(4)
+    n, t, f, h = 3, 5, 2, 4
+    args = (torch.randn(n, t, f, dtype=torch.float64), torch.randn(n, h, dtype=torch.float64),
+            torch.randn(n, h, dtype=torch.float64), 0.5 * torch.randn(4 * h, h, dtype=torch.float64),
+            0.5 * torch.randn(4 * h, f, dtype=torch.float64), 0.1 * torch.randn(4 * h, dtype=torch.float64))
+    args = tuple(a.requires_grad_() for a in args)
+    assert torch.autograd.gradcheck(lambda *a: LSTMRecurrence.apply(*a), args)
+
+
 def test_gradcheck_of_the_input_projection():
     torch.manual_seed(3)
     args = (torch.randn(7, 3, dtype=torch.float64, requires_grad=True),
@@ -138,8 +152,15 @@ def test_inference_mode_gives_the_values_of_the_training_path():
 
 @needs_kernel
 def test_kernel_rejects_mismatched_shapes_with_a_message():
+    h0 = c0 = torch.zeros(2, 3)
+    with pytest.raises(RuntimeError, match=r"xg: expected 4H = 12 input gates, got 8"):
+        LSTMRecurrence.apply(torch.zeros(2, 3, 8), h0, c0, torch.zeros(12, 3))
     with pytest.raises(RuntimeError, match=r"w_hh: expected \(4H, H\)"):
-        LSTMRecurrence.apply(torch.zeros(2, 3, 8), torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(12, 3))
+        LSTMRecurrence.apply(torch.zeros(2, 3, 12), h0, c0, torch.zeros(10, 3))
+    with pytest.raises(RuntimeError, match=r"w_ih_t: expected contiguous \(F, 4H\) = \(5, 12\)"):
+        LSTMRecurrence.apply(torch.zeros(2, 3, 5), h0, c0, torch.zeros(12, 3), torch.zeros(12, 4), torch.zeros(12))
+    with pytest.raises(RuntimeError, match=r"bias: expected contiguous \(4H,\)"):
+        LSTMRecurrence.apply(torch.zeros(2, 3, 5), h0, c0, torch.zeros(12, 3), torch.zeros(12, 5), torch.zeros(11))
 
 
 def test_switched_off_by_environment_uses_nn_lstm_exactly(monkeypatch):

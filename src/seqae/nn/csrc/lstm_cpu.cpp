@@ -146,6 +146,21 @@ void gates_forward_row<float>(const float* __restrict x, const float* __restrict
 }
 #endif
 
+// One row of one step: hg (G) = b + x W_ih^T for an input of few features (F), before the step's product adds
+// h_{t-1} W_hh^T to it (which also spares BLAS its pass that zeroes the output). Why: with F = 1 to 16 the projection of all steps at once is a thin product that writes and
+// rereads a (T, N, G) buffer (15.7 MB for 1024 windows of 30 steps) and runs far below the machine's speed; here
+// it is F multiply-adds per gate while the step's gates are in L1. w_ih_t is W_ih^T (F, G), contiguous.
+template <typename scalar_t>
+void set_input_row(const scalar_t* __restrict x, int64_t f, const scalar_t* __restrict w_ih_t,
+                   const scalar_t* __restrict bias, scalar_t* __restrict hg, int64_t g) {
+  for (int64_t k = 0; k < g; ++k) hg[k] = bias[k];
+  for (int64_t q = 0; q < f; ++q) {
+    const scalar_t v = x[q];
+    const scalar_t* __restrict w = w_ih_t + q * g;
+    for (int64_t k = 0; k < g; ++k) hg[k] += v * w[k];
+  }
+}
+
 // One row of one step, backward: from dL/dh_t (dh) and dL/dc_t (dc, updated in place to dL/dc_{t-1}) to the
 // gradient of the four pre-activations (da, G).
 template <typename scalar_t>
@@ -182,30 +197,41 @@ namespace {
 constexpr int64_t kMinRowsPerThread = 8;
 
 inline void gemm(const char* ta, const char* tb, int m, int n, int k, const float* a, int lda, const float* b,
-                 int ldb, float* c, int ldc) {
-  const float one = 1.0f, zero = 0.0f;
-  sgemm_(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
+                 int ldb, float* c, int ldc, bool accumulate) {
+  const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  sgemm_(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc);
 }
 inline void gemm(const char* ta, const char* tb, int m, int n, int k, const double* a, int lda, const double* b,
-                 int ldb, double* c, int ldc) {
-  const double one = 1.0, zero = 0.0;
-  dgemm_(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc);
+                 int ldb, double* c, int ldc, bool accumulate) {
+  const double one = 1.0, beta = accumulate ? 1.0 : 0.0;
+  dgemm_(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc);
 }
 
-// Row-major C (m x n) = A (m x k) @ B (k x n), with B stored transposed (n x k) when `b_transposed`.
-// BLAS is column-major, so this asks it for C^T = B^T A^T.
+// Row-major C (m x n) = A (m x k) @ B (k x n), or C += A @ B with `accumulate`, with B stored transposed (n x k)
+// when `b_transposed`. BLAS is column-major, so this asks it for C^T = B^T A^T.
 template <typename scalar_t>
-void matmul(const scalar_t* a, const scalar_t* b, bool b_transposed, scalar_t* c, int64_t m, int64_t n, int64_t k) {
+void matmul(const scalar_t* a, const scalar_t* b, bool b_transposed, scalar_t* c, int64_t m, int64_t n, int64_t k,
+            bool accumulate = false) {
   gemm(b_transposed ? "T" : "N", "N", static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), b,
-       static_cast<int>(b_transposed ? k : n), a, static_cast<int>(k), c, static_cast<int>(n));
+       static_cast<int>(b_transposed ? k : n), a, static_cast<int>(k), c, static_cast<int>(n), accumulate);
 }
 
+// xg is either the input gates (N, T, G), or with w_ih_t given the input itself (N, T, F), projected in the loop.
 void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
-                  const torch::Tensor& w_hh) {
-  TORCH_CHECK(xg.dim() == 3, "xg: expected (N, T, 4H), got ", xg.sizes());
-  const int64_t n = xg.size(0), g = xg.size(2), h = w_hh.size(1);
-  TORCH_CHECK(w_hh.dim() == 2 && w_hh.size(0) == 4 * h && g == 4 * h,
-              "w_hh: expected (4H, H) with 4H = xg.size(2) = ", g, ", got ", w_hh.sizes());
+                  const torch::Tensor& w_hh, const torch::Tensor& w_ih_t, const torch::Tensor& bias) {
+  TORCH_CHECK(xg.dim() == 3, "xg: expected (N, T, 4H) or, with w_ih_t, (N, T, F), got ", xg.sizes());
+  const int64_t n = xg.size(0), h = w_hh.size(1), g = 4 * h;
+  TORCH_CHECK(w_hh.dim() == 2 && w_hh.size(0) == g, "w_hh: expected (4H, H), got ", w_hh.sizes());
+  if (w_ih_t.defined()) {
+    TORCH_CHECK(w_ih_t.dim() == 2 && w_ih_t.size(0) == xg.size(2) && w_ih_t.size(1) == g && w_ih_t.is_contiguous(),
+                "w_ih_t: expected contiguous (F, 4H) = (", xg.size(2), ", ", g, "), got ", w_ih_t.sizes());
+    TORCH_CHECK(bias.defined() && bias.dim() == 1 && bias.size(0) == g && bias.is_contiguous(),
+                "bias: expected contiguous (4H,) = (", g, ",)");
+    TORCH_CHECK(w_ih_t.scalar_type() == xg.scalar_type() && bias.scalar_type() == xg.scalar_type(),
+                "x, w_ih_t and bias must share one dtype");
+  } else {
+    TORCH_CHECK(xg.size(2) == g, "xg: expected 4H = ", g, " input gates, got ", xg.size(2));
+  }
   TORCH_CHECK(h0.sizes() == torch::IntArrayRef({n, h}) && c0.sizes() == torch::IntArrayRef({n, h}),
               "h0, c0: expected (", n, ", ", h, "), got ", h0.sizes(), " and ", c0.sizes());
   TORCH_CHECK(xg.stride(2) == 1, "xg: the last dimension must be contiguous");
@@ -216,11 +242,18 @@ void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch:
 
 }  // namespace
 
+// With w_ih_t (F, G) and bias (G) given, xg is the input x (N, T, F) and its projection x W_ih^T + b is done
+// step by step in the loop (for few features, see set_input_row); the gradient returned by lstm_backward is
+// then that of the projection's output, from which the caller gets those of x, W_ih and b.
 // Returns hs (T+1, N, H), c_T (N, H) and, when `save` (a backward will follow), cs (T+1, N, H), gates (T, N, G)
 // and tanh_c (T, N, H); otherwise those three are empty, and the cell states live in two rotating rows.
 std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
-                                        const torch::Tensor& w_hh, bool save) {
-  check_inputs(xg, h0, c0, w_hh);
+                                        const torch::Tensor& w_hh, bool save, const c10::optional<torch::Tensor>& w_ih_t_opt,
+                                        const c10::optional<torch::Tensor>& bias_opt) {
+  const torch::Tensor w_ih_t = w_ih_t_opt.has_value() ? *w_ih_t_opt : torch::Tensor();
+  const torch::Tensor bias = bias_opt.has_value() ? *bias_opt : torch::Tensor();
+  check_inputs(xg, h0, c0, w_hh, w_ih_t, bias);
+  const bool inline_input = w_ih_t.defined();
   const int64_t n = xg.size(0), steps = xg.size(1), h = w_hh.size(1), g = 4 * h;
   auto hs = torch::empty({steps + 1, n, h}, xg.options());
   // Without save only two cell-state rows rotate: a fresh (T+1, N, H) buffer per call costs page faults.
@@ -229,10 +262,16 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
   cs[0].copy_(c0);
   auto gates = save ? torch::empty({steps, n, g}, xg.options()) : torch::empty({1, n, g}, xg.options());
   auto tanh_c = torch::empty({save ? steps : 1, n, h}, xg.options());
-  auto hg = torch::empty({n, g}, xg.options());  // h_{t-1} @ W_hh^T, reused every step
+  auto hg = torch::empty({n, g}, xg.options());  // h_{t-1} @ W_hh^T (+ b + x_t W_ih^T inline), reused every step
+  // With the input projected inline, hg holds the whole pre-activation and a row of zeros stands in for xg.
+  auto zeros = torch::zeros({inline_input ? g : 0}, xg.options());
   AT_DISPATCH_FLOATING_TYPES(xg.scalar_type(), "seqae_lstm_forward", [&] {
     const scalar_t* xg_p = xg.data_ptr<scalar_t>();
     const scalar_t* w_p = w_hh.data_ptr<scalar_t>();
+    const scalar_t* w_ih_p = inline_input ? w_ih_t.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* bias_p = inline_input ? bias.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* zeros_p = inline_input ? zeros.data_ptr<scalar_t>() : nullptr;
+    const int64_t f = xg.size(2);
     scalar_t* hs_p = hs.data_ptr<scalar_t>();
     scalar_t* cs_p = cs.data_ptr<scalar_t>();
     scalar_t* gates_p = gates.data_ptr<scalar_t>();
@@ -247,14 +286,20 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
       const int64_t m = r1 - r0;
       for (int64_t t = 0; t < steps; ++t) {
         scalar_t* hg_b = hg_p + r0 * g;
-        matmul(hs_p + (t * n + r0) * h, w_p, true, hg_b, m, g, h);  // h_{t-1} W_hh^T for rows [r0, r1)
+        if (inline_input) {
+          for (int64_t row = 0; row < m; ++row) {
+            set_input_row(xg_p + (r0 + row) * sn + t * st, f, w_ih_p, bias_p, hg_b + row * g, g);  // b + x_t W_ih^T
+          }
+        }
+        matmul(hs_p + (t * n + r0) * h, w_p, true, hg_b, m, g, h, inline_input);  // (+)= h_{t-1} W_hh^T
         const scalar_t* c_prev = cs_p + ((t % rows) * n + r0) * h;
         scalar_t* c_next = cs_p + (((t + 1) % rows) * n + r0) * h;
         scalar_t* h_next = hs_p + ((t + 1) * n + r0) * h;
         scalar_t* act = gates_p + ((save ? t * n : 0) + r0) * g;  // without save: one scratch step
         scalar_t* tc = tanh_p + ((save ? t * n : 0) + r0) * h;
         for (int64_t row = 0; row < m; ++row) {
-          gates_forward_row(xg_p + (r0 + row) * sn + t * st, hg_b + row * g, c_prev + row * h, act + row * g,
+          const scalar_t* x_row = xg_p + (r0 + row) * sn + t * st;
+          gates_forward_row(inline_input ? zeros_p : x_row, hg_b + row * g, c_prev + row * h, act + row * g,
                             c_next + row * h, h_next + row * h, tc + row * h, h);
         }
       }
@@ -321,6 +366,8 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)");
+  m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)", pybind11::arg("xg"), pybind11::arg("h0"),
+        pybind11::arg("c0"), pybind11::arg("w_hh"), pybind11::arg("save"), pybind11::arg("w_ih_t") = pybind11::none(),
+        pybind11::arg("bias") = pybind11::none());
   m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)");
 }
