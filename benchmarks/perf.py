@@ -357,7 +357,8 @@ def run_probe(name: str) -> None:
         res = _interleave({"training step A, 2 threads (torch default here)": (2, _train_step("A")),
                            "training step A, 1 thread": (1, _train_step("A"))}, reps=5)
         _print_probe("Threads, training (batch 32)", res)
-        ae = _quick_fit("I", X)
+        # num_threads=None: the estimator keeps the thread count each variant sets (its default, 1, would not).
+        ae = _quick_fit("I", X).set_params(num_threads=None)
         res = _interleave({"reconstruction_error, 7752 windows, 2 threads": (2, lambda: ae.reconstruction_error(X)),
                            "reconstruction_error, 7752 windows, 1 thread": (1, lambda: ae.reconstruction_error(X))},
                           reps=1)
