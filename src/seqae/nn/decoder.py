@@ -12,6 +12,17 @@ from seqae.nn.fused_lstm import run_lstm
 DECODERS = ("repeat", "autoregressive")
 
 
+def per_step_linear(linear: nn.Linear, h: torch.Tensor) -> torch.Tensor:
+    """``linear`` at every step of h (N, T, H) -> (N, T, F), applied in whichever of the two layouts is contiguous.
+
+    The fused kernel's output is time-major in memory (a (T, N, H) tensor seen as (N, T, H)); a linear layer
+    on that view would first copy it batch-first (4 MB for 1024 windows of 30 steps, and again in the backward).
+    """
+    if not h.is_contiguous() and h.transpose(0, 1).is_contiguous():
+        return linear(h.transpose(0, 1)).transpose(0, 1)                   # (T, N, F) seen as (N, T, F)
+    return linear(h)
+
+
 def initial_state(project: nn.Linear, z: torch.Tensor, num_layers: int, hidden_size: int):
     """LSTM ``(h0, c0)`` from the latent: (N, Z) -> two (L, N, H) tensors, so the decoder starts from the code."""
     s = torch.tanh(project(z))                                               # (N, 2*L*H)
@@ -38,7 +49,7 @@ class RepeatDecoder(nn.Module):
     def forward(self, z: torch.Tensor, max_len: int, target: torch.Tensor | None = None) -> torch.Tensor:
         state = initial_state(self.init_state, z, self.lstm.num_layers, self.lstm.hidden_size)
         h, _ = run_lstm(self.lstm, z, state, steps=max_len)  # z fed at each of the T steps -> (N, T, H)
-        return self.head(h)                                  # (N, T, F)
+        return per_step_linear(self.head, h)                 # (N, T, F)
 
 
 class AutoregressiveDecoder(nn.Module):
@@ -67,7 +78,7 @@ class AutoregressiveDecoder(nn.Module):
             previous = torch.cat([target.new_zeros(n, 1, self.n_features), target[:, :-1]], dim=1)  # (N, T, F)
             inputs = torch.cat([previous, z.unsqueeze(1).expand(-1, max_len, -1)], dim=-1)         # (N, T, F+Z)
             h, _ = run_lstm(self.lstm, inputs, state)                          # (N, T, H)
-            return self.head(h)                                                # (N, T, F)
+            return per_step_linear(self.head, h)                               # (N, T, F)
         outputs = []
         previous = z.new_zeros(n, 1, self.n_features)                         # (N, 1, F)
         z_step = z.unsqueeze(1)                                                # (N, 1, Z)
