@@ -59,9 +59,12 @@ def make_rng(random_state) -> np.random.Generator:
 def torch_threads(num_threads: int | None, device: torch.device):
     """Run a block with ``num_threads`` intra-op CPU threads, then restore the caller's setting.
 
-    The LSTMs here are small: their matmuls gain nothing from several threads, and when other processes share
-    the cores, torch's thread synchronisation stalls (measured 14.9 ms per training step with 1 thread against
-    4,161 ms with 2 on a busy 2-core machine: ``benchmarks/perf.py --probe threads``).
+    Why one by default: when other processes share the cores, threads wait for each other. With torch's own
+    LSTM a training step of case A took 4,161 ms on 2 threads against 14.9 ms on 1 on a busy 2-core machine
+    (``benchmarks/perf.py --probe threads``, first session); with the fused kernel, which splits a batch's rows
+    over the threads once per layer call, it still took 25.9 ms against 7.9 ms with one other process busy
+    (a session script), while scoring 7,752 windows took 312 ms against 243 ms. On an idle machine two threads
+    score about 1.5x faster (``benchmarks/results/perf.md``).
     """
     if num_threads is None or device.type != "cpu":
         yield

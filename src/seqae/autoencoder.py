@@ -84,7 +84,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     num_threads : int or None, default=1
         CPU threads torch uses while this estimator fits or scores (restored afterwards); None keeps torch's
-        setting. One is fastest for LSTMs of this size and does not stall when other processes share the cores.
+        setting. One does not stall when other processes share the cores; more split each batch's rows over
+        threads, which speeds up scoring large sets on an idle machine (``benchmarks/results/perf.md``).
     verbose : bool, default=False
         Show a progress bar.
 
