@@ -3,8 +3,9 @@
 Why: at the sizes of sequence autoencoders (batches of 32, 8 to 128 units) torch's CPU LSTM spends most of its
 time on per-step overhead, not arithmetic (``benchmarks/perf.py --probe fused``). ``csrc/lstm_cpu.cpp`` runs
 the recurrence of one layer as one small matrix product and one fused loop over the gates per step, forward and
-backward. The input projection of all steps is one ``F.linear`` outside the loop, so autograd handles it, and a
-repeated input (the RepeatVector decoder) is projected once per sequence instead of once per step.
+backward, each thread of torch's taking its own block of the batch's rows. An input of up to 16 features is
+projected inside that loop; a wider one, for all steps at once, by one product before it; a repeated input
+(the RepeatVector decoder) once per sequence instead of once per step.
 
 The parameters stay those of the ``nn.LSTM`` module (same names, same state dict), so a model trained with one
 path runs with the other, and saved models do not depend on the kernel.
@@ -73,8 +74,7 @@ def _extension():
             _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, about 30-40 s)")
         build.mkdir(parents=True, exist_ok=True)
         return cpp_extension.load(name=name, sources=[str(_SOURCE)], extra_cflags=flags, extra_ldflags=ldflags,
-                                  build_directory=str(build),
-                                  verbose=False)
+                                  build_directory=str(build), verbose=False)
     except (OSError, RuntimeError, ImportError, ValueError) as exc:
         # No compiler, a failed build or an unloadable library: the model still runs, on torch's own kernel.
         reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
@@ -107,10 +107,18 @@ class InputProjection(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
-        grad_x = grad @ w if ctx.needs_input_grad[0] else None            # (M, F)
-        grad_w = (x.t() @ grad).t() if ctx.needs_input_grad[1] else None  # (G, F)
-        grad_b = grad.sum(0) if ctx.needs_input_grad[2] else None        # (G,)
-        return grad_x, grad_w, grad_b
+        return _projection_grads(x, w, grad, ctx.needs_input_grad[:3])
+
+
+def _projection_grads(x, w, grad, needs):
+    """Gradients of ``x W^T + b`` w.r.t. (x, W, b), each None where ``needs`` says it is not wanted.
+
+    Shapes: x (M, F), w (G, F), grad (M, G) -> (M, F), (G, F), (G,).
+    """
+    grad_x = grad @ w if needs[0] else None            # (M, F)
+    grad_w = (x.t() @ grad).t() if needs[1] else None  # (G, F), the long axis M inside the product
+    grad_b = grad.sum(0) if needs[2] else None        # (G,)
+    return grad_x, grad_w, grad_b
 
 
 class LSTMRecurrence(torch.autograd.Function):
@@ -145,14 +153,15 @@ class LSTMRecurrence(torch.autograd.Function):
                                                          w_hh.contiguous())   # d_xg (T, N, G)
         if not ctx.inline:
             return d_xg.transpose(0, 1), d_h0, d_c0, d_w_hh, None, None    # (N, T, G) like xg
-        # The projection's backward, as InputProjection's, on time-major rows: x (N, T, F) -> (T*N, F).
+        # The projection's backward on time-major rows, x (N, T, F) -> (T*N, F), as InputProjection's.
         x, w_ih = inputs
         steps, n, g = d_xg.shape
-        d_rows = d_xg.view(steps * n, g)                                           # (T*N, G)
-        grad_x = (d_rows @ w_ih).view(steps, n, -1).transpose(0, 1) if ctx.needs_input_grad[0] else None
         rows = x.transpose(0, 1).reshape(steps * n, x.shape[2])                    # (T*N, F)
-        grad_w_ih = (rows.t() @ d_rows).t() if ctx.needs_input_grad[4] else None  # (G, F)
-        grad_bias = d_rows.sum(0) if ctx.needs_input_grad[5] else None            # (G,)
+        needs = ctx.needs_input_grad
+        grad_x, grad_w_ih, grad_bias = _projection_grads(rows, w_ih, d_xg.view(steps * n, g),
+                                                         (needs[0], needs[4], needs[5]))
+        if grad_x is not None:
+            grad_x = grad_x.view(steps, n, -1).transpose(0, 1)                    # (N, T, F)
         return grad_x, d_h0, d_c0, d_w_hh, grad_w_ih, grad_bias
 
 

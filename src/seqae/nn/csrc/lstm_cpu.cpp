@@ -147,9 +147,10 @@ void gates_forward_row<float>(const float* __restrict x, const float* __restrict
 #endif
 
 // One row of one step: hg (G) = b + x W_ih^T for an input of few features (F), before the step's product adds
-// h_{t-1} W_hh^T to it (which also spares BLAS its pass that zeroes the output). Why: with F = 1 to 16 the projection of all steps at once is a thin product that writes and
-// rereads a (T, N, G) buffer (15.7 MB for 1024 windows of 30 steps) and runs far below the machine's speed; here
-// it is F multiply-adds per gate while the step's gates are in L1. w_ih_t is W_ih^T (F, G), contiguous.
+// h_{t-1} W_hh^T to it (which also spares BLAS its pass that zeroes the output). Why: with F = 1 to 16 the
+// projection of all steps at once is a thin product that writes and rereads a (T, N, G) buffer (15.7 MB for
+// 1024 windows of 30 steps) and runs far below the machine's speed; here it is F multiply-adds per gate while
+// the step's gates are in L1. w_ih_t is W_ih^T (F, G), contiguous.
 template <typename scalar_t>
 void set_input_row(const scalar_t* __restrict x, int64_t f, const scalar_t* __restrict w_ih_t,
                    const scalar_t* __restrict bias, scalar_t* __restrict hg, int64_t g) {
@@ -248,7 +249,8 @@ void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch:
 // Returns hs (T+1, N, H), c_T (N, H) and, when `save` (a backward will follow), cs (T+1, N, H), gates (T, N, G)
 // and tanh_c (T, N, H); otherwise those three are empty, and the cell states live in two rotating rows.
 std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
-                                        const torch::Tensor& w_hh, bool save, const c10::optional<torch::Tensor>& w_ih_t_opt,
+                                        const torch::Tensor& w_hh, bool save,
+                                        const c10::optional<torch::Tensor>& w_ih_t_opt,
                                         const c10::optional<torch::Tensor>& bias_opt) {
   const torch::Tensor w_ih_t = w_ih_t_opt.has_value() ? *w_ih_t_opt : torch::Tensor();
   const torch::Tensor bias = bias_opt.has_value() ? *bias_opt : torch::Tensor();
