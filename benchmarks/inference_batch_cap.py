@@ -1,6 +1,6 @@
 """Speed and memory of scoring a 1,000,000-point series at stride 1 for one inference batch cap (rows x steps).
 
-Why the cap in ``seqae.autoencoder._INFERENCE_STEPS`` is what it is (issue #5). One cap per process, since the
+Why the cap in ``seqae._runtime.INFERENCE_STEPS`` is what it is (issue #5). One cap per process, since the
 memory figure is the growth of this process's peak RSS while scoring::
 
     for cap in 262144 65536 32768; do .venv/bin/python benchmarks/inference_batch_cap.py $cap; done
@@ -24,9 +24,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("cap", type=int, help="rows x steps per inference batch")
     args = p.parse_args()
-    import seqae.autoencoder as sa
+    import seqae._runtime as runtime
     from seqae.detection.series import AnomalyDetector
-    sa._INFERENCE_STEPS = args.cap     # a benchmark knob, not an API: the library's value is the chosen one
+    runtime.INFERENCE_STEPS = args.cap     # a benchmark knob, not an API: the library's value is the chosen one
     rng = np.random.default_rng(0)
     series = (np.sin(np.arange(1_000_000) / 10) + 0.1 * rng.standard_normal(1_000_000)).astype(np.float32)
     det = AnomalyDetector(window=100, stride=100, hidden_size=32, latent_dim=32, batch_size=64, epochs=1,

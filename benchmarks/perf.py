@@ -262,7 +262,7 @@ def seqae_child(args) -> int:
 # Where seqae's time goes, and what the proposals of issue #5 gain: ``perf.py --probe NAME``. Each probe times its
 # variants in the same process, interleaved over rounds (median), so that load from other processes hits them
 # alike; CPU milliseconds are the steadier figure on a shared machine.
-PROBES = ("threads", "adam", "fastpath", "infer", "compile", "lstm", "fused")
+PROBES = ("threads", "adam", "fastpath", "infer", "rows", "compile", "lstm", "fused")
 
 
 def _interleave(variants: dict, reps: int, rounds: int = 5) -> dict[str, tuple[float, float]]:
@@ -329,13 +329,14 @@ def _vectorised_errors(ae, X: np.ndarray) -> np.ndarray:
     """Proposal: reconstruction_error of an equal-length ndarray with whole-array validation, scaling and scoring."""
     import torch
 
-    import seqae.autoencoder as sa
+    import seqae._runtime as runtime
     arr = np.asarray(X, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise ValueError("NaN or inf")
     xs = ((arr - ae.scaler_.mean) / ae.scaler_.scale).astype(np.float32)
     n, t, _ = xs.shape
-    rows = max(1, min(sa._INFERENCE_ROWS, sa._INFERENCE_STEPS // t))
+    rows = max(1, min(runtime.MAX_INFERENCE_ROWS, runtime.CPU_ROWS_PER_THREAD * torch.get_num_threads(),
+                      runtime.INFERENCE_STEPS // t))
     out = np.empty(n, dtype=np.float32)
     module, lengths = ae.module_.eval(), torch.full((rows,), t, dtype=torch.int64)
     with torch.inference_mode():
@@ -383,6 +384,23 @@ def run_probe(name: str) -> None:
         res = _interleave({"reconstruction_error (now)": (1, lambda: ae.reconstruction_error(X)),
                            "vectorised equal-length path": (1, lambda: _vectorised_errors(ae, X))}, reps=1)
         _print_probe(f"Inference A, {len(X)} windows, 1 thread", res, unit="ms per 7752 windows")
+    elif name == "rows":
+        import seqae._runtime as runtime
+
+        def scoring(rows_per_thread):
+            def run():
+                runtime.CPU_ROWS_PER_THREAD = rows_per_thread    # a benchmark knob, restored below
+                ae.reconstruction_error(X)
+            return run
+
+        default = runtime.CPU_ROWS_PER_THREAD
+        ae = _quick_fit("I", X).set_params(num_threads=None)    # keep each variant's thread count
+        for threads in (1, 2):
+            res = _interleave({f"{rows} rows per thread": (threads, scoring(rows)) for rows in (128, 256, 512, 1024)},
+                              reps=2)
+            _print_probe(f"Rows per inference batch, reconstruction_error of {len(X)} windows, {threads} thread(s), "
+                         "capped at 1024 rows", res, unit="ms per 7752 windows")
+        runtime.CPU_ROWS_PER_THREAD = default
     elif name == "compile":
         torch.set_num_threads(1)
         compiled = _train_step("A", compiled=True, fused=True)

@@ -1,7 +1,6 @@
 """Checks on estimator parameters, shared by the estimators (run in ``fit``, never in ``__init__``)."""
 from __future__ import annotations
 
-import contextlib
 import numbers
 
 import numpy as np
@@ -53,25 +52,3 @@ def make_rng(random_state) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(2**31))
     raise ValueError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
-
-
-@contextlib.contextmanager
-def torch_threads(num_threads: int | None, device: torch.device):
-    """Run a block with ``num_threads`` intra-op CPU threads, then restore the caller's setting.
-
-    Why one by default: when other processes share the cores, threads wait for each other. With torch's own
-    LSTM a training step of case A took 4,161 ms on 2 threads against 14.9 ms on 1 on a busy 2-core machine
-    (``benchmarks/perf.py --probe threads``, first session); with the fused kernel, which splits a batch's rows
-    over the threads once per layer call, it still took 25.9 ms against 7.9 ms with one other process busy
-    (a session script), while scoring 7,752 windows took 312 ms against 243 ms. On an idle machine two threads
-    score about 1.5x faster (``benchmarks/results/perf.md``).
-    """
-    if num_threads is None or device.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

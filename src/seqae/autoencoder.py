@@ -14,8 +14,9 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device, torch_threads
-from seqae.data.batching import collection_lengths, length_grouped_batches, pad_sequences
+from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
+from seqae._runtime import cyclic_gc_paused, inference_batches, torch_threads
+from seqae.data.batching import collection_lengths, pad_sequences
 from seqae.data.scaling import FeatureScaler
 from seqae.data.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
@@ -23,15 +24,6 @@ from seqae.nn.decoder import DECODERS
 from seqae.nn.encoder import POOLINGS, masked_pool
 from seqae.nn.losses import per_step_squared_error
 from seqae.training.loop import TrainingConfig, train_autoencoder
-
-# Inference batches: many rows for short sequences, capped in rows x steps so long ones fit in memory. The step
-# cap also keeps a batch's input gates (rows x steps x 4H floats) small: scoring 1M points with windows of 100
-# ran at 5,000 points/s with 256k steps per batch (make bench-perf, case L) and at 11,000-12,000 with 64k or
-# 32k; the peak memory grew 68-82 MB with 32k against 137-206 MB with 64k (benchmarks/inference_batch_cap.py,
-# two runs each).
-_INFERENCE_ROWS = 1024
-_INFERENCE_STEPS = 1024 * 32
-
 
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """LSTM autoencoder for collections of variable-length multivariate sequences.
@@ -273,8 +265,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.module_.eval()
         lengths = collection_lengths(sequences)
         device = self._device()
-        with torch.inference_mode(), torch_threads(self.num_threads, device):
-            for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
+        with torch.inference_mode(), torch_threads(self.num_threads, device), cyclic_gc_paused():
+            for index in inference_batches(lengths, device):
                 batch = pad_sequences(sequences, index).to(device)
                 yield index, batch, self.module_(batch.x, batch.lengths)
 
@@ -327,8 +319,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = self._device()
         lengths = collection_lengths(sequences)
         rows = []
-        with torch.inference_mode(), torch_threads(self.num_threads, device):
-            for index in length_grouped_batches(lengths, _INFERENCE_ROWS, max_steps=_INFERENCE_STEPS):
+        with torch.inference_mode(), torch_threads(self.num_threads, device), cyclic_gc_paused():
+            for index in inference_batches(lengths, device):
                 batch = pad_sequences(sequences, index).to(device)
                 h = module.encoder.sequence_outputs(batch.x, batch.lengths)      # (N, T, P)
                 parts = [module.encode(batch.x, batch.lengths)[0].mean if o == "latent"

@@ -3,9 +3,7 @@ set with the best weights restored, and no way to end with a model that outputs 
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import math
 import os
 import time
@@ -16,6 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from seqae._runtime import cyclic_gc_paused
 from seqae.data.batching import length_grouped_batches, pad_sequences
 from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
@@ -44,24 +43,6 @@ class TrainingResult:
     best_loss: float = math.inf
     stop_reason: str = "max_epochs"  # "max_epochs" | "early_stopping" | "non_finite_loss" | "interrupted"
     seconds: float = 0.0
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused():
-    """Python's cyclic garbage collector off for one epoch, back on (if it was) afterwards.
-
-    Every training step allocates hundreds of Python objects (tensors, autograd nodes), which keeps triggering
-    collections that walk every object of the process (torch, pandas, ...): about 10% of an epoch at small
-    batch sizes (perf record of case A). The step's objects are freed by reference counting anyway; nothing
-    cyclic builds up within an epoch.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _beta_at(cfg: TrainingConfig, epoch: int) -> float:
@@ -188,7 +169,7 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
             if cfg.max_batches_per_epoch is not None and len(batches) > cfg.max_batches_per_epoch:
                 batches = batches[: cfg.max_batches_per_epoch]  # already in random order
             total, count, finite = 0.0, 0, True
-            with _cyclic_gc_paused():
+            with cyclic_gc_paused():
                 for index in batches:
                     loss, n = _batch_loss(module, train, index, device, beta)
                     if not torch.isfinite(loss):
