@@ -1,0 +1,170 @@
+"""The training loss of the common windowed autoencoder as one autograd node, on the fused CPU LSTM kernel.
+
+Why: with windows (all lengths equal) and the default architecture (one LSTM layer each side, last-step
+pooling, RepeatVector decoder), a training step of 32 windows spends less time in the LSTM kernels (1.3 ms)
+than in the framework around them: about 40 small tensor operations in Python, each with its autograd node,
+then the autograd engine walking them back. Here the forward pass runs those operations with autograd off
+and the backward pass is written out by hand, so autograd sees one node. A step of case A (Adam and clipping
+included) went from 3.4 to 2.6 ms, and one of C's shapes from 32.9 to 29.0 ms (``benchmarks/perf.py --probe
+window-loss``).
+
+The module's own forward pass stays the definition: ``fused_window_loss`` gives the same loss and gradients
+as ``autoencoder_loss`` over ``module(x, lengths)`` (tests compare every parameter's gradient), reads the
+module's parameters, and is used by the training loop only where :func:`fused_window_loss_applies`.
+
+Legend: N batch, T time, F features, H encoder units, D decoder units, Z latent size, G = 4H (or 4D) gates.
+All intermediate sequences are time-major, (T, N, .), as the kernel produces them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from seqae.nn.autoencoder import SequenceAutoencoder
+from seqae.nn.fused_lstm import _INLINE_FEATURES, _extension, _use_fused
+from seqae.nn.latent import _LOGVAR_MAX, _LOGVAR_MIN
+
+
+@dataclass(frozen=True)
+class _Spec:
+    variational: bool   # Gaussian latent (sample, KL) instead of a linear one
+    reverse: bool       # the decoder emits the last step first (reverse_decoding)
+    beta: float         # KL weight (VAE only)
+
+
+def fused_window_loss_applies(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor) -> bool:
+    """Whether :func:`fused_window_loss` computes this batch's training loss: a module in training mode with one
+    unidirectional LSTM layer each side, last-step pooling and the repeat decoder, on the CPU with the fused
+    kernel, and a batch of windows (every length equal to T). Shapes: x (N, T, F), lengths (N,)."""
+    cfg = module.config
+    if not (module.training and cfg.num_layers == 1 and not cfg.bidirectional and cfg.pooling == "last"
+            and cfg.decoder == "repeat" and x.dim() == 3 and not x.requires_grad):
+        return False
+    if not (_use_fused(module.encoder.forward_layers[0], x) and _use_fused(module.decoder.lstm, x)):
+        return False
+    return lengths.device.type == "cpu" and bool((lengths == x.shape[1]).all())
+
+
+def _parameters(module: SequenceAutoencoder) -> tuple[torch.Tensor, ...]:
+    """The module's parameters in the order _WindowLoss takes them."""
+    enc, dec = module.encoder.forward_layers[0], module.decoder.lstm
+    latent = ((module.latent.mean.weight, module.latent.mean.bias, module.latent.logvar.weight,
+               module.latent.logvar.bias) if module.config.variational
+              else (module.latent.linear.weight, module.latent.linear.bias))
+    return (enc.weight_ih_l0, enc.weight_hh_l0, enc.bias_ih_l0, enc.bias_hh_l0, *latent,
+            module.decoder.init_state.weight, module.decoder.init_state.bias,
+            dec.weight_ih_l0, dec.weight_hh_l0, dec.bias_ih_l0, dec.bias_hh_l0,
+            module.decoder.head.weight, module.decoder.head.bias)
+
+
+def fused_window_loss(module: SequenceAutoencoder, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """``autoencoder_loss(module(x, lengths), x, ...)[0]`` for a batch of windows x (N, T, F), as one autograd node.
+
+    Call only where :func:`fused_window_loss_applies`. A VAE draws its noise with ``torch.randn_like`` at the
+    same point of the computation as the module does, so both give the same sample under the same seed.
+    """
+    spec = _Spec(variational=module.config.variational, reverse=module.config.reverse_decoding, beta=float(beta))
+    return _WindowLoss.apply(x, spec, *_parameters(module))
+
+
+def _lstm_forward(xg_or_x, h0, c0, w_hh, w_ih_t=None, bias=None):
+    """The kernel's forward with its saved state: hs (T+1, N, H) and the (cs, gates, tanh_c) its backward needs."""
+    hs, _, cs, gates, tanh_c = _extension().forward(xg_or_x, h0, c0, w_hh, True, w_ih_t, bias)
+    return hs, (cs, gates, tanh_c)
+
+
+class _WindowLoss(torch.autograd.Function):
+    """Scalar loss of a windowed autoencoder; gradients for every parameter (none for x)."""
+
+    @staticmethod
+    def forward(ctx, x, spec: _Spec, w_ih_e, w_hh_e, b_ih_e, b_hh_e, *rest):
+        if spec.variational:
+            w_m, b_m, w_v, b_v, w_s, b_s, w_ih_d, w_hh_d, b_ih_d, b_hh_d, w_o, b_o = rest
+        else:
+            w_l, b_l, w_s, b_s, w_ih_d, w_hh_d, b_ih_d, b_hh_d, w_o, b_o = rest
+        n, t, f = x.shape
+        h, d = w_hh_e.shape[1], w_hh_d.shape[1]
+        x_tm = x.transpose(0, 1).contiguous()                                  # (T, N, F)
+        zeros = x.new_zeros(n, h)
+        if f <= _INLINE_FEATURES:    # projected inside the kernel's loop, as run_lstm does
+            hs_e, saved_e = _lstm_forward(x_tm.transpose(0, 1), zeros, zeros, w_hh_e, w_ih_e.t().contiguous(),
+                                          b_ih_e + b_hh_e)                    # (T+1, N, H)
+        else:
+            xg_e = torch.addmm(b_ih_e + b_hh_e, x_tm.view(t * n, f), w_ih_e.t()).view(t, n, -1)  # (T, N, G)
+            hs_e, saved_e = _lstm_forward(xg_e.transpose(0, 1), zeros, zeros, w_hh_e)
+        h_last = hs_e[t]                                                       # (N, H)
+        if spec.variational:
+            mean = torch.addmm(b_m, h_last, w_m.t())                           # (N, Z)
+            logvar_raw = torch.addmm(b_v, h_last, w_v.t())
+            logvar = logvar_raw.clamp(_LOGVAR_MIN, _LOGVAR_MAX)
+            eps = torch.randn_like(mean)                                       # as GaussianLatent draws it
+            std = torch.exp(0.5 * logvar)
+            z = mean + std * eps                                               # (N, Z)
+        else:
+            z = torch.addmm(b_l, h_last, w_l.t())                              # (N, Z)
+        s = torch.tanh(torch.addmm(b_s, z, w_s.t()))                           # (N, 2D): [h0 | c0], as initial_state
+        xg_d = torch.addmm(b_ih_d + b_hh_d, z, w_ih_d.t())                     # (N, 4D), the same at every step
+        hs_d, saved_d = _lstm_forward(xg_d.unsqueeze(1).expand(-1, t, -1), s[:, :d].contiguous(),
+                                      s[:, d:].contiguous(), w_hh_d)           # (T+1, N, D)
+        y = torch.addmm(b_o, hs_d[1:].reshape(t * n, d), w_o.t()).view(t, n, f)  # (T, N, F) in decoding order
+        diff = (y.flip(0) if spec.reverse else y) - x_tm                       # (T, N, F) reconstruction - x
+        count = n * t * f
+        loss = diff.pow(2).sum() / count                                       # masked_mse without padding
+        if spec.variational:
+            kl = -0.5 * torch.sum(1.0 + logvar - mean.pow(2) - logvar.exp())   # gaussian_kl, summed over the batch
+            loss = loss + spec.beta * kl / count
+            latent = (mean, logvar_raw, logvar, eps, std)
+        else:
+            latent = ()
+        ctx.spec = spec
+        ctx.save_for_backward(x_tm, w_ih_e, w_hh_e, w_s, w_ih_d, w_hh_d, w_o, hs_e, *saved_e, hs_d, *saved_d,
+                              z, s, diff, *(w_m, w_v) if spec.variational else (w_l,), *latent)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        spec = ctx.spec
+        (x_tm, w_ih_e, w_hh_e, w_s, w_ih_d, w_hh_d, w_o, hs_e, cs_e, gates_e, tanh_e, hs_d, cs_d, gates_d, tanh_d,
+         z, s, diff, *latent) = ctx.saved_tensors
+        t, n, f = x_tm.shape
+        h, d = w_hh_e.shape[1], w_hh_d.shape[1]
+        count = n * t * f
+        ext = _extension()
+        # Head and decoder. d(loss)/d(diff) = 2 diff / count; y is diff's time order undone.
+        g_diff = diff * (2.0 * grad / count)                                   # (T, N, F)
+        g_y = (g_diff.flip(0) if spec.reverse else g_diff).reshape(t * n, f)   # (T*N, F)
+        rows_d = hs_d[1:].reshape(t * n, d)                                    # (T*N, D)
+        dw_o, db_o = g_y.t() @ rows_d, g_y.sum(0)                             # (F, D), (F,)
+        g_hs_d = torch.zeros_like(hs_d)                                        # (T+1, N, D); nothing reads h0
+        torch.mm(g_y, w_o, out=g_hs_d[1:].view(t * n, d))
+        d_xg_d, d_h0, d_c0, dw_hh_d = ext.backward(g_hs_d, hs_d.new_zeros(n, d), hs_d, cs_d, gates_d, tanh_d,
+                                                   w_hh_d)                     # d_xg_d (T, N, 4D)
+        g_xg = d_xg_d.sum(0)                                                   # (N, 4D): the input is repeated
+        dw_ih_d, db_d = g_xg.t() @ z, g_xg.sum(0)
+        # Initial state s = tanh(z W_s^T + b_s) = [h0 | c0].
+        g_pre = torch.cat([d_h0, d_c0], dim=1) * (1.0 - s * s)                 # (N, 2D)
+        dw_s, db_s = g_pre.t() @ z, g_pre.sum(0)
+        g_z = g_xg @ w_ih_d + g_pre @ w_s                                      # (N, Z)
+        h_last = hs_e[t]                                                       # (N, H)
+        if spec.variational:
+            w_m, w_v, mean, logvar_raw, logvar, eps, std = latent
+            c = spec.beta * grad / count                                       # weight of the KL term
+            g_mean = g_z + c * mean                                            # dKL/dmean = mean
+            g_logvar = g_z * eps * 0.5 * std + c * 0.5 * (logvar.exp() - 1.0)  # z = mean + exp(logvar/2) eps
+            g_logvar = g_logvar * ((logvar_raw >= _LOGVAR_MIN) & (logvar_raw <= _LOGVAR_MAX))  # clamp's gradient
+            latent_grads = (g_mean.t() @ h_last, g_mean.sum(0), g_logvar.t() @ h_last, g_logvar.sum(0))
+            g_h = g_mean @ w_m + g_logvar @ w_v                                # (N, H)
+        else:
+            (w_l,) = latent
+            latent_grads = (g_z.t() @ h_last, g_z.sum(0))
+            g_h = g_z @ w_l
+        # Encoder: the loss reads its last output only.
+        g_hs_e = torch.zeros_like(hs_e)                                        # (T+1, N, H)
+        g_hs_e[t] = g_h
+        d_xg_e, _, _, dw_hh_e = ext.backward(g_hs_e, hs_e.new_zeros(n, h), hs_e, cs_e, gates_e, tanh_e, w_hh_e)
+        rows_e = d_xg_e.view(t * n, -1)                                        # (T*N, G)
+        dw_ih_e = (x_tm.view(t * n, f).t() @ rows_e).t()                       # (G, F), long axis inside
+        db_e = rows_e.sum(0)
+        return (None, None, dw_ih_e, dw_hh_e, db_e, db_e, *latent_grads, dw_s, db_s, dw_ih_d, dw_hh_d, db_d, db_d,
+                dw_o, db_o)

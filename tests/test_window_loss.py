@@ -1,0 +1,121 @@
+"""The fused window loss gives the module's loss and gradients, and the training loop uses it only where it applies."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import seqae.training.loop as loop
+from seqae import LSTMAutoencoder
+from seqae.nn.autoencoder import AutoencoderConfig, SequenceAutoencoder
+from seqae.nn.fused_lstm import fused_lstm_available
+from seqae.nn.losses import autoencoder_loss
+from seqae.nn.window_loss import fused_window_loss, fused_window_loss_applies
+
+pytestmark = pytest.mark.skipif(not fused_lstm_available(), reason="the fused CPU LSTM kernel is not built here")
+
+
+def _module(dtype=torch.float64, **config) -> SequenceAutoencoder:
+    torch.manual_seed(0)
+    cfg = dict(n_features=3, hidden_size=13, latent_dim=5)
+    cfg.update(config)
+    module = SequenceAutoencoder(AutoencoderConfig(**cfg)).to(dtype).train()
+    with torch.no_grad():          # biases away from zero, so that a mixed-up bias gradient would show
+        for p in module.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return module
+
+
+def _loss_and_grads(module, loss_fn):
+    torch.manual_seed(1)           # the same VAE noise on both paths
+    loss = loss_fn()
+    grads = torch.autograd.grad(loss, list(module.parameters()))
+    return loss.detach(), grads
+
+
+CASES = [
+    dict(),                                                   # F = 3, projected inside the kernel
+    dict(n_features=1, hidden_size=8, latent_dim=8),
+    dict(n_features=20),                                      # F > 16: projected before the kernel
+    dict(decoder_hidden_size=6),                              # a narrower decoder
+    dict(reverse_decoding=False),
+    dict(variational=True),
+    dict(variational=True, n_features=1, reverse_decoding=False, decoder_hidden_size=9),
+]
+
+
+@pytest.mark.parametrize("config", CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
+@pytest.mark.parametrize("beta", [1.0, 0.3])
+def test_loss_and_every_gradient_match_the_module(config, beta):
+    module = _module(**config)
+    n_features = module.config.n_features
+    x = torch.randn(7, 11, n_features, dtype=torch.float64)
+    lengths = torch.full((7,), 11)
+    assert fused_window_loss_applies(module, x, lengths)
+
+    def reference():
+        out = module(x, lengths)
+        return autoencoder_loss(out.reconstruction, x, lengths, out.embedding, out.logvar, beta)[0]
+
+    ref_loss, ref_grads = _loss_and_grads(module, reference)
+    loss, grads = _loss_and_grads(module, lambda: fused_window_loss(module, x, beta))
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-10, atol=0)
+    names = [name for name, _ in module.named_parameters()]
+    for name, got, want in zip(names, grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_float32_matches_the_module_too():
+    module = _module(dtype=torch.float32, n_features=1, hidden_size=32, latent_dim=32)
+    x, lengths = torch.randn(32, 30, 1), torch.full((32,), 30)
+    ref = autoencoder_loss(module(x, lengths).reconstruction, x, lengths)[0]
+    ref_grads = torch.autograd.grad(ref, list(module.parameters()))
+    loss = fused_window_loss(module, x)
+    grads = torch.autograd.grad(loss, list(module.parameters()))
+    torch.testing.assert_close(loss, ref, rtol=1e-5, atol=1e-7)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_the_logvar_clamp_stops_the_gradient_as_in_the_module():
+    module = _module(variational=True)
+    with torch.no_grad():
+        module.latent.logvar.bias.fill_(30.0)          # every log-variance beyond the clamp at +10
+    x, lengths = torch.randn(4, 6, 3, dtype=torch.float64), torch.full((4,), 6)
+    _, grads = _loss_and_grads(module, lambda: fused_window_loss(module, x))
+    named = dict(zip([name for name, _ in module.named_parameters()], grads))
+    assert torch.count_nonzero(named["latent.logvar.weight"]) == 0
+    assert torch.count_nonzero(named["latent.mean.weight"]) > 0
+
+
+@pytest.mark.parametrize("change", [
+    dict(config=dict(num_layers=2)), dict(config=dict(bidirectional=True)), dict(config=dict(pooling="mean")),
+    dict(config=dict(pooling="attention")), dict(config=dict(decoder="autoregressive")), dict(padded=True),
+    dict(eval=True), dict(on_meta=True),
+], ids=lambda c: next(iter(c.values())) if "config" in c else next(iter(c)))
+def test_it_applies_only_to_the_windowed_default_architecture(change):
+    module = _module(**change.get("config", {}))
+    x, lengths = torch.randn(5, 9, 3, dtype=torch.float64), torch.full((5,), 9)
+    if change.get("padded"):
+        lengths[2] = 4
+    if change.get("eval"):
+        module.eval()
+    if change.get("on_meta"):
+        x = x.to("meta")
+    assert not fused_window_loss_applies(module, x, lengths)
+
+
+def test_training_with_the_fused_loss_follows_the_module_path(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = np.sin(np.arange(60 * 20).reshape(60, 20, 1) / 5.0) + 0.1 * rng.standard_normal((60, 20, 1))
+    params = dict(hidden_size=12, latent_dim=6, epochs=3, batch_size=16, validation_fraction=0.0, patience=None,
+                  random_state=0, device="cpu")
+    calls = []
+    fused = loop.fused_window_loss
+    monkeypatch.setattr(loop, "fused_window_loss", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    with_fused = LSTMAutoencoder(**params).fit(X)
+    assert len(calls) == 3 * 4                                  # every training batch of every epoch
+    monkeypatch.setattr(loop, "fused_window_loss_applies", lambda *a: False)
+    module_path = LSTMAutoencoder(**params).fit(X)
+    np.testing.assert_allclose(with_fused.history_["train_loss"], module_path.history_["train_loss"], rtol=1e-4)
+    np.testing.assert_allclose(with_fused.reconstruction_error(X), module_path.reconstruction_error(X), rtol=1e-3)
