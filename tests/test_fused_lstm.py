@@ -215,3 +215,34 @@ def test_a_failed_build_warns_and_falls_back(monkeypatch, tmp_path, caplog):
 def test_repeated_input_must_be_two_dimensional():
     with pytest.raises(ValueError, match=r"repeated input must be \(N, F\)"):
         run_lstm(nn.LSTM(2, 3, batch_first=True), torch.zeros(2, 4, 2), steps=4)
+
+
+@needs_kernel
+def test_the_buffer_pool_reuses_freed_outputs_without_mixing_them_up():
+    """Freed outputs go back to the kernel's pool and come out again for the next call of the same size; a live
+    output is never handed out twice, and results are those of a run without the pool."""
+    ext = fused_lstm._extension()
+    torch.manual_seed(0)
+    lstm = nn.LSTM(2, 8, batch_first=True)
+    x1, x2 = torch.randn(6, 5, 2), torch.randn(6, 5, 2)
+    try:
+        ext.set_pool_limit(0)
+        assert ext.pool_held() == 0
+        with torch.inference_mode():
+            want1, want2 = run_lstm(lstm, x1)[0].clone(), run_lstm(lstm, x2)[0].clone()
+        ext.set_pool_limit(64 << 20)
+        with torch.inference_mode():
+            out1 = run_lstm(lstm, x1)[0]                       # kept alive while the next call runs
+            out2 = run_lstm(lstm, x2)[0]
+            torch.testing.assert_close(out1, want1, rtol=0, atol=0)
+            torch.testing.assert_close(out2, want2, rtol=0, atol=0)
+            del out1, out2
+            held = ext.pool_held()
+            assert held > 0                                    # the outputs' buffers came back
+            again = run_lstm(lstm, x1)[0]
+            assert ext.pool_held() < held                      # and were taken again
+            torch.testing.assert_close(again, want1, rtol=0, atol=0)
+        ext.set_pool_limit(0)
+        assert ext.pool_held() == 0                            # a limit of 0 frees every idle buffer
+    finally:
+        ext.set_pool_limit(64 << 20)
