@@ -15,21 +15,17 @@ from seqae.data.batching import length_grouped_batches
 # 32k; the peak memory grew 68-82 MB with 32k against 137-206 MB with 64k (benchmarks/inference_batch_cap.py,
 # two runs each).
 INFERENCE_STEPS = 1024 * 32
-# Rows per batch: on the CPU, 256 per thread. With 1024 on one thread each step's gate buffer (1024 x 4H floats,
-# 512 KB at H = 32) leaves the L2 cache and every batch allocates (and page-faults in) 8 MB of layer outputs:
-# scoring 7,752 windows of 30 steps took 122 ms with 256 rows against 161 ms with 1024 on one thread, and 78 ms
-# with 2 x 256 against 86-102 ms with 1024 on two (benchmarks/perf.py --probe rows). A GPU wants large batches.
-CPU_ROWS_PER_THREAD = 256
-MAX_INFERENCE_ROWS = 1024
+# Rows per batch. Scoring 7,752 windows of 30 steps took 125 ms with 1024 rows against 132-134 with 256 or 512 on
+# one thread, and 76 ms with 512 or 1024 against 91 with 256 on two (benchmarks/perf.py --probe rows). Before the
+# fused kernel pooled its output buffers, 256 rows were the fastest on one thread, because every batch
+# page-faulted its megabytes of outputs in again.
+INFERENCE_ROWS = 1024
 
 
-def inference_batches(lengths: np.ndarray, device: torch.device) -> list[np.ndarray]:
-    """Indices of each inference batch: grouped by length, sized for ``device`` and the intra-op thread count in
-    force (call it under :func:`torch_threads`)."""
-    rows = MAX_INFERENCE_ROWS
-    if device.type == "cpu":
-        rows = min(MAX_INFERENCE_ROWS, CPU_ROWS_PER_THREAD * torch.get_num_threads())
-    return length_grouped_batches(lengths, rows, max_steps=INFERENCE_STEPS)
+def inference_batches(lengths: np.ndarray) -> list[np.ndarray]:
+    """Indices of each inference batch: grouped by length, at most INFERENCE_ROWS rows and INFERENCE_STEPS
+    rows x padded length."""
+    return length_grouped_batches(lengths, INFERENCE_ROWS, max_steps=INFERENCE_STEPS)
 
 
 @contextlib.contextmanager

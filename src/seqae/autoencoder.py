@@ -266,7 +266,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         lengths = collection_lengths(sequences)
         device = self._device()
         with torch.inference_mode(), torch_threads(self.num_threads, device), cyclic_gc_paused():
-            for index in inference_batches(lengths, device):
+            for index in inference_batches(lengths):
                 batch = pad_sequences(sequences, index).to(device)
                 yield index, batch, self.module_(batch.x, batch.lengths)
 
@@ -320,7 +320,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         lengths = collection_lengths(sequences)
         rows = []
         with torch.inference_mode(), torch_threads(self.num_threads, device), cyclic_gc_paused():
-            for index in inference_batches(lengths, device):
+            for index in inference_batches(lengths):
                 batch = pad_sequences(sequences, index).to(device)
                 h = module.encoder.sequence_outputs(batch.x, batch.lengths)      # (N, T, P)
                 parts = [module.encode(batch.x, batch.lengths)[0].mean if o == "latent"
