@@ -6,9 +6,12 @@ import gc
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqae import LSTMAutoencoder
 from seqae._runtime import INFERENCE_ROWS, INFERENCE_STEPS, cyclic_gc_paused, inference_batches, torch_threads
+from seqae.data.batching import length_grouped_batches
 
 CPU = torch.device("cpu")
 
@@ -64,3 +67,27 @@ def test_scoring_pauses_the_collector_and_restores_it():
         handle.remove()
     assert seen and not any(seen)            # off during every batch
     assert gc.isenabled()                    # and back on afterwards
+
+
+def _greedy_reference(lengths, batch_size, max_steps):
+    """The cap's definition, one sequence at a time: grow a batch while rows x its longest fits."""
+    order = np.argsort(lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        stop = start + 1
+        while (stop < len(order) and stop - start < batch_size
+               and (stop + 1 - start) * lengths[order[stop]] <= max_steps):
+            stop += 1
+        batches.append(order[start:stop])
+        start = stop
+    return batches
+
+
+@given(lengths=st.lists(st.integers(1, 400), min_size=1, max_size=300), batch_size=st.integers(1, 64),
+       max_steps=st.integers(1, 5000))
+@settings(max_examples=200, deadline=None)
+def test_the_steps_cap_splits_as_the_greedy_definition(lengths, batch_size, max_steps):
+    lengths = np.asarray(lengths)
+    got = length_grouped_batches(lengths, batch_size, max_steps=max_steps)
+    want = _greedy_reference(lengths, batch_size, max_steps)
+    assert [b.tolist() for b in got] == [b.tolist() for b in want]

@@ -104,11 +104,13 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
         batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
     else:
         batches, start = [], 0
+        sorted_lengths = np.asarray(lengths)[order]
         while start < n:
-            # Sorted ascending, so the batch's longest is its last member: grow while rows*longest fits.
-            stop = start + 1
-            while stop < n and stop - start < batch_size and (stop + 1 - start) * lengths[order[stop]] <= max_steps:
-                stop += 1
+            # Sorted ascending, so a batch of its next k sequences is padded to the k-th: take the largest k
+            # (at least 1) with k * that length <= max_steps. k * length grows with k, so the fits come first.
+            k = np.arange(1, min(batch_size, n - start) + 1)
+            fits = k * sorted_lengths[start:start + len(k)] <= max_steps
+            stop = start + max(1, int(fits.sum()))
             batches.append(order[start:stop])
             start = stop
     if rng is not None:
