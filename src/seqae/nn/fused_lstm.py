@@ -5,7 +5,9 @@ time on per-step overhead, not arithmetic (``benchmarks/perf.py --probe fused``)
 the recurrence of one layer as one small matrix product and one fused loop over the gates per step, forward and
 backward, each thread of torch's taking its own block of the batch's rows. An input of up to 16 features is
 projected inside that loop; a wider one, for all steps at once, by one product before it; a repeated input
-(the RepeatVector decoder) once per sequence instead of once per step.
+(the RepeatVector decoder) once per sequence instead of once per step. The kernel's outputs come from a pool of
+freed buffers (at most 64 MB idle; ``_extension().set_pool_limit(0)`` empties and disables it), because
+glibc returned them to the system between batches and every batch page-faulted them in again.
 
 The parameters stay those of the ``nn.LSTM`` module (same names, same state dict), so a model trained with one
 path runs with the other, and saved models do not depend on the kernel.
