@@ -3,9 +3,10 @@
 // Why: at the small sizes of sequence autoencoders (N = 32 rows, H = 8..128 units) torch's own CPU LSTM spends
 // most of its time in per-op overhead (dispatch, allocation, autograd nodes for each gate), not in arithmetic.
 // Here each step is one small matrix product (BLAS sgemm on raw pointers into preallocated buffers: no
-// dispatch, no tensor made per step) plus one fused loop over the gates (AVX2 where the CPU has it); the input
-// projection x @ W_ih^T (one big matrix product for all steps) and the weight gradient of W_hh (one big product
-// after the loop) stay outside the loop.
+// dispatch, no tensor made per step) plus one fused loop over the gates (AVX2 where the CPU has it). The input
+// projection x @ W_ih^T is done inside the loop for inputs of few features (set_input_row), otherwise by the
+// caller as one big product for all steps; the weight gradient of W_hh is one big product after the loop.
+// The tensors returned come from a pool of freed buffers (BufferPool).
 //
 // Legend: N batch, T time, H hidden units, G = 4H gate pre-activations in torch's order [i, f, g, o].
 // Layout: xg (N, T, G) batch-first, any strides except a contiguous last dimension (a stride of 0 over T, as
