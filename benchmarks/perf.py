@@ -262,7 +262,7 @@ def seqae_child(args) -> int:
 # Where seqae's time goes, and what the proposals of issue #5 gain: ``perf.py --probe NAME``. Each probe times its
 # variants in the same process, interleaved over rounds (median), so that load from other processes hits them
 # alike; CPU milliseconds are the steadier figure on a shared machine.
-PROBES = ("threads", "adam", "fastpath", "window-loss", "infer", "rows", "compile", "lstm", "fused")
+PROBES = ("threads", "adam", "fastpath", "fused-loss", "infer", "rows", "compile", "lstm", "fused")
 
 
 def _interleave(variants: dict, reps: int, rounds: int = 5) -> dict[str, tuple[float, float]]:
@@ -289,11 +289,11 @@ def _print_probe(title: str, res: dict[str, tuple[float, float]], unit: str = "m
         print(f"  {name:58s} wall {w:9.2f}  CPU {c:9.2f}  (CPU speed-up over the first {base[1] / c:4.2f}x)")
 
 
-def _train_step(case: str, fast: bool = False, compiled: bool = False, window: bool = False, **adam):
+def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_loss: bool = False, **adam):
     """One optimisation step of the case's seqae module on a batch of 32 equal lengths, as the loop does it.
 
-    ``fast``: the equal-length fast path; ``compiled``: the module through ``torch.compile``; ``window``: the
-    loss through ``seqae.nn.window_loss.fused_window_loss`` (one autograd node) instead of the module and
+    ``fast``: the equal-length fast path; ``compiled``: the module through ``torch.compile``; ``fused_loss``: the
+    loss through ``seqae.nn.fused_loss.fused_autoencoder_loss`` (one autograd node) instead of the module and
     ``autoencoder_loss``; ``adam``: keyword arguments of ``torch.optim.Adam`` (``fused=True``, ``foreach=True``).
     The step takes an optional length.
     """
@@ -313,9 +313,9 @@ def _train_step(case: str, fast: bool = False, compiled: bool = False, window: b
         if (n, t) not in batches:
             batches[n, t] = torch.randn(n, t, f), torch.full((n,), t)
         x, lengths = batches[n, t]
-        if window:
-            from seqae.nn.window_loss import fused_window_loss
-            loss = fused_window_loss(m, x)
+        if fused_loss:
+            from seqae.nn.fused_loss import fused_autoencoder_loss
+            loss = fused_autoencoder_loss(m, x, lengths)
         elif fast:    # all lengths equal: flip instead of gather, last step instead of indexing, plain MSE
             h, _ = m.encoder.forward_layers[0](x)
             latent = m.latent(h[:, -1], sample=True)
@@ -381,12 +381,13 @@ def run_probe(name: str) -> None:
                                f"{case}: equal-length fast path (fused Adam)": (1, _train_step(case, True, fused=True))},
                               reps=20 if case == "A" else 2)
             _print_probe(f"Equal-length batches, training step {case}, 1 thread", res)
-    elif name == "window-loss":
+    elif name == "fused-loss":
         for case in ("A", "C"):
             res = _interleave({f"{case}: module + autoencoder_loss": (1, _train_step(case, fused=True)),
-                               f"{case}: fused_window_loss": (1, _train_step(case, window=True, fused=True))},
+                               f"{case}: fused_autoencoder_loss": (1, _train_step(case, fused_loss=True,
+                                                                                  fused=True))},
                               reps=20 if case == "A" else 2)
-            _print_probe(f"Loss of a batch of windows, training step {case} (Adam, clipping), 1 thread", res)
+            _print_probe(f"Loss of a batch of equal lengths, training step {case} (Adam, clipping), 1 thread", res)
     elif name == "infer":
         ae = _quick_fit("I", X)
         ref, new = ae.reconstruction_error(X), _vectorised_errors(ae, X)

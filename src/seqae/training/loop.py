@@ -19,7 +19,7 @@ from seqae.data.batching import length_grouped_batches, pad_sequences
 from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
 from seqae.nn.losses import autoencoder_loss
-from seqae.nn.window_loss import fused_window_loss, fused_window_loss_applies
+from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 
@@ -62,9 +62,9 @@ def _improved(loss: float, best: float, min_delta: float) -> bool:
 def _batch_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], index: np.ndarray, device: torch.device,
                 beta: float) -> tuple[torch.Tensor, int]:
     batch = pad_sequences(seqs, index).to(device)
-    if fused_window_loss_applies(module, batch.x, batch.lengths):
-        # Windows through the default architecture: the same loss and gradients as below, as one autograd node.
-        total = fused_window_loss(module, batch.x, beta)
+    if fused_loss_applies(module, batch.x, batch.lengths):
+        # The default architecture: the same loss and gradients as below, as one autograd node.
+        total = fused_autoencoder_loss(module, batch.x, batch.lengths, beta)
     else:
         out = module(batch.x, batch.lengths)
         total, _, _ = autoencoder_loss(out.reconstruction, batch.x, batch.lengths, out.embedding, out.logvar, beta)

@@ -1,4 +1,4 @@
-"""The fused window loss gives the module's loss and gradients, and the training loop uses it only where it applies."""
+"""The fused loss gives the module's loss and gradients, and the training loop uses it only where it applies."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from seqae import LSTMAutoencoder
 from seqae.nn.autoencoder import AutoencoderConfig, SequenceAutoencoder
 from seqae.nn.fused_lstm import fused_lstm_available
 from seqae.nn.losses import autoencoder_loss
-from seqae.nn.window_loss import fused_window_loss, fused_window_loss_applies
+from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
 
 pytestmark = pytest.mark.skipif(not fused_lstm_available(), reason="the fused CPU LSTM kernel is not built here")
 
@@ -44,25 +44,43 @@ CASES = [
 ]
 
 
+PADDED = [4, 11, 1, 7, 11, 2, 9]   # lengths of a padded batch of 7 (longest 11), the 1-step edge included
+
+
 @pytest.mark.parametrize("config", CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
 @pytest.mark.parametrize("beta", [1.0, 0.3])
-def test_loss_and_every_gradient_match_the_module(config, beta):
+@pytest.mark.parametrize("padded", [False, True], ids=["windows", "padded"])
+def test_loss_and_every_gradient_match_the_module(config, beta, padded):
     module = _module(**config)
     n_features = module.config.n_features
+    lengths = torch.tensor(PADDED) if padded else torch.full((7,), 11)
     x = torch.randn(7, 11, n_features, dtype=torch.float64)
-    lengths = torch.full((7,), 11)
-    assert fused_window_loss_applies(module, x, lengths)
+    x = torch.where(torch.arange(11)[None, :, None] < lengths[:, None, None], x, 0.0)   # zero padding
+    assert fused_loss_applies(module, x, lengths)
 
     def reference():
         out = module(x, lengths)
         return autoencoder_loss(out.reconstruction, x, lengths, out.embedding, out.logvar, beta)[0]
 
     ref_loss, ref_grads = _loss_and_grads(module, reference)
-    loss, grads = _loss_and_grads(module, lambda: fused_window_loss(module, x, beta))
+    loss, grads = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x, lengths, beta))
     torch.testing.assert_close(loss, ref_loss, rtol=1e-10, atol=0)
     names = [name for name, _ in module.named_parameters()]
     for name, got, want in zip(names, grads, ref_grads):
         torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_padding_values_change_nothing():
+    module = _module()
+    lengths = torch.tensor(PADDED)
+    x = torch.randn(7, 11, 3, dtype=torch.float64)
+    pad = torch.arange(11)[None, :, None] >= lengths[:, None, None]
+    loss, grads = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, torch.where(pad, 0.0, x), lengths))
+    x_big = torch.where(pad, 1e3 * torch.randn_like(x), x)     # padding is zeros in seqae's batches, but if not:
+    loss_big, grads_big = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x_big, lengths))
+    torch.testing.assert_close(loss_big, loss, rtol=0, atol=0)
+    for got, want in zip(grads_big, grads):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 def test_float32_matches_the_module_too():
@@ -70,7 +88,7 @@ def test_float32_matches_the_module_too():
     x, lengths = torch.randn(32, 30, 1), torch.full((32,), 30)
     ref = autoencoder_loss(module(x, lengths).reconstruction, x, lengths)[0]
     ref_grads = torch.autograd.grad(ref, list(module.parameters()))
-    loss = fused_window_loss(module, x)
+    loss = fused_autoencoder_loss(module, x, lengths)
     grads = torch.autograd.grad(loss, list(module.parameters()))
     torch.testing.assert_close(loss, ref, rtol=1e-5, atol=1e-7)
     for got, want in zip(grads, ref_grads):
@@ -82,7 +100,7 @@ def test_the_logvar_clamp_stops_the_gradient_as_in_the_module():
     with torch.no_grad():
         module.latent.logvar.bias.fill_(30.0)          # every log-variance beyond the clamp at +10
     x, lengths = torch.randn(4, 6, 3, dtype=torch.float64), torch.full((4,), 6)
-    _, grads = _loss_and_grads(module, lambda: fused_window_loss(module, x))
+    _, grads = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x, lengths))
     named = dict(zip([name for name, _ in module.named_parameters()], grads))
     assert torch.count_nonzero(named["latent.logvar.weight"]) == 0
     assert torch.count_nonzero(named["latent.mean.weight"]) > 0
@@ -90,32 +108,34 @@ def test_the_logvar_clamp_stops_the_gradient_as_in_the_module():
 
 @pytest.mark.parametrize("change", [
     dict(config=dict(num_layers=2)), dict(config=dict(bidirectional=True)), dict(config=dict(pooling="mean")),
-    dict(config=dict(pooling="attention")), dict(config=dict(decoder="autoregressive")), dict(padded=True),
-    dict(eval=True), dict(on_meta=True),
+    dict(config=dict(pooling="attention")), dict(config=dict(decoder="autoregressive")), dict(eval=True),
+    dict(on_meta=True),
 ], ids=lambda c: next(iter(c.values())) if "config" in c else next(iter(c)))
-def test_it_applies_only_to_the_windowed_default_architecture(change):
+def test_it_applies_only_to_the_default_architecture_in_training(change):
     module = _module(**change.get("config", {}))
     x, lengths = torch.randn(5, 9, 3, dtype=torch.float64), torch.full((5,), 9)
-    if change.get("padded"):
-        lengths[2] = 4
     if change.get("eval"):
         module.eval()
     if change.get("on_meta"):
         x = x.to("meta")
-    assert not fused_window_loss_applies(module, x, lengths)
+    assert not fused_loss_applies(module, x, lengths)
 
 
-def test_training_with_the_fused_loss_follows_the_module_path(monkeypatch):
+@pytest.mark.parametrize("variable_length", [False, True], ids=["windows", "variable-length"])
+def test_training_with_the_fused_loss_follows_the_module_path(monkeypatch, variable_length):
     rng = np.random.default_rng(0)
-    X = np.sin(np.arange(60 * 20).reshape(60, 20, 1) / 5.0) + 0.1 * rng.standard_normal((60, 20, 1))
+    series = np.sin(np.arange(60 * 20) / 5.0) + 0.1 * rng.standard_normal(60 * 20)
+    X = series.reshape(60, 20, 1)
+    if variable_length:
+        X = [x[: rng.integers(5, 21)] for x in X]
     params = dict(hidden_size=12, latent_dim=6, epochs=3, batch_size=16, validation_fraction=0.0, patience=None,
                   random_state=0, device="cpu")
     calls = []
-    fused = loop.fused_window_loss
-    monkeypatch.setattr(loop, "fused_window_loss", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    fused = loop.fused_autoencoder_loss
+    monkeypatch.setattr(loop, "fused_autoencoder_loss", lambda *a, **k: calls.append(1) or fused(*a, **k))
     with_fused = LSTMAutoencoder(**params).fit(X)
     assert len(calls) == 3 * 4                                  # every training batch of every epoch
-    monkeypatch.setattr(loop, "fused_window_loss_applies", lambda *a: False)
+    monkeypatch.setattr(loop, "fused_loss_applies", lambda *a: False)
     module_path = LSTMAutoencoder(**params).fit(X)
     np.testing.assert_allclose(with_fused.history_["train_loss"], module_path.history_["train_loss"], rtol=1e-4)
     np.testing.assert_allclose(with_fused.reconstruction_error(X), module_path.reconstruction_error(X), rtol=1e-3)

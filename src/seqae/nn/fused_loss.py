@@ -1,16 +1,18 @@
-"""The training loss of the common windowed autoencoder as one autograd node, on the fused CPU LSTM kernel.
+"""The training loss of the default autoencoder as one autograd node, on the fused CPU LSTM kernel.
 
-Why: with windows (all lengths equal) and the default architecture (one LSTM layer each side, last-step
-pooling, RepeatVector decoder), a training step of 32 windows spends less time in the LSTM kernels (1.3 ms)
-than in the framework around them: about 40 small tensor operations in Python, each with its autograd node,
-then the autograd engine walking them back. Here the forward pass runs those operations with autograd off
-and the backward pass is written out by hand, so autograd sees one node. A step of case A (Adam and clipping
-included) went from 3.4 to 2.6 ms, and one of C's shapes from 32.9 to 29.0 ms (``benchmarks/perf.py --probe
-window-loss``).
+Why: with the default architecture (one LSTM layer each side, last-step pooling, RepeatVector decoder) a
+training step of 32 windows spends less time in the LSTM kernels (1.3 ms) than in the framework around them:
+about 40 small tensor operations in Python, each with its autograd node, then the autograd engine walking them
+back. Here the forward pass runs those operations with autograd off and the backward pass is written out by
+hand, so autograd sees one node. A step of case A (Adam and clipping included) went from 3.4 to 2.6 ms, and one
+of C's shapes from 32.9 to 29.0 ms (``benchmarks/perf.py --probe fused-loss``).
 
-The module's own forward pass stays the definition: ``fused_window_loss`` gives the same loss and gradients
-as ``autoencoder_loss`` over ``module(x, lengths)`` (tests compare every parameter's gradient), reads the
-module's parameters, and is used by the training loop only where :func:`fused_window_loss_applies`.
+Padded batches are handled as the module handles them: the encoder's output is taken at each sequence's own
+last step, the decoder's output is reversed within each length, and padded steps are left out of the loss.
+
+The module's own forward pass stays the definition: ``fused_autoencoder_loss`` gives the same loss and
+gradients as ``autoencoder_loss`` over ``module(x, lengths)`` (tests compare every parameter's gradient),
+reads the module's parameters, and is used by the training loop only where :func:`fused_loss_applies`.
 
 Legend: N batch, T time, F features, H encoder units, D decoder units, Z latent size, G = 4H (or 4D) gates.
 All intermediate sequences are time-major, (T, N, .), as the kernel produces them.
@@ -33,21 +35,20 @@ class _Spec:
     beta: float         # KL weight (VAE only)
 
 
-def fused_window_loss_applies(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor) -> bool:
-    """Whether :func:`fused_window_loss` computes this batch's training loss: a module in training mode with one
-    unidirectional LSTM layer each side, last-step pooling and the repeat decoder, on the CPU with the fused
-    kernel, and a batch of windows (every length equal to T). Shapes: x (N, T, F), lengths (N,)."""
+def fused_loss_applies(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor) -> bool:
+    """Whether :func:`fused_autoencoder_loss` computes this batch's training loss: a module in training mode with
+    one unidirectional LSTM layer each side, last-step pooling and the repeat decoder, on the CPU with the fused
+    kernel, and lengths on the CPU. Shapes: x (N, T, F), lengths (N,)."""
     cfg = module.config
     if not (module.training and cfg.num_layers == 1 and not cfg.bidirectional and cfg.pooling == "last"
             and cfg.decoder == "repeat" and x.dim() == 3 and not x.requires_grad):
         return False
-    if not (_use_fused(module.encoder.forward_layers[0], x) and _use_fused(module.decoder.lstm, x)):
-        return False
-    return lengths.device.type == "cpu" and bool((lengths == x.shape[1]).all())
+    return (lengths.device.type == "cpu" and _use_fused(module.encoder.forward_layers[0], x)
+            and _use_fused(module.decoder.lstm, x))
 
 
 def _parameters(module: SequenceAutoencoder) -> tuple[torch.Tensor, ...]:
-    """The module's parameters in the order _WindowLoss takes them."""
+    """The module's parameters in the order _FusedLoss takes them."""
     enc, dec = module.encoder.forward_layers[0], module.decoder.lstm
     latent = ((module.latent.mean.weight, module.latent.mean.bias, module.latent.logvar.weight,
                module.latent.logvar.bias) if module.config.variational
@@ -58,14 +59,26 @@ def _parameters(module: SequenceAutoencoder) -> tuple[torch.Tensor, ...]:
             module.decoder.head.weight, module.decoder.head.bias)
 
 
-def fused_window_loss(module: SequenceAutoencoder, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """``autoencoder_loss(module(x, lengths), x, ...)[0]`` for a batch of windows x (N, T, F), as one autograd node.
+def fused_autoencoder_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor,
+                           beta: float = 1.0) -> torch.Tensor:
+    """``autoencoder_loss(module(x, lengths), x, lengths, ..., beta)[0]`` as one autograd node.
 
-    Call only where :func:`fused_window_loss_applies`. A VAE draws its noise with ``torch.randn_like`` at the
-    same point of the computation as the module does, so both give the same sample under the same seed.
+    Shapes: x (N, T, F) zero-padded, lengths (N,) -> a scalar. Call only where :func:`fused_loss_applies`. A VAE
+    draws its noise with ``torch.randn_like`` at the same point of the computation as the module does, so both
+    give the same sample under the same seed.
     """
     spec = _Spec(variational=module.config.variational, reverse=module.config.reverse_decoding, beta=float(beta))
-    return _WindowLoss.apply(x, spec, *_parameters(module))
+    n, t = x.shape[:2]
+    if int(lengths.min()) == t:
+        steps = None                                          # windows: no gather, no mask
+    else:
+        steps = torch.arange(t)[:, None]                      # (T, 1)
+        lens = lengths.to(torch.int64)[None, :]               # (1, N)
+        real = steps < lens                                   # (T, N): real steps
+        # Time index, per sequence, of its reversal within its own length (padding stays in place); it is its
+        # own inverse, so the same index takes the gradient back.
+        steps = (torch.where(real, lens - 1 - steps, steps) if spec.reverse else steps.expand(t, n), real)
+    return _FusedLoss.apply(x, lengths, steps, spec, *_parameters(module))
 
 
 def _lstm_forward(xg_or_x, h0, c0, w_hh, w_ih_t=None, bias=None):
@@ -74,11 +87,15 @@ def _lstm_forward(xg_or_x, h0, c0, w_hh, w_ih_t=None, bias=None):
     return hs, (cs, gates, tanh_c)
 
 
-class _WindowLoss(torch.autograd.Function):
-    """Scalar loss of a windowed autoencoder; gradients for every parameter (none for x)."""
+class _FusedLoss(torch.autograd.Function):
+    """Scalar loss of the autoencoder; gradients for every parameter (none for x).
+
+    ``steps`` is None for windows, else (order, real), both (T, N): the decoder's time index of each
+    reconstructed step, and which steps are real.
+    """
 
     @staticmethod
-    def forward(ctx, x, spec: _Spec, w_ih_e, w_hh_e, b_ih_e, b_hh_e, *rest):
+    def forward(ctx, x, lengths, steps, spec: _Spec, w_ih_e, w_hh_e, b_ih_e, b_hh_e, *rest):
         if spec.variational:
             w_m, b_m, w_v, b_v, w_s, b_s, w_ih_d, w_hh_d, b_ih_d, b_hh_d, w_o, b_o = rest
         else:
@@ -93,7 +110,7 @@ class _WindowLoss(torch.autograd.Function):
         else:
             xg_e = torch.addmm(b_ih_e + b_hh_e, x_tm.view(t * n, f), w_ih_e.t()).view(t, n, -1)  # (T, N, G)
             hs_e, saved_e = _lstm_forward(xg_e.transpose(0, 1), zeros, zeros, w_hh_e)
-        h_last = hs_e[t]                                                       # (N, H)
+        h_last = hs_e[t] if steps is None else hs_e[lengths, torch.arange(n)]  # (N, H): at each last real step
         if spec.variational:
             mean = torch.addmm(b_m, h_last, w_m.t())                           # (N, Z)
             logvar_raw = torch.addmm(b_v, h_last, w_v.t())
@@ -108,32 +125,41 @@ class _WindowLoss(torch.autograd.Function):
         hs_d, saved_d = _lstm_forward(xg_d.unsqueeze(1).expand(-1, t, -1), s[:, :d].contiguous(),
                                       s[:, d:].contiguous(), w_hh_d)           # (T+1, N, D)
         y = torch.addmm(b_o, hs_d[1:].reshape(t * n, d), w_o.t()).view(t, n, f)  # (T, N, F) in decoding order
-        diff = (y.flip(0) if spec.reverse else y) - x_tm                       # (T, N, F) reconstruction - x
-        count = n * t * f
-        loss = diff.pow(2).sum() / count                                       # masked_mse without padding
+        if steps is None:
+            diff = (y.flip(0) if spec.reverse else y) - x_tm                   # (T, N, F) reconstruction - x
+            count = n * t * f
+        else:
+            order, real = steps
+            diff = y.gather(0, order[:, :, None].expand(t, n, f)) - x_tm       # reversed within each length
+            diff = torch.where(real[:, :, None], diff, 0.0)                    # padded steps: no value, no gradient
+            count = int(lengths.sum()) * f
+        loss = diff.pow(2).sum() / count                                       # masked_mse
         if spec.variational:
             kl = -0.5 * torch.sum(1.0 + logvar - mean.pow(2) - logvar.exp())   # gaussian_kl, summed over the batch
             loss = loss + spec.beta * kl / count
             latent = (mean, logvar_raw, logvar, eps, std)
         else:
             latent = ()
-        ctx.spec = spec
+        ctx.spec, ctx.steps, ctx.count, ctx.lengths = spec, steps, count, lengths
         ctx.save_for_backward(x_tm, w_ih_e, w_hh_e, w_s, w_ih_d, w_hh_d, w_o, hs_e, *saved_e, hs_d, *saved_d,
                               z, s, diff, *(w_m, w_v) if spec.variational else (w_l,), *latent)
         return loss
 
     @staticmethod
     def backward(ctx, grad):
-        spec = ctx.spec
+        spec, steps, count = ctx.spec, ctx.steps, ctx.count
         (x_tm, w_ih_e, w_hh_e, w_s, w_ih_d, w_hh_d, w_o, hs_e, cs_e, gates_e, tanh_e, hs_d, cs_d, gates_d, tanh_d,
          z, s, diff, *latent) = ctx.saved_tensors
         t, n, f = x_tm.shape
         h, d = w_hh_e.shape[1], w_hh_d.shape[1]
-        count = n * t * f
         ext = _extension()
         # Head and decoder. d(loss)/d(diff) = 2 diff / count; y is diff's time order undone.
         g_diff = diff * (2.0 * grad / count)                                   # (T, N, F)
-        g_y = (g_diff.flip(0) if spec.reverse else g_diff).reshape(t * n, f)   # (T*N, F)
+        if steps is None:
+            g_y = g_diff.flip(0) if spec.reverse else g_diff
+        else:
+            g_y = g_diff.gather(0, steps[0][:, :, None].expand(t, n, f))        # the reversal is its own inverse
+        g_y = g_y.reshape(t * n, f)                                            # (T*N, F)
         rows_d = hs_d[1:].reshape(t * n, d)                                    # (T*N, D)
         dw_o, db_o = g_y.t() @ rows_d, g_y.sum(0)                             # (F, D), (F,)
         g_hs_d = torch.zeros_like(hs_d)                                        # (T+1, N, D); nothing reads h0
@@ -146,7 +172,8 @@ class _WindowLoss(torch.autograd.Function):
         g_pre = torch.cat([d_h0, d_c0], dim=1) * (1.0 - s * s)                 # (N, 2D)
         dw_s, db_s = g_pre.t() @ z, g_pre.sum(0)
         g_z = g_xg @ w_ih_d + g_pre @ w_s                                      # (N, Z)
-        h_last = hs_e[t]                                                       # (N, H)
+        last = t if steps is None else (ctx.lengths, torch.arange(n))          # each sequence's last real step
+        h_last = hs_e[last]                                                    # (N, H)
         if spec.variational:
             w_m, w_v, mean, logvar_raw, logvar, eps, std = latent
             c = spec.beta * grad / count                                       # weight of the KL term
@@ -161,10 +188,10 @@ class _WindowLoss(torch.autograd.Function):
             g_h = g_z @ w_l
         # Encoder: the loss reads its last output only.
         g_hs_e = torch.zeros_like(hs_e)                                        # (T+1, N, H)
-        g_hs_e[t] = g_h
+        g_hs_e[last] = g_h
         d_xg_e, _, _, dw_hh_e = ext.backward(g_hs_e, hs_e.new_zeros(n, h), hs_e, cs_e, gates_e, tanh_e, w_hh_e)
         rows_e = d_xg_e.view(t * n, -1)                                        # (T*N, G)
         dw_ih_e = (x_tm.view(t * n, f).t() @ rows_e).t()                       # (G, F), long axis inside
         db_e = rows_e.sum(0)
-        return (None, None, dw_ih_e, dw_hh_e, db_e, db_e, *latent_grads, dw_s, db_s, dw_ih_d, dw_hh_d, db_d, db_d,
-                dw_o, db_o)
+        return (None, None, None, None, dw_ih_e, dw_hh_e, db_e, db_e, *latent_grads, dw_s, db_s, dw_ih_d, dw_hh_d,
+                db_d, db_d, dw_o, db_o)
