@@ -72,12 +72,13 @@ def fused_autoencoder_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths
     if int(lengths.min()) == t:
         steps = None                                          # windows: no gather, no mask
     else:
-        steps = torch.arange(t)[:, None]                      # (T, 1)
+        time = torch.arange(t)[:, None]                       # (T, 1)
         lens = lengths.to(torch.int64)[None, :]               # (1, N)
-        real = steps < lens                                   # (T, N): real steps
+        real = time < lens                                    # (T, N): real steps
         # Time index, per sequence, of its reversal within its own length (padding stays in place); it is its
         # own inverse, so the same index takes the gradient back.
-        steps = (torch.where(real, lens - 1 - steps, steps) if spec.reverse else steps.expand(t, n), real)
+        order = torch.where(real, lens - 1 - time, time) if spec.reverse else time.expand(t, n)
+        steps = (order, real)
     return _FusedLoss.apply(x, lengths, steps, spec, *_parameters(module))
 
 
