@@ -440,8 +440,10 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
       }
     });
   });
-  // dW_hh = sum_t dA_t^T h_{t-1}: one (G, T*N) @ (T*N, H) product instead of T small ones.
-  auto d_w_hh = at::mm(d_xg.view({steps * n, g}).t(), hs.narrow(0, 0, steps).reshape({steps * n, h}));
+  // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones, computed as
+  // (H, T*N) @ (T*N, G) and transposed: with the long axis inside, MKL ran it 1.1x (H = 32, 100) to 5x (H = 8)
+  // faster than (G, T*N) @ (T*N, H) (session measurement; as InputProjection's weight gradient).
+  auto d_w_hh = at::mm(hs.narrow(0, 0, steps).reshape({steps * n, h}).t(), d_xg.view({steps * n, g})).t().contiguous();
   return {d_xg, dh, dc, d_w_hh};
 }
 
