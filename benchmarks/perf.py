@@ -28,7 +28,7 @@ Usage::
 
     .venv-bench/bin/python benchmarks/perf.py                 # everything, writes benchmarks/results/perf.md
     .venv-bench/bin/python benchmarks/perf.py --quick --only A --no-keras   # smoke test, seconds
-    .venv-bench/bin/python benchmarks/perf.py --seqae-threads 1             # seqae on its default thread only
+    .venv-bench/bin/python benchmarks/perf.py --seqae-threads auto          # seqae with its defaults only
     .venv-bench/bin/python benchmarks/perf.py --probe threads               # one investigation (see PROBES)
     make bench-perf
 
@@ -141,7 +141,7 @@ def _seqae_input(data: dict[str, np.ndarray]):
     return x
 
 
-def seqae_train(case: str, data: dict, epochs: int, threads: int = 1, device: str = "cpu") -> dict:
+def seqae_train(case: str, data: dict, epochs: int, threads: int | str = "auto", device: str = "cpu") -> dict:
     import seqae.training.loop as loop
     from seqae import LSTMAutoencoder
 
@@ -167,14 +167,14 @@ def seqae_train(case: str, data: dict, epochs: int, threads: int = 1, device: st
             "loss": ae.history_["train_loss"]}
 
 
-def _quick_fit(case: str, X, threads: int = 1, device: str = "cpu"):
+def _quick_fit(case: str, X, threads: int | str = "auto", device: str = "cpu"):
     """A fitted estimator for the inference cases; the weights do not change the cost of scoring."""
     from seqae import LSTMAutoencoder
     return LSTMAutoencoder(**SEQAE_MODELS[case], **{**COMMON, "device": device}, epochs=1, max_batches_per_epoch=5,
                            num_threads=threads).fit(X)
 
 
-def seqae_infer(case: str, data: dict, repeats: int, threads: int = 1, device: str = "cpu") -> dict:
+def seqae_infer(case: str, data: dict, repeats: int, threads: int | str = "auto", device: str = "cpu") -> dict:
     X = data["x"]
     ae = _quick_fit(case, X, threads, device)
     baseline = _rss_mb()
@@ -239,7 +239,8 @@ def seqae_child(args) -> int:
     result = {"framework": "seqae", "case": args.case,
               "versions": {"torch": torch.__version__, "seqae": seqae.__version__, "numpy": np.__version__,
                            "python": platform.python_version()},
-              # The estimator runs fit and scoring under torch.set_num_threads(num_threads).
+              # The estimator runs fit and scoring under torch.set_num_threads(num_threads); "auto" trains on
+              # one thread and scores on torch's count.
               "threads": {"intra_op": args.seqae_threads[0], "inter_op": torch.get_num_interop_threads()},
               "device": args.device}
     try:
@@ -535,12 +536,15 @@ def run_all(args) -> dict:
             np.savez(data_path, **data)
             results[case] = {}
             print(case_name(case, size), file=sys.stderr, flush=True)
-            # seqae's default, one thread, is "seqae"; other thread counts (LSTMAutoencoder(num_threads=N)) run
-            # the cases that have Keras twins as "seqae-Nt".
+            # seqae's defaults (num_threads="auto": one thread to train, torch's count, one per core, to score)
+            # are "seqae"; explicit thread counts (LSTMAutoencoder(num_threads=N)) run the cases that have Keras
+            # twins as "seqae-Nt", except one thread for training, which is what "auto" trains with.
             for threads in args.seqae_threads:
-                if threads != 1 and case in ("S", "L", "D"):
+                if threads != "auto" and case in ("S", "L", "D"):
                     continue
-                label = "seqae" if threads == 1 else f"seqae-{threads}t"
+                if threads == 1 and case != "I" and "auto" in args.seqae_threads:
+                    continue
+                label = "seqae" if threads == "auto" else f"seqae-{threads}t"
                 out = tmpdir / f"{case}-{label}.json"
                 results[case][label] = _run_child(
                     [sys.executable, str(Path(__file__).resolve()), "--child", "--case", case, "--data",
@@ -739,11 +743,11 @@ def _relative(path: str) -> str:
         return path
 
 
-def _thread_counts(text: str) -> list[int]:
-    counts = [int(part) for part in text.split(",") if part.strip()]
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"expected thread counts >= 1 such as 1,2; got {text!r}")
-    return counts
+def _thread_counts(text: str) -> list[int | str]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(p == "auto" or (p.isdigit() and int(p) >= 1) for p in parts):
+        raise argparse.ArgumentTypeError(f"expected 'auto' and thread counts >= 1 such as auto,1,2; got {text!r}")
+    return [p if p == "auto" else int(p) for p in parts]
 
 
 def main(argv=None) -> int:
@@ -753,9 +757,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-keras", action="store_true", help="run seqae only")
     p.add_argument("--keras-python", help="interpreter with TensorFlow and Keras (default: auto)")
     p.add_argument("--epochs", type=int, help="epochs per training run, the first being a warm-up")
-    p.add_argument("--seqae-threads", type=_thread_counts, default=[1, 2], metavar="N[,N]",
-                   help="LSTMAutoencoder(num_threads=N) for each N: 1 (the default, row 'seqae') and others "
-                        "(rows 'seqae-Nt') (default: 1,2)")
+    p.add_argument("--seqae-threads", type=_thread_counts, default=["auto", 1, 2], metavar="N[,N]",
+                   help="LSTMAutoencoder(num_threads=N) for each N: 'auto' (the default, row 'seqae': one thread "
+                        "to train, torch's count to score) and counts (rows 'seqae-Nt'; one thread only for "
+                        "scoring when 'auto' is there) (default: auto,1,2)")
     p.add_argument("--device", default="cpu", help="seqae's device for cases A, B, C, S and I: 'cpu' (default) or "
                    "'cuda' (Keras stays on the CPU: tensorflow-cpu; case L runs on the CPU)")
     p.add_argument("--torch-threads", type=int, help="torch.set_num_threads in seqae's child before anything "

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqae import LSTMAutoencoder
-from seqae._runtime import INFERENCE_ROWS, INFERENCE_STEPS, cyclic_gc_paused, inference_batches, torch_threads
+from seqae._runtime import (INFERENCE_ROWS, INFERENCE_STEPS, check_num_threads, cyclic_gc_paused, inference_batches,
+                            torch_threads)
 from seqae.data.batching import length_grouped_batches
 
 CPU = torch.device("cpu")
@@ -91,3 +92,54 @@ def test_the_steps_cap_splits_as_the_greedy_definition(lengths, batch_size, max_
     got = length_grouped_batches(lengths, batch_size, max_steps=max_steps)
     want = _greedy_reference(lengths, batch_size, max_steps)
     assert [b.tolist() for b in got] == [b.tolist() for b in want]
+
+
+def test_auto_threads_mean_one_for_training_and_torchs_setting_for_scoring():
+    torch.set_num_threads(2)
+    try:
+        with torch_threads("auto", CPU):
+            assert torch.get_num_threads() == 1
+        with torch_threads("auto", CPU, scoring=True):
+            assert torch.get_num_threads() == 2
+        with torch_threads(3, CPU, scoring=True):
+            assert torch.get_num_threads() == 3
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("value", ["auto", None, 1, 4])
+def test_num_threads_accepts(value):
+    check_num_threads(value)
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5, "two", "AUTO"])
+def test_num_threads_rejects_with_a_message(value):
+    with pytest.raises(ValueError, match="num_threads must be 'auto', an integer >= 1 or None"):
+        check_num_threads(value)
+
+
+def test_the_estimators_default_trains_on_one_thread_and_scores_on_torchs(monkeypatch):
+    import seqae.autoencoder as sa
+    seen = {}
+    real_train = sa.train_autoencoder
+    def train(*args, **kwargs):
+        seen["fit"] = torch.get_num_threads()
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(sa, "train_autoencoder", train)
+    X = np.random.default_rng(0).standard_normal((40, 12, 2)).astype(np.float32)
+    torch.set_num_threads(2)
+    try:
+        ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
+        assert ae.num_threads == "auto" and seen["fit"] == 1
+        def record(*_):
+            seen.setdefault("score", torch.get_num_threads())          # returns None: the output stays
+
+        handle = ae.module_.register_forward_hook(record)
+        ae.reconstruction_error(X)
+        handle.remove()
+        assert seen["score"] == 2
+        assert torch.get_num_threads() == 2                      # the caller's setting, untouched
+    finally:
+        torch.set_num_threads(1)

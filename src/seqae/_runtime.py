@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import numbers
 
 import numpy as np
 import torch
@@ -29,16 +30,23 @@ def inference_batches(lengths: np.ndarray) -> list[np.ndarray]:
 
 
 @contextlib.contextmanager
-def torch_threads(num_threads: int | None, device: torch.device):
+def torch_threads(num_threads: int | str | None, device: torch.device, scoring: bool = False):
     """Run a block with ``num_threads`` intra-op CPU threads, then restore the caller's setting.
 
-    Why one by default: when other processes share the cores, threads wait for each other. With torch's own
-    LSTM a training step of case A took 4,161 ms on 2 threads against 14.9 ms on 1 on a busy 2-core machine
-    (``benchmarks/perf.py --probe threads``, first session); with the fused kernel, which splits a batch's rows
-    over the threads once per layer call, it still took 25.9 ms against 7.9 ms with one other process busy
-    (a session script), while scoring 7,752 windows took 312 ms against 243 ms. On an idle machine two threads
-    score about 1.5x faster (``benchmarks/results/perf.md``).
+    ``num_threads``: an int; None keeps torch's setting; ``"auto"`` (the estimators' default) means one thread
+    for training (``scoring=False``) and torch's setting, normally one thread per core, for scoring.
+
+    Why one thread for training: its batches are small (32 rows), so threads gain little, and when other
+    processes share the cores they wait for each other. With torch's own LSTM a training step of case A took
+    4,161 ms on 2 threads against 14.9 ms on 1 on a busy 2-core machine (``benchmarks/perf.py --probe threads``,
+    first session); with the fused kernel, which splits a batch's rows over the threads once per layer call,
+    it still took 25.9 ms against 7.9 ms with one other process busy (a session script). Why all cores for
+    scoring: its batches are large (1024 rows), two threads scored 1.7-1.9x faster than one on an idle machine
+    (``benchmarks/results/perf.md``), and only 1.3x slower (312 against 243 ms for 7,752 windows) with another
+    process busy.
     """
+    if num_threads == "auto":
+        num_threads = None if scoring else 1
     if num_threads is None or device.type != "cpu":
         yield
         return
@@ -48,6 +56,14 @@ def torch_threads(num_threads: int | None, device: torch.device):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def check_num_threads(value) -> None:
+    """``num_threads`` of the estimators: ``"auto"``, an int >= 1 or None."""
+    if value == "auto" or value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"num_threads must be 'auto', an integer >= 1 or None, got {value!r}")
 
 
 @contextlib.contextmanager

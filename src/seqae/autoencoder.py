@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
-from seqae._runtime import cyclic_gc_paused, inference_batches, torch_threads
+from seqae._runtime import check_num_threads, cyclic_gc_paused, inference_batches, torch_threads
 from seqae.data.batching import collection_lengths, pad_sequences
 from seqae.data.scaling import FeatureScaler
 from seqae.data.validation import SequenceInput, check_sequences
@@ -74,10 +74,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Seeds weights, splits, batch order, dropout and VAE noise. Two fits with the same int are identical on CPU.
     device : str, default="auto"
         "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
-    num_threads : int or None, default=1
-        CPU threads torch uses while this estimator fits or scores (restored afterwards); None keeps torch's
-        setting. One does not stall when other processes share the cores; more split each batch's rows over
-        threads, which speeds up scoring large sets on an idle machine (``benchmarks/results/perf.md``).
+    num_threads : "auto", int or None, default="auto"
+        CPU threads torch uses while this estimator fits or scores (restored afterwards). "auto": one thread for
+        fitting (small batches gain little from threads, and stall when other processes share the cores) and
+        torch's setting, normally one per core, for scoring (large batches: two threads scored 1.7-1.9x faster
+        than one on an idle 2-core machine, ``benchmarks/results/perf.md``). An int: that many for both. None:
+        torch's setting for both.
     verbose : bool, default=False
         Show a progress bar.
 
@@ -115,7 +117,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __init__(self, *, hidden_size=64, decoder_hidden_size=None, latent_dim=16, num_layers=1, bidirectional=False,
                  dropout=0.0, variational=False, beta=1.0, beta_warmup=0, pooling="last", decoder="repeat", epochs=100,
                  batch_size=32, learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0,
-                 max_batches_per_epoch=None, random_state=None, device="auto", num_threads=1, verbose=False):
+                 max_batches_per_epoch=None, random_state=None, device="auto", num_threads="auto", verbose=False):
         self.hidden_size = hidden_size
         self.decoder_hidden_size = decoder_hidden_size
         self.latent_dim = latent_dim
@@ -147,7 +149,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_int("decoder_hidden_size", self.decoder_hidden_size, 1, allow_none=True)
         check_int("patience", self.patience, 1, allow_none=True)
         check_int("max_batches_per_epoch", self.max_batches_per_epoch, 1, allow_none=True)
-        check_int("num_threads", self.num_threads, 1, allow_none=True)
+        check_num_threads(self.num_threads)
         check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
         check_float("beta", self.beta, 0.0, 1e6)
         check_float("learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
@@ -265,7 +267,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.module_.eval()
         lengths = collection_lengths(sequences)
         device = self._device()
-        with torch.inference_mode(), torch_threads(self.num_threads, device), cyclic_gc_paused():
+        with torch.inference_mode(), torch_threads(self.num_threads, device, scoring=True), cyclic_gc_paused():
             for index in inference_batches(lengths):
                 batch = pad_sequences(sequences, index).to(device)
                 yield index, batch, self.module_(batch.x, batch.lengths)
@@ -319,7 +321,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = self._device()
         lengths = collection_lengths(sequences)
         rows = []
-        with torch.inference_mode(), torch_threads(self.num_threads, device), cyclic_gc_paused():
+        with torch.inference_mode(), torch_threads(self.num_threads, device, scoring=True), cyclic_gc_paused():
             for index in inference_batches(lengths):
                 batch = pad_sequences(sequences, index).to(device)
                 h = module.encoder.sequence_outputs(batch.x, batch.lengths)      # (N, T, P)

@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     parser.add_argument("--threads", type=_common.positive_int, metavar="N",
-                        help="CPU threads PyTorch uses while fitting and scoring (default 1, the estimators' num_threads); 1 is "
-                             "often fastest for small models and on a machine busy with other work")
+                        help="CPU threads PyTorch uses while fitting and scoring (default: the estimators' "
+                             "num_threads='auto', one thread to fit and one per core to score); 1 is often fastest "
+                             "for small models and on a machine busy with other work")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in (detect, fit, score, evaluate, embed, demo):
         module.add_parser(sub)

@@ -44,7 +44,7 @@ class SequenceAnomalyDetector(DetectorBase):
                  latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0,
                  beta_warmup=0, pooling="last", decoder="repeat", epochs=100, batch_size=32, learning_rate=1e-3,
                  validation_fraction=0.1, patience=10, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
-                 device="auto", num_threads=1, verbose=False):
+                 device="auto", num_threads="auto", verbose=False):
         self.contamination = contamination
         self.threshold = threshold
         self.threshold_params = threshold_params
