@@ -303,7 +303,7 @@ def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_los
 
     from seqae.nn.autoencoder import AutoencoderConfig, SequenceAutoencoder
     from seqae.nn.losses import autoencoder_loss
-    f, t = (1, 30) if case == "A" else (8, 180)
+    f, t = (1, 30) if case in ("A", "B", "I") else (8, 180)     # A, B and I: windows of 30; C, S: 180 steps of 8
     torch.manual_seed(0)
     m = SequenceAutoencoder(AutoencoderConfig(n_features=f, **SEQAE_MODELS[case])).train()
     opt = torch.optim.Adam(m.parameters(), lr=1e-3, **adam)
