@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from seqae.nn.autoencoder import SequenceAutoencoder
-from seqae.nn.fused_lstm import _INLINE_FEATURES, _extension, _use_fused
+from seqae.nn.fused_lstm import _INLINE_FEATURES, _extension, _projection_grads, _use_fused
 from seqae.nn.latent import _LOGVAR_MAX, _LOGVAR_MIN
 
 
@@ -162,17 +162,18 @@ class _FusedLoss(torch.autograd.Function):
             g_y = g_diff.gather(0, steps[0][:, :, None].expand(t, n, f))        # the reversal is its own inverse
         g_y = g_y.reshape(t * n, f)                                            # (T*N, F)
         rows_d = hs_d[1:].reshape(t * n, d)                                    # (T*N, D)
-        dw_o, db_o = g_y.t() @ rows_d, g_y.sum(0)                             # (F, D), (F,)
+        # Each linear layer's backward (input, weight, bias) is _projection_grads, shared with the module path.
+        g_rows_d, dw_o, db_o = _projection_grads(rows_d, w_o, g_y, (True, True, True))   # (T*N, D), (F, D), (F,)
         g_hs_d = torch.zeros_like(hs_d)                                        # (T+1, N, D); nothing reads h0
-        torch.mm(g_y, w_o, out=g_hs_d[1:].view(t * n, d))
+        g_hs_d[1:] = g_rows_d.view(t, n, d)
         d_xg_d, d_h0, d_c0, dw_hh_d = ext.backward(g_hs_d, hs_d.new_zeros(n, d), hs_d, cs_d, gates_d, tanh_d,
                                                    w_hh_d)                     # d_xg_d (T, N, 4D)
         g_xg = d_xg_d.sum(0)                                                   # (N, 4D): the input is repeated
-        dw_ih_d, db_d = g_xg.t() @ z, g_xg.sum(0)
+        g_z_input, dw_ih_d, db_d = _projection_grads(z, w_ih_d, g_xg, (True, True, True))
         # Initial state s = tanh(z W_s^T + b_s) = [h0 | c0].
         g_pre = torch.cat([d_h0, d_c0], dim=1) * (1.0 - s * s)                 # (N, 2D)
-        dw_s, db_s = g_pre.t() @ z, g_pre.sum(0)
-        g_z = g_xg @ w_ih_d + g_pre @ w_s                                      # (N, Z)
+        g_z_state, dw_s, db_s = _projection_grads(z, w_s, g_pre, (True, True, True))
+        g_z = g_z_input + g_z_state                                            # (N, Z)
         last = t if steps is None else (ctx.lengths, torch.arange(n))          # each sequence's last real step
         h_last = hs_e[last]                                                    # (N, H)
         if spec.variational:
@@ -181,18 +182,17 @@ class _FusedLoss(torch.autograd.Function):
             g_mean = g_z + c * mean                                            # dKL/dmean = mean
             g_logvar = g_z * eps * 0.5 * std + c * 0.5 * (logvar.exp() - 1.0)  # z = mean + exp(logvar/2) eps
             g_logvar = g_logvar * ((logvar_raw >= _LOGVAR_MIN) & (logvar_raw <= _LOGVAR_MAX))  # clamp's gradient
-            latent_grads = (g_mean.t() @ h_last, g_mean.sum(0), g_logvar.t() @ h_last, g_logvar.sum(0))
-            g_h = g_mean @ w_m + g_logvar @ w_v                                # (N, H)
+            g_h_mean, dw_m, db_m = _projection_grads(h_last, w_m, g_mean, (True, True, True))
+            g_h_logvar, dw_v, db_v = _projection_grads(h_last, w_v, g_logvar, (True, True, True))
+            latent_grads = (dw_m, db_m, dw_v, db_v)
+            g_h = g_h_mean + g_h_logvar                                        # (N, H)
         else:
             (w_l,) = latent
-            latent_grads = (g_z.t() @ h_last, g_z.sum(0))
-            g_h = g_z @ w_l
+            g_h, *latent_grads = _projection_grads(h_last, w_l, g_z, (True, True, True))
         # Encoder: the loss reads its last output only.
         g_hs_e = torch.zeros_like(hs_e)                                        # (T+1, N, H)
         g_hs_e[last] = g_h
         d_xg_e, _, _, dw_hh_e = ext.backward(g_hs_e, hs_e.new_zeros(n, h), hs_e, cs_e, gates_e, tanh_e, w_hh_e)
-        rows_e = d_xg_e.view(t * n, -1)                                        # (T*N, G)
-        dw_ih_e = (x_tm.view(t * n, f).t() @ rows_e).t()                       # (G, F), long axis inside
-        db_e = rows_e.sum(0)
+        _, dw_ih_e, db_e = _projection_grads(x_tm.view(t * n, f), w_ih_e, d_xg_e.view(t * n, -1), (False, True, True))
         return (None, None, None, None, dw_ih_e, dw_hh_e, db_e, db_e, *latent_grads, dw_s, db_s, dw_ih_d, dw_hh_d,
                 db_d, db_d, dw_o, db_o)

@@ -18,8 +18,8 @@ from seqae._runtime import cyclic_gc_paused
 from seqae.data.batching import length_grouped_batches, pad_sequences
 from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
-from seqae.nn.losses import autoencoder_loss
 from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
+from seqae.nn.losses import autoencoder_loss
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 
