@@ -41,7 +41,7 @@ def torch_threads(num_threads: int | str | None, device: torch.device, scoring: 
     4,161 ms on 2 threads against 14.9 ms on 1 on a busy 2-core machine (``benchmarks/perf.py --probe threads``,
     first session); with the fused kernel, which splits a batch's rows over the threads once per layer call,
     it still took 25.9 ms against 7.9 ms with one other process busy (a session script). Why all cores for
-    scoring: its batches are large (1024 rows), two threads scored 1.7-1.9x faster than one on an idle machine
+    scoring: its batches are large (1024 rows), two threads scored 1.6-1.9x faster than one on an idle machine
     (``benchmarks/results/perf.md``), and only 1.3x slower (312 against 243 ms for 7,752 windows) with another
     process busy.
     """

@@ -77,7 +77,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     num_threads : "auto", int or None, default="auto"
         CPU threads torch uses while this estimator fits or scores (restored afterwards). "auto": one thread for
         fitting (small batches gain little from threads, and stall when other processes share the cores) and
-        torch's setting, normally one per core, for scoring (large batches: two threads scored 1.7-1.9x faster
+        torch's setting, normally one per core, for scoring (large batches: two threads scored 1.6-1.9x faster
         than one on an idle 2-core machine, ``benchmarks/results/perf.md``). An int: that many for both. None:
         torch's setting for both.
     verbose : bool, default=False
