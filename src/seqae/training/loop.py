@@ -20,6 +20,7 @@ from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
 from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
 from seqae.nn.losses import autoencoder_loss
+from seqae.training.flat import FlatParameters
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 
@@ -136,8 +137,26 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
     run that had already stopped early resumes to the same stop).
     """
     started = time.perf_counter()
-    # A list made once: module.parameters() walks the module tree, which cost more than the clipping it fed.
-    params = list(module.parameters())
+    # On the CPU the optimiser and the clipping see one flat tensor of all weights (training/flat.py); the
+    # module's parameters are views into it until release() gives them their own storage back.
+    flat = FlatParameters(module.parameters()) if device.type == "cpu" else None
+    try:
+        # A list made once: module.parameters() walks the module tree, which cost more than the clipping it fed.
+        params = [flat.param] if flat is not None else list(module.parameters())
+        result = _train(module, train, validation, cfg, rng, device, checkpoint, fingerprint, params,
+                        flat is not None)
+    finally:
+        if flat is not None:
+            flat.release()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: list[np.ndarray] | None,
+           cfg: TrainingConfig, rng: np.random.Generator, device: torch.device,
+           checkpoint: str | os.PathLike | None, fingerprint: str, params: list[torch.Tensor],
+           flat: bool) -> TrainingResult:
+    """train_autoencoder's epochs; ``params`` are what the optimiser updates, one flat tensor when ``flat``."""
     optimizer = torch.optim.Adam(params, lr=cfg.learning_rate,
                                  # One fused kernel for all parameters: the optimiser step went from 1.34 to
                                  # 0.53 ms per batch (benchmarks/perf.py --probe adam).
@@ -165,7 +184,7 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
             raise TrainingError(f"the {what} became non-finite in epoch {epoch + 1} before any epoch gave a "
                                 f"finite loss; {hint}")
         warnings.warn(f"{what} became non-finite in epoch {epoch + 1}; stopped and restored the weights of "
-                      f"epoch {best[1] + 1}", RuntimeWarning, stacklevel=4)
+                      f"epoch {best[1] + 1}", RuntimeWarning, stacklevel=5)
         result.stop_reason = "non_finite_loss"
 
     try:
@@ -182,7 +201,8 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
                     if not torch.isfinite(loss):
                         finite = False
                         break
-                    optimizer.zero_grad(set_to_none=True)
+                    # Flat gradients are views that autograd adds into: zeroed in place, never dropped.
+                    optimizer.zero_grad(set_to_none=not flat)
                     loss.backward()
                     if cfg.clip_norm is not None:
                         torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm, foreach=True)
@@ -235,5 +255,4 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
     result.best_loss, result.best_epoch, best_state = best
     module.load_state_dict(best_state)
     module.eval()
-    result.seconds = time.perf_counter() - started
     return result
