@@ -35,7 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-_SOURCE = Path(__file__).with_name("csrc") / "lstm_cpu.cpp"
+# The kernel, the autoencoder's fused loss on it (used by fused_loss.py), and their Python bindings.
+_SOURCES = [str(Path(__file__).with_name("csrc") / name)
+            for name in ("lstm_cpu.cpp", "autoencoder_loss.cpp", "bindings.cpp")]
 _log = logging.getLogger("seqae")
 # Inputs this narrow (a series' channels) are projected inside the kernel's loop instead of all steps at once
 # beforehand: 15.7 MB less memory traffic per 1024 windows of 30 steps (see set_input_row in csrc/lstm_cpu.cpp).
@@ -75,7 +77,7 @@ def _extension():
             # for half a minute without a word.
             _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, about 30-40 s)")
         build.mkdir(parents=True, exist_ok=True)
-        return cpp_extension.load(name=name, sources=[str(_SOURCE)], extra_cflags=flags, extra_ldflags=ldflags,
+        return cpp_extension.load(name=name, sources=_SOURCES, extra_cflags=flags, extra_ldflags=ldflags,
                                   build_directory=str(build), verbose=False)
     except (OSError, RuntimeError, ImportError, ValueError) as exc:
         # No compiler, a failed build or an unloadable library: the model still runs, on torch's own kernel.

@@ -12,8 +12,10 @@
 // Layout: xg (N, T, G) batch-first, any strides except a contiguous last dimension (a stride of 0 over T, as
 // for a repeated latent, is allowed); every buffer made here is time-major and contiguous: hs, cs (T+1, N, H)
 // with the initial state at index 0, gates (T, N, G) after their nonlinearities, tanh_c (T, N, H).
+#include "lstm_cpu.h"
+
 #include <ATen/Parallel.h>
-#include <torch/extension.h>
+#include <torch/types.h>  // torch::Tensor and its factories, without the Python headers (bindings.cpp has those)
 
 #include <algorithm>
 #include <cmath>
@@ -328,8 +330,8 @@ void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch:
 // and tanh_c (T, N, H); otherwise those three are empty, and the cell states live in two rotating rows.
 std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
                                         const torch::Tensor& w_hh, bool save,
-                                        const c10::optional<torch::Tensor>& w_ih_t_opt,
-                                        const c10::optional<torch::Tensor>& bias_opt) {
+                                        const std::optional<torch::Tensor>& w_ih_t_opt,
+                                        const std::optional<torch::Tensor>& bias_opt) {
   const torch::Tensor w_ih_t = w_ih_t_opt.has_value() ? *w_ih_t_opt : torch::Tensor();
   const torch::Tensor bias = bias_opt.has_value() ? *bias_opt : torch::Tensor();
   check_inputs(xg, h0, c0, w_hh, w_ih_t, bias);
@@ -394,6 +396,10 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
   return {hs, c_last, cs, gates, tanh_c};
 }
 
+void set_pool_limit(int64_t bytes) { pool().set_limit(static_cast<size_t>(std::max<int64_t>(bytes, 0))); }
+
+int64_t pool_held() { return static_cast<int64_t>(pool().held()); }
+
 // grad_hs (T+1, N, H): gradient of the loss w.r.t. hs (index 0 is h0 itself); grad_c_last (N, H): w.r.t. the
 // final cell state. Returns d_xg (T, N, G) time-major (the gradient w.r.t. the pre-activations, which is the
 // gradient w.r.t. xg), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H).
@@ -445,14 +451,4 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
   // faster than (G, T*N) @ (T*N, H) (session measurement; as InputProjection's weight gradient).
   auto d_w_hh = at::mm(hs.narrow(0, 0, steps).reshape({steps * n, h}).t(), d_xg.view({steps * n, g})).t().contiguous();
   return {d_xg, dh, dc, d_w_hh};
-}
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)", pybind11::arg("xg"), pybind11::arg("h0"),
-        pybind11::arg("c0"), pybind11::arg("w_hh"), pybind11::arg("save"), pybind11::arg("w_ih_t") = pybind11::none(),
-        pybind11::arg("bias") = pybind11::none());
-  m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)");
-  m.def("set_pool_limit", [](int64_t limit) { pool().set_limit(static_cast<size_t>(std::max<int64_t>(limit, 0))); },
-        "Bytes of freed output buffers the kernel keeps for reuse (0: none)");
-  m.def("pool_held", [] { return static_cast<int64_t>(pool().held()); }, "Bytes of idle buffers held now");
 }

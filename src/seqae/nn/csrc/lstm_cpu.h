@@ -1,0 +1,25 @@
+// The fused LSTM recurrence of lstm_cpu.cpp, for the other sources of the extension (see that file for the
+// legend and the layouts).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+// One layer forward: hs (T+1, N, H), c_T (N, H) and, when `save`, cs (T+1, N, H), gates (T, N, G), tanh_c (T, N, H).
+// xg (N, T, G) are the input gates, or with w_ih_t (F, G) and bias (G,) the input x (N, T, F) itself.
+std::vector<at::Tensor> lstm_forward(const at::Tensor& xg, const at::Tensor& h0, const at::Tensor& c0,
+                                     const at::Tensor& w_hh, bool save, const std::optional<at::Tensor>& w_ih_t,
+                                     const std::optional<at::Tensor>& bias);
+
+// One layer backward: d_xg (T, N, G), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H), from grad_hs (T+1, N, H) and
+// grad_c_last (N, H).
+std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_hs, const at::Tensor& grad_c_last, const at::Tensor& hs,
+                                      const at::Tensor& cs, const at::Tensor& gates, const at::Tensor& tanh_c,
+                                      const at::Tensor& w_hh);
+
+// Bytes of freed output buffers kept for reuse (0: none, and the pool is emptied); bytes held idle now.
+void set_pool_limit(int64_t bytes);
+int64_t pool_held();
