@@ -263,7 +263,7 @@ def seqae_child(args) -> int:
 # Where seqae's time goes, and what the proposals of issue #5 gain: ``perf.py --probe NAME``. Each probe times its
 # variants in the same process, interleaved over rounds (median), so that load from other processes hits them
 # alike; CPU milliseconds are the steadier figure on a shared machine.
-PROBES = ("threads", "adam", "fastpath", "fused-loss", "infer", "rows", "compile", "lstm", "fused")
+PROBES = ("threads", "fit-threads", "adam", "fastpath", "fused-loss", "infer", "rows", "compile", "lstm", "fused")
 
 
 def _interleave(variants: dict, reps: int, rounds: int = 5) -> dict[str, tuple[float, float]]:
@@ -290,7 +290,8 @@ def _print_probe(title: str, res: dict[str, tuple[float, float]], unit: str = "m
         print(f"  {name:58s} wall {w:9.2f}  CPU {c:9.2f}  (CPU speed-up over the first {base[1] / c:4.2f}x)")
 
 
-def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_loss: bool = False, **adam):
+def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_loss: bool = False,
+                model: dict | None = None, shape: tuple[int, int] | None = None, **adam):
     """One optimisation step of the case's seqae module on a batch of 32 equal lengths, as the loop does it.
 
     ``fast``: the equal-length fast path; ``compiled``: the module through ``torch.compile``; ``fused_loss``: the
@@ -304,8 +305,9 @@ def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_los
     from seqae.nn.autoencoder import AutoencoderConfig, SequenceAutoencoder
     from seqae.nn.losses import autoencoder_loss
     f, t = (1, 30) if case in ("A", "B", "I") else (8, 180)     # A, B and I: windows of 30; C, S: 180 steps of 8
+    f, t = shape or (f, t)
     torch.manual_seed(0)
-    m = SequenceAutoencoder(AutoencoderConfig(n_features=f, **SEQAE_MODELS[case])).train()
+    m = SequenceAutoencoder(AutoencoderConfig(n_features=f, **(model or SEQAE_MODELS[case]))).train()
     opt = torch.optim.Adam(m.parameters(), lr=1e-3, **adam)
     forward = torch.compile(m) if compiled else m
     batches = {}
@@ -329,6 +331,12 @@ def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_los
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
     return step
+
+
+def _spin() -> None:
+    """A busy process: what another user's job does to a shared machine."""
+    while True:
+        pass
 
 
 def _vectorised_errors(ae, X: np.ndarray) -> np.ndarray:
@@ -369,6 +377,28 @@ def run_probe(name: str) -> None:
                            "reconstruction_error, 7752 windows, 1 thread": (1, lambda: ae.reconstruction_error(X))},
                           reps=1)
         _print_probe("Threads, inference A (batch 1024)", res)
+    elif name == "fit-threads":
+        # Training steps on one and two threads, on an idle machine and beside one busy process: what
+        # num_threads="auto" decides by (seqae._runtime.FIT_THREADS_MIN_STEP_WORK).
+        shapes = {"A: H=32, 32 x 30 steps": ("A", None, None),
+                  "H=64, 32 x 30 steps": ("A", dict(hidden_size=64, latent_dim=64), None),
+                  "C: H=100 (decoder 8), 32 x 180 steps of 8": ("C", None, None),
+                  "H=128, 32 x 50 steps": ("A", dict(hidden_size=128, latent_dim=128), (1, 50))}
+        for busy in (False, True):
+            spinner = None
+            if busy:
+                import multiprocessing
+                spinner = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True)
+                spinner.start()
+            try:
+                for label, (case, model, shape) in shapes.items():
+                    step = _train_step(case, fused_loss=True, fused=True, model=model, shape=shape)
+                    res = _interleave({"1 thread": (1, step), "2 threads": (2, step)},
+                                      reps=20 if case == "A" and model is None else 3)
+                    _print_probe(f"Training step {label}, {'one other busy process' if busy else 'idle'}", res)
+            finally:
+                if spinner is not None:
+                    spinner.terminate()
     elif name == "adam":
         for case in ("A", "C"):
             res = _interleave({f"{case}: Adam default (single-tensor on CPU)": (1, _train_step(case)),

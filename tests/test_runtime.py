@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqae import LSTMAutoencoder
-from seqae._runtime import (INFERENCE_ROWS, INFERENCE_STEPS, check_num_threads, cyclic_gc_paused, inference_batches,
-                            torch_threads)
+from seqae._runtime import (FIT_THREADS_MIN_STEP_WORK, INFERENCE_ROWS, INFERENCE_STEPS, check_num_threads,
+                            cyclic_gc_paused, inference_batches, recurrent_step_work, torch_threads)
 from seqae.data.batching import length_grouped_batches
 
 CPU = torch.device("cpu")
@@ -94,10 +94,16 @@ def test_the_steps_cap_splits_as_the_greedy_definition(lengths, batch_size, max_
     assert [b.tolist() for b in got] == [b.tolist() for b in want]
 
 
-def test_auto_threads_mean_one_for_training_and_torchs_setting_for_scoring():
+def test_auto_threads_mean_one_for_training_small_models_and_torchs_setting_otherwise():
     torch.set_num_threads(2)
     try:
         with torch_threads("auto", CPU):
+            assert torch.get_num_threads() == 1
+        with torch_threads("auto", CPU, step_work=FIT_THREADS_MIN_STEP_WORK - 1):
+            assert torch.get_num_threads() == 1
+        with torch_threads("auto", CPU, step_work=FIT_THREADS_MIN_STEP_WORK):
+            assert torch.get_num_threads() == 2
+        with torch_threads(1, CPU, step_work=FIT_THREADS_MIN_STEP_WORK):   # an int wins
             assert torch.get_num_threads() == 1
         with torch_threads("auto", CPU, scoring=True):
             assert torch.get_num_threads() == 2
@@ -117,6 +123,35 @@ def test_num_threads_accepts(value):
 def test_num_threads_rejects_with_a_message(value):
     with pytest.raises(ValueError, match="num_threads must be 'auto', an integer >= 1 or None"):
         check_num_threads(value)
+
+
+def test_recurrent_step_work_counts_the_widest_layer():
+    assert recurrent_step_work(32, (32,)) == 32 * 4 * 32 * 32
+    assert recurrent_step_work(32, (100, 8)) == 32 * 4 * 100 * 100
+    # The threshold's own example: 32 rows of 64 units train on all cores, 32 rows of 32 on one.
+    assert recurrent_step_work(32, (64, 8)) >= FIT_THREADS_MIN_STEP_WORK > recurrent_step_work(32, (32, 32))
+
+
+@pytest.mark.parametrize("hidden, decoder, want", [(8, None, 1), (64, None, 2), (8, 64, 2)])
+def test_the_estimators_default_trains_wide_models_on_torchs_threads(monkeypatch, hidden, decoder, want):
+    import seqae.autoencoder as sa
+    seen = {}
+    real_train = sa.train_autoencoder
+
+    def train(*args, **kwargs):
+        seen["fit"] = torch.get_num_threads()
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(sa, "train_autoencoder", train)
+    X = np.random.default_rng(0).standard_normal((8, 5, 1)).astype(np.float32)
+    torch.set_num_threads(2)
+    try:
+        LSTMAutoencoder(hidden_size=hidden, decoder_hidden_size=decoder, latent_dim=2, epochs=1, batch_size=32,
+                        random_state=0, device="cpu", max_batches_per_epoch=1).fit(X)
+        assert seen["fit"] == want
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
 
 
 def test_the_estimators_default_trains_on_one_thread_and_scores_on_torchs(monkeypatch):

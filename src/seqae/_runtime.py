@@ -29,24 +29,41 @@ def inference_batches(lengths: np.ndarray) -> list[np.ndarray]:
     return length_grouped_batches(lengths, INFERENCE_ROWS, max_steps=INFERENCE_STEPS)
 
 
+# Least work per training step, in multiply-adds of the widest layer's recurrent product (rows x 4H x H), at which
+# num_threads="auto" trains on all cores: 32 rows of H = 64 (two threads: 4.4 against 5.7 ms per step of 30
+# steps in one run, 7.3 against 7.5 in another), not 32 of H = 32 (2.2 against 2.3 ms in one, 4.3 against 3.6 in
+# the other; benchmarks/perf.py --probe fit-threads, idle 2-core machine).
+FIT_THREADS_MIN_STEP_WORK = 32 * 4 * 64 * 64
+
+
+def recurrent_step_work(rows: int, hidden_sizes) -> int:
+    """Multiply-adds of one time step's recurrent product, ``rows x 4H x H``, for the widest LSTM layer."""
+    return rows * max(4 * h * h for h in hidden_sizes)
+
+
 @contextlib.contextmanager
-def torch_threads(num_threads: int | str | None, device: torch.device, scoring: bool = False):
+def torch_threads(num_threads: int | str | None, device: torch.device, scoring: bool = False, step_work: int = 0):
     """Run a block with ``num_threads`` intra-op CPU threads, then restore the caller's setting.
 
-    ``num_threads``: an int; None keeps torch's setting; ``"auto"`` (the estimators' default) means one thread
-    for training (``scoring=False``) and torch's setting, normally one thread per core, for scoring.
+    ``num_threads``: an int; None keeps torch's setting; ``"auto"`` (the estimators' default) means torch's
+    setting, normally one thread per core, for scoring (``scoring=True``) and for training a model with enough
+    work per step (``step_work``, see :func:`recurrent_step_work`, at least ``FIT_THREADS_MIN_STEP_WORK``), and
+    one thread for training a smaller one.
 
-    Why one thread for training: its batches are small (32 rows), so threads gain little, and when other
-    processes share the cores they wait for each other. With torch's own LSTM a training step of case A took
-    4,161 ms on 2 threads against 14.9 ms on 1 on a busy 2-core machine (``benchmarks/perf.py --probe threads``,
-    first session); with the fused kernel, which splits a batch's rows over the threads once per layer call,
-    it still took 25.9 ms against 7.9 ms with one other process busy (a session script). Why all cores for
-    scoring: its batches are large (1024 rows), two threads scored 1.6-1.9x faster than one on an idle machine
-    (``benchmarks/results/perf.md``), and only 1.3x slower (312 against 243 ms for 7,752 windows) with another
-    process busy.
+    Why one thread for small models: their steps are short, so threads gain little (a step of case A, 32 windows
+    of H = 32: 2.34 ms on one thread, 2.17 on two), and when other processes share the cores each parallel
+    region waits for a descheduled thread (with one other busy process: 13.7 ms on two threads against 3.0 on
+    one). With torch's own LSTM it was worse: 4,161 ms against 14.9 (``benchmarks/perf.py --probe threads``,
+    first session). Why all cores for larger models: two threads trained a step of case C (32 sequences of 180
+    steps, H = 100) in 26-27 ms against 34, and one of H = 128 (50 steps) in 20-24 against 30-31, on an idle
+    2-core machine (``benchmarks/perf.py --probe fit-threads``, two runs); beside a busy process they were 2-2.7x
+    slower than one thread (C: 97 against 36 ms), so pass ``num_threads=1`` on a shared machine. Why
+    all cores for scoring: its batches are large (1024 rows), two threads scored 1.6-1.9x faster than one on an
+    idle machine (``benchmarks/results/perf.md``), and only 1.3x slower (312 against 243 ms for 7,752 windows)
+    with another process busy.
     """
     if num_threads == "auto":
-        num_threads = None if scoring else 1
+        num_threads = None if scoring or step_work >= FIT_THREADS_MIN_STEP_WORK else 1
     if num_threads is None or device.type != "cpu":
         yield
         return

@@ -15,7 +15,8 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
-from seqae._runtime import check_num_threads, cyclic_gc_paused, inference_batches, torch_threads
+from seqae._runtime import (check_num_threads, cyclic_gc_paused, inference_batches, recurrent_step_work,
+                            torch_threads)
 from seqae.data.batching import collection_lengths, pad_sequences
 from seqae.data.scaling import FeatureScaler
 from seqae.data.validation import SequenceInput, check_sequences
@@ -75,11 +76,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     device : str, default="auto"
         "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     num_threads : "auto", int or None, default="auto"
-        CPU threads torch uses while this estimator fits or scores (restored afterwards). "auto": one thread for
-        fitting (small batches gain little from threads, and stall when other processes share the cores) and
-        torch's setting, normally one per core, for scoring (large batches: two threads scored 1.6-1.9x faster
-        than one on an idle 2-core machine, ``benchmarks/results/perf.md``). An int: that many for both. None:
-        torch's setting for both.
+        CPU threads torch uses while this estimator fits or scores (restored afterwards). "auto": torch's
+        setting, normally one per core, for scoring (large batches: two threads scored 1.6-1.9x faster than one
+        on an idle 2-core machine, ``benchmarks/results/perf.md``) and for fitting models with wide layers
+        (``batch_size * 4 * H**2 >= 524288``, e.g. 32 rows of H = 64: two threads trained H = 100 1.3x faster);
+        one thread for fitting smaller ones, which gain little from threads. Threads stall when other busy
+        processes share the cores: pass 1 there. An int: that many for both. None: torch's setting for both.
     verbose : bool, default=False
         Show a progress bar.
 
@@ -220,9 +222,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         torch_seed = int(rng.integers(2**63 - 1))
         # fork_rng: the torch seed below is local to this fit; the user's global torch RNG is left as it was.
         cuda = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda), torch_threads(self.num_threads, device):
+        config = self._module_config(data.n_features)
+        step_work = recurrent_step_work(self.batch_size, (config.hidden_size, config.decoder_hidden_size
+                                                          or config.hidden_size))
+        with torch.random.fork_rng(devices=cuda), torch_threads(self.num_threads, device, step_work=step_work):
             torch.manual_seed(torch_seed)
-            module = SequenceAutoencoder(self._module_config(data.n_features)).to(device)
+            module = SequenceAutoencoder(config).to(device)
             result = train_autoencoder(module, train, val, cfg, rng, device, checkpoint, fingerprint)
         self.module_ = module
         self.scaler_ = scaler

@@ -66,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     parser.add_argument("--threads", type=_common.positive_int, metavar="N",
                         help="CPU threads PyTorch uses while fitting and scoring (default: the estimators' "
-                             "num_threads='auto', one thread to fit and one per core to score); 1 is often fastest "
-                             "for small models and on a machine busy with other work")
+                             "num_threads='auto': one per core to score, and to fit wide models; one thread to fit "
+                             "small ones); 1 is often fastest on a machine busy with other work")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in (detect, fit, score, evaluate, embed, demo):
         module.add_parser(sub)
