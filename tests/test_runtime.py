@@ -128,11 +128,11 @@ def test_num_threads_rejects_with_a_message(value):
 def test_recurrent_step_work_counts_the_widest_layer():
     assert recurrent_step_work(32, (32,)) == 32 * 4 * 32 * 32
     assert recurrent_step_work(32, (100, 8)) == 32 * 4 * 100 * 100
-    # The threshold's own example: 32 rows of 64 units train on all cores, 32 rows of 32 on one.
-    assert recurrent_step_work(32, (64, 8)) >= FIT_THREADS_MIN_STEP_WORK > recurrent_step_work(32, (32, 32))
+    # The threshold's own example: 32 rows of 96 units train on all cores, 32 rows of 64 on one.
+    assert recurrent_step_work(32, (96, 8)) >= FIT_THREADS_MIN_STEP_WORK > recurrent_step_work(32, (64, 64))
 
 
-@pytest.mark.parametrize("hidden, decoder, want", [(8, None, 1), (64, None, 2), (8, 64, 2)])
+@pytest.mark.parametrize("hidden, decoder, want", [(8, None, 1), (64, None, 1), (100, None, 2), (8, 100, 2)])
 def test_the_estimators_default_trains_wide_models_on_torchs_threads(monkeypatch, hidden, decoder, want):
     import seqae.autoencoder as sa
     seen = {}

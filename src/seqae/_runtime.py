@@ -30,10 +30,10 @@ def inference_batches(lengths: np.ndarray) -> list[np.ndarray]:
 
 
 # Least work per training step, in multiply-adds of the widest layer's recurrent product (rows x 4H x H), at which
-# num_threads="auto" trains on all cores: 32 rows of H = 64 (two threads: 4.4 against 5.7 ms per step of 30
-# steps in one run, 7.3 against 7.5 in another), not 32 of H = 32 (2.2 against 2.3 ms in one, 4.3 against 3.6 in
-# the other; benchmarks/perf.py --probe fit-threads, idle 2-core machine).
-FIT_THREADS_MIN_STEP_WORK = 32 * 4 * 64 * 64
+# num_threads="auto" trains on all cores: 32 rows of H = 96. On two threads of an idle 2-core machine, 32 rows of
+# H = 100 and 128 trained 1.25-1.3x faster; H = 64 gained nothing clear (7.3 against 7.5 ms per step) and H = 32
+# lost (4.3 against 3.6 ms; benchmarks/perf.py --probe fit-threads).
+FIT_THREADS_MIN_STEP_WORK = 32 * 4 * 96 * 96
 
 
 def recurrent_step_work(rows: int, hidden_sizes) -> int:

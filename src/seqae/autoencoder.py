@@ -79,7 +79,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         CPU threads torch uses while this estimator fits or scores (restored afterwards). "auto": torch's
         setting, normally one per core, for scoring (large batches: two threads scored 1.6-1.9x faster than one
         on an idle 2-core machine, ``benchmarks/results/perf.md``) and for fitting models with wide layers
-        (``batch_size * 4 * H**2 >= 524288``, e.g. 32 rows of H = 64: two threads trained H = 100 1.3x faster);
+        (``batch_size * 4 * H**2 >= 1179648``, e.g. 32 rows of H = 96: two threads trained H = 100 1.3x faster);
         one thread for fitting smaller ones, which gain little from threads. Threads stall when other busy
         processes share the cores: pass 1 there. An int: that many for both. None: torch's setting for both.
     verbose : bool, default=False
