@@ -20,8 +20,9 @@ from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
 from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
 from seqae.nn.losses import autoencoder_loss
-from seqae.training.flat import FlatParameters
+from seqae.training.adam import FlatAdam, TorchAdam
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from seqae.training.flat import FlatParameters
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _all_finite(tensors) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
 
-def _restore_checkpoint(path, fingerprint: str, module: SequenceAutoencoder, optimizer: torch.optim.Optimizer,
+def _restore_checkpoint(path, fingerprint: str, module: SequenceAutoencoder, optimizer: FlatAdam | TorchAdam,
                         rng: np.random.Generator) -> Checkpoint:
     """Load ``path`` into the module, the optimizer and the random generators; refuse another run's checkpoint."""
     ckpt = load_checkpoint(path)
@@ -137,14 +138,17 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
     run that had already stopped early resumes to the same stop).
     """
     started = time.perf_counter()
-    # On the CPU the optimiser and the clipping see one flat tensor of all weights (training/flat.py); the
-    # module's parameters are views into it until release() gives them their own storage back.
+    # On the CPU the optimiser and the clipping see one flat tensor of all weights (training/flat.py), and run as
+    # nine tensor operations (training/adam.py); the module's parameters are views into that tensor until
+    # release() gives them their own storage back. Elsewhere torch's fused Adam (one kernel for all tensors).
     flat = FlatParameters(module.parameters()) if device.type == "cpu" else None
     try:
-        # A list made once: module.parameters() walks the module tree, which cost more than the clipping it fed.
-        params = [flat.param] if flat is not None else list(module.parameters())
-        result = _train(module, train, validation, cfg, rng, device, checkpoint, fingerprint, params,
-                        flat is not None)
+        if flat is not None:
+            optimizer = FlatAdam(flat.param, lr=cfg.learning_rate, clip_norm=cfg.clip_norm)
+        else:
+            optimizer = TorchAdam(list(module.parameters()), lr=cfg.learning_rate, clip_norm=cfg.clip_norm,
+                                  fused=device.type == "cuda")
+        result = _train(module, train, validation, cfg, rng, device, checkpoint, fingerprint, optimizer)
     finally:
         if flat is not None:
             flat.release()
@@ -154,13 +158,8 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
 
 def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: list[np.ndarray] | None,
            cfg: TrainingConfig, rng: np.random.Generator, device: torch.device,
-           checkpoint: str | os.PathLike | None, fingerprint: str, params: list[torch.Tensor],
-           flat: bool) -> TrainingResult:
-    """train_autoencoder's epochs; ``params`` are what the optimiser updates, one flat tensor when ``flat``."""
-    optimizer = torch.optim.Adam(params, lr=cfg.learning_rate,
-                                 # One fused kernel for all parameters: the optimiser step went from 1.34 to
-                                 # 0.53 ms per batch (benchmarks/perf.py --probe adam).
-                                 fused=device.type in ("cpu", "cuda"))
+           checkpoint: str | os.PathLike | None, fingerprint: str, optimizer: FlatAdam | TorchAdam) -> TrainingResult:
+    """train_autoencoder's epochs."""
     result = TrainingResult()
     # (monitored loss, 0-based epoch, weights), replaced as one object so that an interrupt at any point
     # leaves the three consistent.
@@ -201,12 +200,9 @@ def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: lis
                     if not torch.isfinite(loss):
                         finite = False
                         break
-                    # Flat gradients are views that autograd adds into: zeroed in place, never dropped.
-                    optimizer.zero_grad(set_to_none=not flat)
+                    optimizer.zero_grad()
                     loss.backward()
-                    if cfg.clip_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm, foreach=True)
-                    optimizer.step()
+                    optimizer.step()                       # clips the gradient first (cfg.clip_norm)
                     total += float(loss.detach()) * n
                     count += n
             train_loss = total / count if finite else math.nan
