@@ -291,7 +291,7 @@ def _print_probe(title: str, res: dict[str, tuple[float, float]], unit: str = "m
 
 
 def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_loss: bool = False,
-                model: dict | None = None, shape: tuple[int, int] | None = None, **adam):
+                model: dict | None = None, shape: tuple[int, int] | None = None, flat: str | None = None, **adam):
     """One optimisation step of the case's seqae module on a batch of 32 equal lengths, as the loop does it.
 
     ``fast``: the equal-length fast path; ``compiled``: the module through ``torch.compile``; ``fused_loss``: the
@@ -308,7 +308,15 @@ def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_los
     f, t = shape or (f, t)
     torch.manual_seed(0)
     m = SequenceAutoencoder(AutoencoderConfig(n_features=f, **(model or SEQAE_MODELS[case]))).train()
-    opt = torch.optim.Adam(m.parameters(), lr=1e-3, **adam)
+    params = list(m.parameters())
+    if flat is not None:
+        from seqae.training.adam import FlatAdam
+        from seqae.training.flat import FlatParameters
+        params = [FlatParameters(params).param]
+    if flat == "flat-adam":
+        opt = FlatAdam(params[0], lr=1e-3, clip_norm=1.0)
+    else:
+        opt = torch.optim.Adam(params, lr=1e-3, **adam)
     forward = torch.compile(m) if compiled else m
     batches = {}
 
@@ -326,9 +334,14 @@ def _train_step(case: str, fast: bool = False, compiled: bool = False, fused_los
         else:
             out = forward(x, lengths)
             loss = autoencoder_loss(out.reconstruction, x, lengths, out.embedding, out.logvar)[0]
-        opt.zero_grad(set_to_none=True)
+        if flat == "flat-adam":
+            opt.zero_grad()
+            loss.backward()
+            opt.step()                                              # clips first
+            return
+        opt.zero_grad(set_to_none=flat is None)                     # flat gradients are views: zeroed in place
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
     return step
 
@@ -403,7 +416,11 @@ def run_probe(name: str) -> None:
         for case in ("A", "C"):
             res = _interleave({f"{case}: Adam default (single-tensor on CPU)": (1, _train_step(case)),
                                f"{case}: Adam foreach=True": (1, _train_step(case, foreach=True)),
-                               f"{case}: Adam fused=True": (1, _train_step(case, fused=True))},
+                               f"{case}: Adam fused=True": (1, _train_step(case, fused=True)),
+                               f"{case}: flat weights, Adam fused=True": (1, _train_step(case, fused=True,
+                                                                                          flat="torch")),
+                               f"{case}: flat weights, FlatAdam (seqae's loop)": (1, _train_step(case,
+                                                                                                 flat="flat-adam"))},
                               reps=20 if case == "A" else 2)
             _print_probe(f"Optimiser, training step {case}, 1 thread", res)
     elif name == "fastpath":

@@ -1,10 +1,11 @@
 """Adam with gradient clipping over one flat tensor of weights (``seqae.training.flat``), for CPU training.
 
-Why not ``torch.optim.Adam``: on the small models of sequence autoencoders a CPU training step lasts 2-3 ms, and
-torch's optimiser and ``clip_grad_norm_`` cost 0.35-0.45 ms of it in Python around their kernels (parameter
-groups, hooks, a norm per tensor), even over one flat tensor. Here the same update is nine tensor operations.
-And the first ``torch.optim`` optimiser of a process imports ``torch._dynamo`` (1.2 s), which every
-command-line fit paid.
+Why not ``torch.optim.Adam``: on the small models of sequence autoencoders a CPU training step lasts a few ms,
+and torch's optimiser and ``clip_grad_norm_`` spend much of theirs in Python around their kernels (parameter
+groups, hooks, a norm per tensor), even over one flat tensor. Here the same update is nine tensor operations: a
+step of case A took 4.0 ms against 5.0 with torch's fused Adam over the flat tensor and 5.6 over the separate
+weights (``benchmarks/perf.py --probe adam``, in one of this machine's slow phases). And the first
+``torch.optim`` optimiser of a process imports ``torch._dynamo`` (1.2 s), which every command-line fit paid.
 
 The update is torch's single-tensor Adam without weight decay (``torch/optim/adam.py``), and the clipping is
 ``torch.nn.utils.clip_grad_norm_``'s: tests hold both to torch's over a training run. ``state_dict`` has

@@ -1,11 +1,12 @@
 """A module's parameters and their gradients as views into two flat buffers, so that the optimiser and the
 gradient clipping see one tensor instead of one per weight.
 
-Why: with the small models of sequence autoencoders a CPU training step is short (about 2.5 ms for case A of
+Why: with the small models of sequence autoencoders a CPU training step is short (a few ms for case A of
 ``benchmarks/perf.py``), and clipping and Adam cost per tensor, not per number: torch's CPU ``_foreach_norm``
-falls back to one norm per tensor, and the optimiser walks its parameter list in Python. Over one buffer of
-all 14 weights of the default model a step took 0.4 ms less (2.6 -> 2.2 ms) with the same losses bit for bit:
-Adam is elementwise, and the global norm is the same number summed in another order.
+falls back to one norm per tensor, and the optimiser walks its parameter list in Python. With torch's fused
+Adam over one buffer of the default model's 14 weights a step of A took 5.0 ms against 5.6 over the separate
+weights (``benchmarks/perf.py --probe adam``), with the same losses: Adam is elementwise, and the global norm is
+the same number summed in another order. ``seqae.training.adam.FlatAdam`` then makes the update itself cheaper.
 
 Autograd adds each new gradient into the existing ``.grad`` in place (the gradients here are views), so the
 gradient buffer is zeroed before each backward pass, never set to None.
