@@ -132,49 +132,39 @@ def test_recurrent_step_work_counts_the_widest_layer():
     assert recurrent_step_work(32, (96, 8)) >= FIT_THREADS_MIN_STEP_WORK > recurrent_step_work(32, (64, 64))
 
 
+@pytest.fixture
+def fit_threads(monkeypatch):
+    """The torch thread count train_autoencoder runs under, recorded per fit; torch set to 2 threads around."""
+    import seqae.autoencoder as sa
+    seen = []
+    real_train = sa.train_autoencoder
+
+    def train(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(sa, "train_autoencoder", train)
+    torch.set_num_threads(2)
+    yield seen
+    torch.set_num_threads(1)
+
+
 @pytest.mark.parametrize("hidden, decoder, want", [(8, None, 1), (64, None, 1), (100, None, 2), (8, 100, 2)])
-def test_the_estimators_default_trains_wide_models_on_torchs_threads(monkeypatch, hidden, decoder, want):
-    import seqae.autoencoder as sa
-    seen = {}
-    real_train = sa.train_autoencoder
-
-    def train(*args, **kwargs):
-        seen["fit"] = torch.get_num_threads()
-        return real_train(*args, **kwargs)
-
-    monkeypatch.setattr(sa, "train_autoencoder", train)
+def test_the_estimators_default_trains_wide_models_on_torchs_threads(fit_threads, hidden, decoder, want):
     X = np.random.default_rng(0).standard_normal((8, 5, 1)).astype(np.float32)
-    torch.set_num_threads(2)
-    try:
-        LSTMAutoencoder(hidden_size=hidden, decoder_hidden_size=decoder, latent_dim=2, epochs=1, batch_size=32,
-                        random_state=0, device="cpu", max_batches_per_epoch=1).fit(X)
-        assert seen["fit"] == want
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(1)
+    LSTMAutoencoder(hidden_size=hidden, decoder_hidden_size=decoder, latent_dim=2, epochs=1, batch_size=32,
+                    random_state=0, device="cpu", max_batches_per_epoch=1).fit(X)
+    assert fit_threads == [want]
+    assert torch.get_num_threads() == 2
 
 
-def test_the_estimators_default_trains_on_one_thread_and_scores_on_torchs(monkeypatch):
-    import seqae.autoencoder as sa
-    seen = {}
-    real_train = sa.train_autoencoder
-    def train(*args, **kwargs):
-        seen["fit"] = torch.get_num_threads()
-        return real_train(*args, **kwargs)
-
-    monkeypatch.setattr(sa, "train_autoencoder", train)
+def test_the_estimators_default_trains_on_one_thread_and_scores_on_torchs(fit_threads):
     X = np.random.default_rng(0).standard_normal((40, 12, 2)).astype(np.float32)
-    torch.set_num_threads(2)
-    try:
-        ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
-        assert ae.num_threads == "auto" and seen["fit"] == 1
-        def record(*_):
-            seen.setdefault("score", torch.get_num_threads())          # returns None: the output stays
-
-        handle = ae.module_.register_forward_hook(record)
-        ae.reconstruction_error(X)
-        handle.remove()
-        assert seen["score"] == 2
-        assert torch.get_num_threads() == 2                      # the caller's setting, untouched
-    finally:
-        torch.set_num_threads(1)
+    ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
+    assert ae.num_threads == "auto" and fit_threads == [1]
+    seen = []
+    handle = ae.module_.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))  # output unchanged
+    ae.reconstruction_error(X)
+    handle.remove()
+    assert seen and set(seen) == {2}
+    assert torch.get_num_threads() == 2                      # the caller's setting, untouched
