@@ -50,14 +50,15 @@ def torch_threads(num_threads: int | str | None, device: torch.device, scoring: 
     work per step (``step_work``, see :func:`recurrent_step_work`, at least ``FIT_THREADS_MIN_STEP_WORK``), and
     one thread for training a smaller one.
 
-    Why one thread for small models: their steps are short, so threads gain little (a step of case A, 32 windows
-    of H = 32: 2.34 ms on one thread, 2.17 on two), and when other processes share the cores each parallel
-    region waits for a descheduled thread (with one other busy process: 13.7 ms on two threads against 3.0 on
-    one). With torch's own LSTM it was worse: 4,161 ms against 14.9 (``benchmarks/perf.py --probe threads``,
-    first session). Why all cores for larger models: two threads trained a step of case C (32 sequences of 180
-    steps, H = 100) in 26-27 ms against 34, and one of H = 128 (50 steps) in 20-24 against 30-31, on an idle
-    2-core machine (``benchmarks/perf.py --probe fit-threads``, two runs); beside a busy process they were 2-2.7x
-    slower than one thread (C: 97 against 36 ms), so pass ``num_threads=1`` on a shared machine. Why
+    Why one thread for small models: their steps are short, so threads gain nothing (a step of case A, 32
+    windows of H = 32: 3.55 ms on one thread, 4.25 on two, idle), and when other processes share the cores each
+    parallel region waits for a descheduled thread (with one other busy process: 15.8 ms on two threads
+    against 3.1 on one; ``benchmarks/perf.py --probe fit-threads``). With torch's own LSTM it was worse: 4,161
+    ms against 14.9 (``benchmarks/perf.py --probe threads``, first session). Why all cores for larger models:
+    two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 27.2 ms against 34.1, and one
+    of H = 128 (50 steps) in 23.7 against 30.9, on an idle 2-core machine (the same probe); beside a busy
+    process they were 2-2.7x slower than one thread (C: 97 against 36 ms), so pass ``num_threads=1`` on a
+    shared machine. Why
     all cores for scoring: its batches are large (1024 rows), two threads scored 1.6-1.9x faster than one on an
     idle machine (``benchmarks/results/perf.md``), and only 1.3x slower (312 against 243 ms for 7,752 windows)
     with another process busy.

@@ -223,8 +223,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # fork_rng: the torch seed below is local to this fit; the user's global torch RNG is left as it was.
         cuda = [device.index or 0] if device.type == "cuda" else []
         config = self._module_config(data.n_features)
-        step_work = recurrent_step_work(self.batch_size, (config.hidden_size, config.decoder_hidden_size
-                                                          or config.hidden_size))
+        step_work = recurrent_step_work(self.batch_size, (config.hidden_size, config.decoder_units))
         with torch.random.fork_rng(devices=cuda), torch_threads(self.num_threads, device, step_work=step_work):
             torch.manual_seed(torch_seed)
             module = SequenceAutoencoder(config).to(device)

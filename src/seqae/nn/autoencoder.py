@@ -32,6 +32,11 @@ class AutoencoderConfig:
     reverse_decoding: bool = True  # decode last step first (Srivastava et al. 2015): the steps the encoder read
                                    # last are reconstructed first, a short path that makes training much faster
 
+    @property
+    def decoder_units(self) -> int:
+        """D: the decoder's LSTM units (decoder_hidden_size, or hidden_size when that is None)."""
+        return self.decoder_hidden_size or self.hidden_size
+
 
 @dataclass
 class AutoencoderOutput:
@@ -59,7 +64,7 @@ class SequenceAutoencoder(nn.Module):
         latent_cls = GaussianLatent if config.variational else DeterministicLatent
         self.latent = latent_cls(self.encoder.output_size, config.latent_dim)
         decoder_cls = RepeatDecoder if config.decoder == "repeat" else AutoregressiveDecoder
-        self.decoder = decoder_cls(config.latent_dim, config.decoder_hidden_size or config.hidden_size,
+        self.decoder = decoder_cls(config.latent_dim, config.decoder_units,
                                    config.n_features, config.num_layers, config.dropout)
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor):

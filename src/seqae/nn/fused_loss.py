@@ -7,7 +7,7 @@ Here autograd sees one node: its forward and its backward are one call each into
 (``csrc/autoencoder_loss.cpp``), where the operations run without autograd, dispatched from C++, and the
 backward pass is written out by hand. A step of case A (Adam and clipping included) went from 3.4 to 2.6 ms
 with this node in Python (``benchmarks/perf.py --probe fused-loss``), and from 2.3 to 2.0 ms more with it in
-C++ (interleaved in one process, on the flat parameters of ``seqae.training.flat``).
+C++ (a session script interleaving both in one process, on the flat parameters of ``seqae.training.flat``).
 
 Padded batches are handled as the module handles them: the encoder's output is taken at each sequence's own
 last step, the decoder's output is reversed within each length, and padded steps are left out of the loss.

@@ -46,7 +46,7 @@ class FlatAdam:
             raise ValueError(f"param: expected one flat (P,) tensor, got shape {tuple(param.shape)}")
         self.param, self.lr, self.betas, self.eps, self.clip_norm = param, lr, betas, eps, clip_norm
         self.steps = 0
-        self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format).detach()
+        self.exp_avg = torch.zeros_like(param.detach())
         self.exp_avg_sq = torch.zeros_like(self.exp_avg)
 
     def zero_grad(self) -> None:

@@ -58,10 +58,6 @@ class FlatParameters:
         self.param = torch.nn.Parameter(values)
         self.param.grad = grads
 
-    def zero_grad(self) -> None:
-        """Zero all gradients in place (the views stay bound)."""
-        self.param.grad.zero_()
-
     def release(self) -> None:
         """Give each parameter its own storage again (a copy of its current value) and no gradient."""
         for p in self.params:
