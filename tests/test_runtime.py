@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import numpy as np
 import pytest
@@ -10,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqae import LSTMAutoencoder
-from seqae._runtime import (FIT_THREADS_MIN_STEP_WORK, INFERENCE_ROWS, INFERENCE_STEPS, check_num_threads,
-                            cyclic_gc_paused, inference_batches, recurrent_step_work, torch_threads)
+from seqae._runtime import (FIT_THREADS_MIN_STEP_WORK, INFERENCE_ROWS, INFERENCE_STEPS, MIN_PARALLEL_ROWS,
+                            check_num_threads, cyclic_gc_paused, inference_batches, recurrent_step_work,
+                            scoring_pass, scoring_workers, torch_threads)
 from seqae.data.batching import length_grouped_batches
 
 CPU = torch.device("cpu")
@@ -168,3 +170,106 @@ def test_the_estimators_default_trains_on_one_thread_and_scores_on_torchs(fit_th
     handle.remove()
     assert seen and set(seen) == {2}
     assert torch.get_num_threads() == 2                      # the caller's setting, untouched
+
+
+@pytest.mark.parametrize("n, workers, want", [(300, 1, [300]), (300, 2, [150, 150]), (2500, 2, [1024, 1024, 452]),
+                                              (100, 4, [MIN_PARALLEL_ROWS, 100 - MIN_PARALLEL_ROWS]), (40, 2, [40])])
+def test_inference_batches_give_every_worker_a_batch_down_to_the_row_floor(n, workers, want):
+    batches = inference_batches(np.full(n, 30), workers)
+    assert [len(b) for b in batches] == want
+    assert sorted(np.concatenate(batches)) == list(range(n))
+
+
+def test_scoring_workers_follow_num_threads_on_the_cpu_and_are_one_on_a_gpu():
+    torch.set_num_threads(2)
+    try:
+        assert scoring_workers("auto", CPU) == scoring_workers(None, CPU) == 2
+        assert scoring_workers(3, CPU) == 3 and scoring_workers(1, CPU) == 1
+        assert scoring_workers("auto", torch.device("cuda")) == 1       # a device object needs no GPU
+    finally:
+        torch.set_num_threads(1)
+
+
+def _record(index):
+    """A scoring pass's work: where and how it ran, and a value that names the batch."""
+    return (threading.current_thread().name, torch.get_num_threads(), torch.is_inference_mode_enabled(),
+            int(index.sum()))
+
+
+@pytest.fixture
+def two_threads():
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(1)
+
+
+def test_scoring_pass_scores_whole_batches_on_worker_threads_of_one_intra_op_thread_each_in_order(two_threads):
+    lengths = np.full(3000, 5)
+    got = list(scoring_pass(lengths, "auto", CPU, _record))
+    batches = inference_batches(lengths, 2)
+    assert len(batches) > 2
+    assert [index.tolist() for index, _ in got] == [b.tolist() for b in batches]      # batch order
+    assert [r[3] for _, r in got] == [int(b.sum()) for b in batches]                  # each its own work
+    assert all(name.startswith("seqae-score") for name, *_ in (r for _, r in got))
+    assert {r[1] for _, r in got} == {1} and all(r[2] for _, r in got)
+    assert torch.get_num_threads() == 2 and not torch.is_inference_mode_enabled()
+
+
+@pytest.mark.parametrize("num_threads, n", [(1, 3000), ("auto", 40)])
+def test_scoring_pass_runs_in_the_callers_thread_for_one_worker_or_one_batch(two_threads, num_threads, n):
+    got = list(scoring_pass(np.full(n, 5), num_threads, CPU, _record))
+    main = threading.current_thread().name
+    assert {r[0] for _, r in got} == {main}
+    assert {r[1] for _, r in got} == {1 if num_threads == 1 else 2}
+    assert torch.get_num_threads() == 2
+
+
+def test_scoring_pass_raises_a_batchs_error_and_restores_the_threads(two_threads):
+    def work(index):
+        if 0 in index:
+            raise ValueError("bad batch")
+        return len(index)
+
+    with pytest.raises(ValueError, match="bad batch"):
+        list(scoring_pass(np.full(3000, 5), "auto", CPU, work))
+    assert torch.get_num_threads() == 2 and gc.isenabled()
+
+
+def test_scoring_pass_stopped_early_leaves_the_rest_unscored(two_threads):
+    calls = []
+    lock = threading.Lock()
+
+    def work(index):
+        with lock:
+            calls.append(len(index))
+        return len(index)
+
+    lengths = np.full(INFERENCE_ROWS * 10, 5)
+    batches = inference_batches(lengths, 2)
+    passes = scoring_pass(lengths, "auto", CPU, work)
+    next(passes)
+    passes.close()
+    assert len(calls) <= 2 * 2 + 1 < len(batches)       # at most two batches per worker were in flight
+    assert torch.get_num_threads() == 2 and gc.isenabled()
+
+
+def test_the_estimators_score_alike_on_worker_threads_and_on_one_thread(two_threads):
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((int(t), 3)).astype(np.float32) for t in rng.integers(3, 40, size=300)]
+    ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
+    names = []
+    handle = ae.module_.register_forward_hook(lambda *_: names.append(threading.current_thread().name))
+    try:
+        parallel = (ae.reconstruction_error(X), ae.reconstruction_error(X, per_step=True), ae.transform(X),
+                    ae.pooled_features(X))
+    finally:
+        handle.remove()
+    assert names and all(n.startswith("seqae-score") for n in names)
+    ae.set_params(num_threads=1)
+    serial = (ae.reconstruction_error(X), ae.reconstruction_error(X, per_step=True), ae.transform(X),
+              ae.pooled_features(X))
+    np.testing.assert_allclose(parallel[0], serial[0], rtol=1e-5)
+    for a, b in zip(parallel[1], serial[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(parallel[2], serial[2], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(parallel[3], serial[3], rtol=1e-5, atol=1e-7)

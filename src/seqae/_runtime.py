@@ -1,9 +1,16 @@
-"""How seqae runs on the machine: intra-op threads, Python's garbage collector, the size of inference batches."""
+"""How seqae runs on the machine: intra-op threads, Python's garbage collector, the size of inference batches,
+and scoring passes that run several batches side by side."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
+import itertools
+import math
 import numbers
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,10 +30,17 @@ INFERENCE_STEPS = 1024 * 32
 INFERENCE_ROWS = 1024
 
 
-def inference_batches(lengths: np.ndarray) -> list[np.ndarray]:
+# Fewest rows in a batch when a collection is cut into more batches so that every worker of a scoring pass has one.
+MIN_PARALLEL_ROWS = 64
+
+
+def inference_batches(lengths: np.ndarray, workers: int = 1) -> list[np.ndarray]:
     """Indices of each inference batch: grouped by length, at most INFERENCE_ROWS rows and INFERENCE_STEPS
-    rows x padded length."""
-    return length_grouped_batches(lengths, INFERENCE_ROWS, max_steps=INFERENCE_STEPS)
+    rows x padded length; with several ``workers``, small enough that each gets one (down to MIN_PARALLEL_ROWS)."""
+    rows = INFERENCE_ROWS
+    if workers > 1:
+        rows = min(rows, max(MIN_PARALLEL_ROWS, math.ceil(len(lengths) / workers)))
+    return length_grouped_batches(lengths, rows, max_steps=INFERENCE_STEPS)
 
 
 # Least work per training step, in multiply-adds of the widest layer's recurrent product (rows x 4H x H), at which
@@ -58,10 +72,8 @@ def torch_threads(num_threads: int | str | None, device: torch.device, scoring: 
     two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 27.2 ms against 34.1, and one
     of H = 128 (50 steps) in 23.7 against 30.9, on an idle 2-core machine (the same probe); beside a busy
     process they were 2-2.7x slower than one thread (C: 97 against 36 ms), so pass ``num_threads=1`` on a
-    shared machine. Why
-    all cores for scoring: its batches are large (1024 rows), two threads scored 1.6-1.9x faster than one on an
-    idle machine (``benchmarks/results/perf.md``), and only 1.3x slower (312 against 243 ms for 7,752 windows)
-    with another process busy.
+    shared machine. Scoring a collection of several batches does not split rows over threads but gives each
+    thread whole batches (:func:`scoring_pass`); a single batch is split over all cores (``scoring=True``).
     """
     if num_threads == "auto":
         num_threads = None if scoring or step_work >= FIT_THREADS_MIN_STEP_WORK else 1
@@ -100,3 +112,57 @@ def cyclic_gc_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+_Result = TypeVar("_Result")
+
+
+def scoring_workers(num_threads: int | str | None, device: torch.device) -> int:
+    """How many batches a scoring pass runs side by side: ``num_threads`` (torch's thread count for ``"auto"``
+    and None) on the CPU, one on a GPU."""
+    if device.type != "cpu":
+        return 1
+    return torch.get_num_threads() if num_threads in ("auto", None) else int(num_threads)
+
+
+def scoring_pass(lengths: np.ndarray, num_threads: int | str | None, device: torch.device,
+                 work: Callable[[np.ndarray], _Result]) -> Iterator[tuple[np.ndarray, _Result]]:
+    """``(index, work(index))`` for every inference batch of a collection of ``lengths``, in batch order, without
+    autograd and with Python's cyclic garbage collector paused (the caller's code between items runs so too).
+
+    On the CPU with several threads (:func:`scoring_workers`), each thread scores whole batches on its own, one
+    intra-op thread each, instead of all threads splitting every batch's rows. Why: rows split over threads meet
+    at the end of every operator, so a thread that the system deschedules holds up the other, and a waiting
+    OpenMP thread spins on its core. Scoring 7,752 windows of case I, whole batches per thread against rows split
+    over two threads: 87,228-94,705 against 79,776-83,121 windows/s idle, and 79,242 against 27,322 beside one
+    busy process (one thread alone: 54,103; session script, see benchmarks/results/perf.md, sixth session). At
+    most two batches per worker are in flight, so memory stays bounded; the kernels release the GIL.
+    """
+    workers = scoring_workers(num_threads, device)
+    batches = inference_batches(lengths, workers)
+    with torch.inference_mode(), cyclic_gc_paused():
+        if workers == 1 or len(batches) == 1:
+            with torch_threads(num_threads, device, scoring=True):
+                for index in batches:
+                    yield index, work(index)
+            return
+
+        def task(index: np.ndarray) -> _Result:
+            with torch.inference_mode():      # autograd's mode is per thread
+                return work(index)
+
+        # torch_threads(1) before the pool starts: a new thread takes torch's thread count at its first operator.
+        with torch_threads(1, device), ThreadPoolExecutor(workers, thread_name_prefix="seqae-score") as pool:
+            queue = iter(batches)
+            pending = collections.deque((i, pool.submit(task, i)) for i in itertools.islice(queue, 2 * workers))
+            try:
+                while pending:
+                    index, future = pending.popleft()
+                    result = future.result()
+                    following = next(queue, None)
+                    if following is not None:
+                        pending.append((following, pool.submit(task, following)))
+                    yield index, result
+            finally:
+                for _, future in pending:       # the caller stopped early, or a batch failed
+                    future.cancel()

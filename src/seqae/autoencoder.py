@@ -15,9 +15,8 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
-from seqae._runtime import (check_num_threads, cyclic_gc_paused, inference_batches, recurrent_step_work,
-                            torch_threads)
-from seqae.data.batching import collection_lengths, pad_sequences
+from seqae._runtime import check_num_threads, recurrent_step_work, scoring_pass, torch_threads
+from seqae.data.batching import PaddedBatch, collection_lengths, pad_sequences
 from seqae.data.scaling import FeatureScaler
 from seqae.data.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
@@ -76,11 +75,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     device : str, default="auto"
         "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     num_threads : "auto", int or None, default="auto"
-        CPU threads torch uses while this estimator fits or scores (restored afterwards). "auto": torch's
-        setting, normally one per core, for scoring (large batches: two threads scored 1.6-1.9x faster than one
-        on an idle 2-core machine, ``benchmarks/results/perf.md``) and for fitting models with wide layers
+        CPU threads this estimator fits or scores with (torch's setting is restored afterwards). "auto":
+        torch's setting, normally one per core, for scoring, and for fitting models with wide layers
         (``batch_size * 4 * H**2 >= 1179648``, e.g. 32 rows of H = 96: two threads trained H = 100 1.3x faster);
-        one thread for fitting smaller ones, which gain little from threads. Threads stall when other busy
+        one thread for fitting smaller ones, which gain little from threads. Scoring several batches gives each
+        thread whole batches (1.6-1.8x one thread's speed on an idle 2-core machine, about one thread's speed
+        beside a busy process; ``benchmarks/results/perf.md``). Training threads stall when other busy
         processes share the cores: pass 1 there. An int: that many for both. None: torch's setting for both.
     verbose : bool, default=False
         Show a progress bar.
@@ -266,15 +266,17 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _device(self) -> torch.device:
         return next(self.module_.parameters()).device
 
-    def _outputs(self, sequences: list[np.ndarray]) -> Iterator[tuple[np.ndarray, torch.Tensor, AutoencoderOutput]]:
-        """Yield ``(index, lengths, output)`` per inference batch, in eval mode without autograd."""
-        self.module_.eval()
-        lengths = collection_lengths(sequences)
+    def _outputs(self, sequences: list[np.ndarray]) -> Iterator[tuple[np.ndarray, PaddedBatch, AutoencoderOutput]]:
+        """Yield ``(index, batch, output)`` per inference batch, in eval mode without autograd (see scoring_pass)."""
+        module = self.module_.eval()
         device = self._device()
-        with torch.inference_mode(), torch_threads(self.num_threads, device, scoring=True), cyclic_gc_paused():
-            for index in inference_batches(lengths):
-                batch = pad_sequences(sequences, index).to(device)
-                yield index, batch, self.module_(batch.x, batch.lengths)
+
+        def run(index: np.ndarray) -> tuple[PaddedBatch, AutoencoderOutput]:
+            batch = pad_sequences(sequences, index).to(device)
+            return batch, module(batch.x, batch.lengths)
+
+        for index, (batch, output) in scoring_pass(collection_lengths(sequences), self.num_threads, device, run):
+            yield index, batch, output
 
     def _per_sequence(self, sequences: list[np.ndarray] | np.ndarray, extract) -> list[np.ndarray] | np.ndarray:
         """``extract(batch, output)`` -> (N, T, ...) tensor, returned per sequence and cut to its real length:
@@ -323,15 +325,15 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         _, sequences = self._prepare(X)
         module = self.module_.eval()
         device = self._device()
-        lengths = collection_lengths(sequences)
-        rows = []
-        with torch.inference_mode(), torch_threads(self.num_threads, device, scoring=True), cyclic_gc_paused():
-            for index in inference_batches(lengths):
-                batch = pad_sequences(sequences, index).to(device)
-                h = module.encoder.sequence_outputs(batch.x, batch.lengths)      # (N, T, P)
-                parts = [module.encode(batch.x, batch.lengths)[0].mean if o == "latent"
-                         else masked_pool(h, batch.lengths, o, module.encoder.bidirectional) for o in outputs]
-                rows.append((index, torch.cat(parts, dim=-1).float().cpu().numpy()))
+
+        def run(index: np.ndarray) -> np.ndarray:
+            batch = pad_sequences(sequences, index).to(device)
+            h = module.encoder.sequence_outputs(batch.x, batch.lengths)      # (N, T, P)
+            parts = [module.encode(batch.x, batch.lengths)[0].mean if o == "latent"
+                     else masked_pool(h, batch.lengths, o, module.encoder.bidirectional) for o in outputs]
+            return torch.cat(parts, dim=-1).float().cpu().numpy()             # (N, sum of widths)
+
+        rows = list(scoring_pass(collection_lengths(sequences), self.num_threads, device, run))
         out = np.empty((len(sequences), rows[0][1].shape[1]), dtype=np.float32)
         for index, values in rows:
             out[index] = values

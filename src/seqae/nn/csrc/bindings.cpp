@@ -6,16 +6,20 @@
 #include "lstm_cpu.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)", pybind11::arg("xg"), pybind11::arg("h0"),
-        pybind11::arg("c0"), pybind11::arg("w_hh"), pybind11::arg("save"), pybind11::arg("w_ih_t") = pybind11::none(),
-        pybind11::arg("bias") = pybind11::none());
-  m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)");
+  // The long calls release the GIL, as torch's own operators do, so that Python threads can score batches side by
+  // side (seqae._runtime.parallel_batches).
+  const auto no_gil = pybind11::call_guard<pybind11::gil_scoped_release>();
+  m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)", no_gil, pybind11::arg("xg"),
+        pybind11::arg("h0"), pybind11::arg("c0"), pybind11::arg("w_hh"), pybind11::arg("save"),
+        pybind11::arg("w_ih_t") = pybind11::none(), pybind11::arg("bias") = pybind11::none());
+  m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)", no_gil);
   m.def("set_pool_limit", &set_pool_limit, "Bytes of freed output buffers the kernel keeps for reuse (0: none)");
   m.def("pool_held", &pool_held, "Bytes of idle buffers held now");
   pybind11::class_<LossSpec>(m, "LossSpec")
       .def(pybind11::init<bool, bool, double, double, double, int64_t>(), pybind11::arg("variational"),
            pybind11::arg("reverse"), pybind11::arg("beta"), pybind11::arg("logvar_min"), pybind11::arg("logvar_max"),
            pybind11::arg("inline_features"));
-  m.def("loss_forward", &autoencoder_loss_forward, "The default autoencoder's training loss, forward (CPU)");
-  m.def("loss_backward", &autoencoder_loss_backward, "The default autoencoder's training loss, backward (CPU)");
+  m.def("loss_forward", &autoencoder_loss_forward, "The default autoencoder's training loss, forward (CPU)", no_gil);
+  m.def("loss_backward", &autoencoder_loss_backward, "The default autoencoder's training loss, backward (CPU)",
+        no_gil);
 }
