@@ -134,9 +134,10 @@ def scoring_pass(lengths: np.ndarray, num_threads: int | str | None, device: tor
     intra-op thread each, instead of all threads splitting every batch's rows. Why: rows split over threads meet
     at the end of every operator, so a thread that the system deschedules holds up the other, and a waiting
     OpenMP thread spins on its core. Scoring 7,752 windows of case I, whole batches per thread against rows split
-    over two threads: 87,228-94,705 against 79,776-83,121 windows/s idle, and 79,242 against 27,322 beside one
-    busy process (one thread alone: 54,103; session script, see benchmarks/results/perf.md, sixth session). At
-    most two batches per worker are in flight, so memory stays bounded; the kernels release the GIL.
+    over two threads: 98,962 against 83,190 windows/s idle (110,477 against 109,891 in a calmer phase), and
+    63,447 against 44,682 beside one busy process, where one thread alone scored 65,458 (session script
+    ab_par.py, benchmarks/results/perf.md, sixth session). At most two batches per worker are in flight, so
+    memory stays bounded (peak RSS +45-60 MB); the kernels release the GIL.
     """
     workers = scoring_workers(num_threads, device)
     batches = inference_batches(lengths, workers)
