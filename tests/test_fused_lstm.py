@@ -32,8 +32,10 @@ def _grads(out, state, inputs, lstm, weight):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("n, t, f, h, layers, with_state", [
     # F <= 16 is projected inside the kernel's loop, wider inputs beforehand: (4, 6, 20, 24, 2) has both.
+    # Up to 64 rows per thread the step's product runs on the kernel's own panels (float32; 4H and H not multiples
+    # of 16 in (4, 7, 3, 5) and (9, 5, 8, 100); rows not a multiple of 6 in most), above on BLAS (150 rows).
     (4, 7, 3, 5, 1, True), (1, 1, 2, 3, 1, False), (3, 9, 2, 4, 2, True), (5, 30, 1, 32, 1, False),
-    (4, 6, 20, 24, 2, True)])
+    (4, 6, 20, 24, 2, True), (9, 5, 8, 100, 1, True), (12, 4, 2, 16, 1, False), (150, 5, 2, 20, 1, True)])
 def test_matches_nn_lstm_outputs_and_gradients(dtype, n, t, f, h, layers, with_state):
     torch.manual_seed(0)
     lstm = nn.LSTM(f, h, num_layers=layers, batch_first=True).to(dtype)

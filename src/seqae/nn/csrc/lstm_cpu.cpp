@@ -2,10 +2,11 @@
 //
 // Why: at the small sizes of sequence autoencoders (N = 32 rows, H = 8..128 units) torch's own CPU LSTM spends
 // most of its time in per-op overhead (dispatch, allocation, autograd nodes for each gate), not in arithmetic.
-// Here each step is one small matrix product (BLAS sgemm on raw pointers into preallocated buffers: no
-// dispatch, no tensor made per step) plus one fused loop over the gates (AVX2 where the CPU has it). The input
-// projection x @ W_ih^T is done inside the loop for inputs of few features (set_input_row), otherwise by the
-// caller as one big product for all steps; the weight gradient of W_hh is one big product after the loop.
+// Here each step is one small matrix product (BLAS sgemm on raw pointers into preallocated buffers, or for few
+// rows per thread our own product on weights packed once per call, StepProduct: no dispatch, no tensor made per
+// step) plus one fused loop over the gates (AVX2 where the CPU has it). The input projection x @ W_ih^T is done
+// inside the loop for inputs of few features (set_input_row), otherwise by the caller as one big product for all
+// steps; the weight gradient of W_hh is one big product after the loop.
 // The tensors returned come from a pool of freed buffers (BufferPool).
 //
 // Legend: N batch, T time, H hidden units, G = 4H gate pre-activations in torch's order [i, f, g, o].
@@ -297,6 +298,128 @@ void matmul(const scalar_t* a, const scalar_t* b, bool b_transposed, scalar_t* c
        static_cast<int>(b_transposed ? k : n), a, static_cast<int>(k), c, static_cast<int>(n), accumulate);
 }
 
+// Rows per thread up to which the step's product runs on our panels (StepProduct<float>) instead of BLAS. Why:
+// BLAS copies ("packs") all of B into its own layout at every call, which costs as much whatever the rows; with
+// few rows per thread (training batches of 32 split over threads) that copy is a large share of the product:
+// 17% of case C's step on two threads (perf record). Packed once per call instead, a training step took
+// 16.3 against 18.2 ms for C (32 x 180 steps, H = 100) and 1.80 against 2.10 ms for A on two threads, and
+// the same on one (29.1 against 29.1, 2.60 against 2.66); with the 512-1024 rows of inference batches BLAS
+// stayed as fast or faster (session script ab_gemm.py, both paths in one scratch build switched per call;
+// benchmarks/results/perf.md, sixth session).
+constexpr int64_t kPanelMaxRows = 64;
+
+inline bool panels_pay(int64_t n) {
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  return (n + threads - 1) / threads <= kPanelMaxRows;
+}
+
+// The per-step product c (m x N) (+)= a (m x K) @ B, with B (K x N) the same at every step (W_hh^T forward,
+// W_hh backward; B given as stored, transposed or not, as for matmul). a and c contiguous. BLAS, except for
+// float with AVX2 and `panels`.
+template <typename scalar_t>
+class StepProduct {
+ public:
+  StepProduct(const scalar_t* b, bool b_transposed, int64_t k, int64_t n, bool /*panels*/)
+      : b_(b), b_transposed_(b_transposed), k_(k), n_(n) {}
+  void run(const scalar_t* a, int64_t m, scalar_t* c, bool accumulate) const {
+    matmul(a, b_, b_transposed_, c, m, n_, k_, accumulate);
+  }
+
+ private:
+  const scalar_t* b_;
+  bool b_transposed_;
+  int64_t k_, n_;
+};
+
+#ifdef SEQAE_AVX2
+// float: B packed once into panels of 16 columns (zero beyond N), each K x 16 contiguous, multiplied by blocks of
+// 6 rows of a with the 6 x 16 sums in twelve registers (the rows padded to a multiple of 6 with zeros).
+template <>
+class StepProduct<float> {
+ public:
+  StepProduct(const float* b, bool b_transposed, int64_t k, int64_t n, bool panels)
+      : b_(b), b_transposed_(b_transposed), k_(k), n_(n), panels_(panels ? (n + 15) / 16 : 0) {
+    packed_.assign(static_cast<size_t>(panels_ * k * 16), 0.0f);
+    for (int64_t p = 0; p < panels_; ++p) {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        for (int64_t j = 0; j < 16 && p * 16 + j < n; ++j) {
+          const int64_t col = p * 16 + j;
+          packed_[(p * k + kk) * 16 + j] = b_transposed ? b[col * k + kk] : b[kk * n + col];
+        }
+      }
+    }
+  }
+  void run(const float* a, int64_t m, float* c, bool accumulate) const {
+    if (panels_ == 0) {
+      matmul(a, b_, b_transposed_, c, m, n_, k_, accumulate);
+      return;
+    }
+    const int64_t m6 = (m + 5) / 6 * 6;
+    const float* a_all = a;
+    if (m6 != m) {  // a with its rows padded to a multiple of 6 with zeros, in a buffer kept by each thread
+      thread_local std::vector<float> pad;
+      pad.resize(static_cast<size_t>(m6 * k_));
+      std::memcpy(pad.data(), a, sizeof(float) * m * k_);
+      std::fill(pad.begin() + m * k_, pad.begin() + m6 * k_, 0.0f);
+      a_all = pad.data();
+    }
+    for (int64_t p = 0; p < panels_; ++p) {  // a panel stays in L1 while every row block passes
+      const int cols = static_cast<int>(std::min<int64_t>(16, n_ - p * 16));
+      for (int64_t r = 0; r < m; r += 6) {
+        const int rows = static_cast<int>(std::min<int64_t>(6, m - r));
+        alignas(32) float out[6][16];
+        block6(a_all + r * k_, packed_.data() + p * k_ * 16, out);
+        for (int q = 0; q < rows; ++q) {
+          float* row = c + (r + q) * n_ + p * 16;
+          if (cols == 16) {
+            const __m256 lo = _mm256_load_ps(out[q]), hi = _mm256_load_ps(out[q] + 8);
+            _mm256_storeu_ps(row, accumulate ? _mm256_add_ps(lo, _mm256_loadu_ps(row)) : lo);
+            _mm256_storeu_ps(row + 8, accumulate ? _mm256_add_ps(hi, _mm256_loadu_ps(row + 8)) : hi);
+          } else if (accumulate) {
+            for (int j = 0; j < cols; ++j) row[j] += out[q][j];
+          } else {
+            for (int j = 0; j < cols; ++j) row[j] = out[q][j];
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  // out (6 x 16) = a (6 rows of K) @ panel (K x 16), the twelve sums in registers.
+  void block6(const float* a, const float* panel, float (*out)[16]) const {
+    const int64_t k = k_;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const __m256 b0 = _mm256_loadu_ps(panel + kk * 16), b1 = _mm256_loadu_ps(panel + kk * 16 + 8);
+      __m256 av = _mm256_broadcast_ss(a + kk);
+      c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+      av = _mm256_broadcast_ss(a + k + kk);
+      c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+      av = _mm256_broadcast_ss(a + 2 * k + kk);
+      c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+      av = _mm256_broadcast_ss(a + 3 * k + kk);
+      c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+      av = _mm256_broadcast_ss(a + 4 * k + kk);
+      c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+      av = _mm256_broadcast_ss(a + 5 * k + kk);
+      c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    _mm256_store_ps(out[0], c00); _mm256_store_ps(out[0] + 8, c01);
+    _mm256_store_ps(out[1], c10); _mm256_store_ps(out[1] + 8, c11);
+    _mm256_store_ps(out[2], c20); _mm256_store_ps(out[2] + 8, c21);
+    _mm256_store_ps(out[3], c30); _mm256_store_ps(out[3] + 8, c31);
+    _mm256_store_ps(out[4], c40); _mm256_store_ps(out[4] + 8, c41);
+    _mm256_store_ps(out[5], c50); _mm256_store_ps(out[5] + 8, c51);
+  }
+  const float* b_;
+  bool b_transposed_;
+  int64_t k_, n_, panels_;
+  std::vector<float> packed_;
+};
+#endif
+
 // xg is either the input gates (N, T, G), or with w_ih_t given the input itself (N, T, F), projected in the loop.
 void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
                   const torch::Tensor& w_hh, const torch::Tensor& w_ih_t, const torch::Tensor& bias) {
@@ -350,6 +473,7 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
   AT_DISPATCH_FLOATING_TYPES(xg.scalar_type(), "seqae_lstm_forward", [&] {
     const scalar_t* xg_p = xg.data_ptr<scalar_t>();
     const scalar_t* w_p = w_hh.data_ptr<scalar_t>();
+    const StepProduct<scalar_t> product(w_p, true, h, g, panels_pay(n));  // h_{t-1} (m, H) @ W_hh^T (H, G)
     const scalar_t* w_ih_p = inline_input ? w_ih_t.data_ptr<scalar_t>() : nullptr;
     const scalar_t* bias_p = inline_input ? bias.data_ptr<scalar_t>() : nullptr;
     const scalar_t* zeros_p = inline_input ? zeros.data_ptr<scalar_t>() : nullptr;
@@ -373,7 +497,7 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
             set_input_row(xg_p + (r0 + row) * sn + t * st, f, w_ih_p, bias_p, hg_b + row * g, g);  // b + x_t W_ih^T
           }
         }
-        matmul(hs_p + (t * n + r0) * h, w_p, true, hg_b, m, g, h, inline_input);  // (+)= h_{t-1} W_hh^T
+        product.run(hs_p + (t * n + r0) * h, m, hg_b, inline_input);  // (+)= h_{t-1} W_hh^T
         const scalar_t* c_prev = cs_p + ((t % rows) * n + r0) * h;
         scalar_t* c_next = cs_p + (((t + 1) % rows) * n + r0) * h;
         scalar_t* h_next = hs_p + ((t + 1) * n + r0) * h;
@@ -425,6 +549,7 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
     const scalar_t* tanh_p = tanh_c.data_ptr<scalar_t>();
     const scalar_t* cs_p = cs.data_ptr<scalar_t>();
     const scalar_t* w_p = w_hh.data_ptr<scalar_t>();
+    const StepProduct<scalar_t> product(w_p, false, g, h, panels_pay(n));  // dA (m, G) @ W_hh (G, H)
     // As in the forward pass: each thread takes a block of rows back through all the steps.
     at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) {
       const int64_t m = r1 - r0;
@@ -440,7 +565,7 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
           gates_backward_row(a + row * g, tc + row * h, cp + row * h, dh_b + row * h, dc_b + row * h,
                              da + row * g, h);
         }
-        matmul(da, w_p, false, rec, m, h, g);  // (m, G) @ (G, H): back to h_{t-1}
+        product.run(da, m, rec, false);  // (m, G) @ (G, H): back to h_{t-1}
         const scalar_t* gprev = grad_p + (t * n + r0) * h;  // the loss's own gradient at h_{t-1} (h0 when t = 0)
         for (int64_t j = 0; j < m * h; ++j) dh_b[j] = rec[j] + gprev[j];
       }
