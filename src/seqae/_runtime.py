@@ -45,8 +45,9 @@ def inference_batches(lengths: np.ndarray, workers: int = 1) -> list[np.ndarray]
 
 # Least work per training step, in multiply-adds of the widest layer's recurrent product (rows x 4H x H), at which
 # num_threads="auto" trains on all cores: 32 rows of H = 96. On two threads of an idle 2-core machine, 32 rows of
-# H = 100 and 128 trained 1.25-1.3x faster; H = 64 gained nothing clear (7.3 against 7.5 ms per step) and H = 32
-# lost (4.3 against 3.6 ms; benchmarks/perf.py --probe fit-threads).
+# H = 100 and 128 trained 1.35-1.5x faster, H = 64 1.19x (5.12 against 6.11 ms per step) and H = 32 1.13x (2.83
+# against 3.19); beside one busy process two threads were 1.5x (H = 64) to 3.5x (H = 32) slower than one, so the
+# small gain of small models is not worth that risk (benchmarks/perf.py --probe fit-threads, sixth session).
 FIT_THREADS_MIN_STEP_WORK = 32 * 4 * 96 * 96
 
 
@@ -64,15 +65,15 @@ def torch_threads(num_threads: int | str | None, device: torch.device, scoring: 
     work per step (``step_work``, see :func:`recurrent_step_work`, at least ``FIT_THREADS_MIN_STEP_WORK``), and
     one thread for training a smaller one.
 
-    Why one thread for small models: their steps are short, so threads gain nothing (a step of case A, 32
-    windows of H = 32: 3.55 ms on one thread, 4.25 on two, idle), and when other processes share the cores each
-    parallel region waits for a descheduled thread (with one other busy process: 15.8 ms on two threads
-    against 3.1 on one; ``benchmarks/perf.py --probe fit-threads``). With torch's own LSTM it was worse: 4,161
-    ms against 14.9 (``benchmarks/perf.py --probe threads``, first session). Why all cores for larger models:
-    two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 27.2 ms against 34.1, and one
-    of H = 128 (50 steps) in 23.7 against 30.9, on an idle 2-core machine (the same probe); beside a busy
-    process they were 2-2.7x slower than one thread (C: 97 against 36 ms), so pass ``num_threads=1`` on a
-    shared machine. Scoring a collection of several batches does not split rows over threads but gives each
+    Why one thread for small models: their steps are short, so threads gain little (a step of case A, 32
+    windows of H = 32: 3.19 ms on one thread, 2.83 on two, idle), and when other processes share the cores each
+    parallel region waits for a descheduled thread (with one other busy process: 13.3 ms on two threads
+    against 3.75 on one; ``benchmarks/perf.py --probe fit-threads``, sixth session). With torch's own LSTM it
+    was worse: 4,161 ms against 14.9 (``benchmarks/perf.py --probe threads``, first session). Why all cores for
+    larger models: two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 22.4 ms against
+    30.1, and one of H = 128 (50 steps) in 20.5 against 30.4, on an idle 2-core machine (the same probe);
+    beside a busy process they were 1.3-1.5x slower than one thread (C: 60.7 against 39.3 ms), so pass
+    ``num_threads=1`` on a shared machine. Scoring a collection of several batches does not split rows over threads but gives each
     thread whole batches (:func:`scoring_pass`); a single batch is split over all cores (``scoring=True``).
     """
     if num_threads == "auto":
