@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from seqae import LSTMAutoencoder
 from seqae._runtime import (FIT_THREADS_MIN_STEP_WORK, INFERENCE_ROWS, INFERENCE_STEPS, MIN_PARALLEL_ROWS,
-                            check_num_threads, cyclic_gc_paused, inference_batches, recurrent_step_work,
-                            scoring_pass, scoring_workers, torch_threads)
+                            MIN_PARALLEL_STEPS, check_num_threads, cyclic_gc_paused, inference_batches,
+                            recurrent_step_work, scoring_pass, scoring_workers, torch_threads)
 from seqae.data.batching import length_grouped_batches
 
 CPU = torch.device("cpu")
@@ -172,12 +172,22 @@ def test_the_estimators_default_trains_on_one_thread_and_scores_on_torchs(fit_th
     assert torch.get_num_threads() == 2                      # the caller's setting, untouched
 
 
-@pytest.mark.parametrize("n, workers, want", [(300, 1, [300]), (300, 2, [150, 150]), (2500, 2, [1024, 1024, 452]),
+@pytest.mark.parametrize("n, workers, want", [(300, 1, [300]), (300, 2, [150, 150]), (2500, 1, [1024, 1024, 452]),
                                               (100, 4, [MIN_PARALLEL_ROWS, 100 - MIN_PARALLEL_ROWS]), (40, 2, [40])])
 def test_inference_batches_give_every_worker_a_batch_down_to_the_row_floor(n, workers, want):
     batches = inference_batches(np.full(n, 30), workers)
     assert [len(b) for b in batches] == want
     assert sorted(np.concatenate(batches)) == list(range(n))
+
+
+@pytest.mark.parametrize("workers", [2, 4, 64])
+def test_workers_share_the_steps_cap_down_to_its_floor(workers):
+    lengths = np.full(20_000, 30)
+    cap = max(MIN_PARALLEL_STEPS, INFERENCE_STEPS // workers)
+    batches = inference_batches(lengths, workers)
+    assert all(len(b) * 30 <= cap for b in batches)
+    assert max(len(b) for b in batches) == cap // 30            # as large as the shared cap allows
+    assert sorted(np.concatenate(batches)) == list(range(20_000))
 
 
 def test_scoring_workers_follow_num_threads_on_the_cpu_and_are_one_on_a_gpu():

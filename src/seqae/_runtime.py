@@ -32,15 +32,22 @@ INFERENCE_ROWS = 1024
 
 # Fewest rows in a batch when a collection is cut into more batches so that every worker of a scoring pass has one.
 MIN_PARALLEL_ROWS = 64
+# Fewest rows x steps per batch when the steps cap is shared among workers (see inference_batches).
+MIN_PARALLEL_STEPS = 4096
 
 
 def inference_batches(lengths: np.ndarray, workers: int = 1) -> list[np.ndarray]:
     """Indices of each inference batch: grouped by length, at most INFERENCE_ROWS rows and INFERENCE_STEPS
-    rows x padded length; with several ``workers``, small enough that each gets one (down to MIN_PARALLEL_ROWS)."""
-    rows = INFERENCE_ROWS
+    rows x padded length. With several ``workers`` (scoring_pass), small enough that each gets one (down to
+    MIN_PARALLEL_ROWS), and the steps cap shared among them (down to MIN_PARALLEL_STEPS), so that the batches
+    being scored at once hold about what one batch held on one thread, whatever the number of cores. Two workers
+    scored the 7,752 windows of case I as fast with 16k steps per batch as with 32k (109,402 against 109,150 and
+    119,907 against 113,198 windows/s; session script ab_cap.py)."""
+    rows, steps = INFERENCE_ROWS, INFERENCE_STEPS
     if workers > 1:
         rows = min(rows, max(MIN_PARALLEL_ROWS, math.ceil(len(lengths) / workers)))
-    return length_grouped_batches(lengths, rows, max_steps=INFERENCE_STEPS)
+        steps = max(MIN_PARALLEL_STEPS, steps // workers)
+    return length_grouped_batches(lengths, rows, max_steps=steps)
 
 
 # Least work per training step, in multiply-adds of the widest layer's recurrent product (rows x 4H x H), at which
@@ -73,8 +80,9 @@ def torch_threads(num_threads: int | str | None, device: torch.device, scoring: 
     larger models: two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 22.4 ms against
     30.1, and one of H = 128 (50 steps) in 20.5 against 30.4, on an idle 2-core machine (the same probe);
     beside a busy process they were 1.3-1.5x slower than one thread (C: 60.7 against 39.3 ms), so pass
-    ``num_threads=1`` on a shared machine. Scoring a collection of several batches does not split rows over threads but gives each
-    thread whole batches (:func:`scoring_pass`); a single batch is split over all cores (``scoring=True``).
+    ``num_threads=1`` on a shared machine. Scoring a collection of several batches does not split rows over
+    threads but gives each thread whole batches (:func:`scoring_pass`); a single batch is split over all cores
+    (``scoring=True``).
     """
     if num_threads == "auto":
         num_threads = None if scoring or step_work >= FIT_THREADS_MIN_STEP_WORK else 1
@@ -137,8 +145,9 @@ def scoring_pass(lengths: np.ndarray, num_threads: int | str | None, device: tor
     OpenMP thread spins on its core. Scoring 7,752 windows of case I, whole batches per thread against rows split
     over two threads: 98,962 against 83,190 windows/s idle (110,477 against 109,891 in a calmer phase), and
     63,447 against 44,682 beside one busy process, where one thread alone scored 65,458 (session script
-    ab_par.py, benchmarks/results/perf.md, sixth session). At most two batches per worker are in flight, so
-    memory stays bounded (peak RSS +45-60 MB); the kernels release the GIL.
+    ab_par.py, benchmarks/results/perf.md, sixth session). At most two batches per worker are in flight and
+    the workers share the rows x steps cap of one batch (:func:`inference_batches`), so memory does not grow
+    with the number of cores; the kernels release the GIL.
     """
     workers = scoring_workers(num_threads, device)
     batches = inference_batches(lengths, workers)
