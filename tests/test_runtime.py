@@ -135,7 +135,14 @@ def test_recurrent_step_work_counts_the_widest_layer():
 
 
 @pytest.fixture
-def fit_threads(monkeypatch):
+def two_threads():
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def fit_threads(monkeypatch, two_threads):
     """The torch thread count train_autoencoder runs under, recorded per fit; torch set to 2 threads around."""
     import seqae.autoencoder as sa
     seen = []
@@ -146,9 +153,7 @@ def fit_threads(monkeypatch):
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(sa, "train_autoencoder", train)
-    torch.set_num_threads(2)
-    yield seen
-    torch.set_num_threads(1)
+    return seen
 
 
 @pytest.mark.parametrize("hidden, decoder, want", [(8, None, 1), (64, None, 1), (100, None, 2), (8, 100, 2)])
@@ -204,13 +209,6 @@ def _record(index):
     """A scoring pass's work: where and how it ran, and a value that names the batch."""
     return (threading.current_thread().name, torch.get_num_threads(), torch.is_inference_mode_enabled(),
             int(index.sum()))
-
-
-@pytest.fixture
-def two_threads():
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(1)
 
 
 def test_scoring_pass_scores_whole_batches_on_worker_threads_of_one_intra_op_thread_each_in_order(two_threads):

@@ -7,7 +7,7 @@
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // The long calls release the GIL, as torch's own operators do, so that Python threads can score batches side by
-  // side (seqae._runtime.parallel_batches).
+  // side (seqae._runtime.scoring_pass).
   const auto no_gil = pybind11::call_guard<pybind11::gil_scoped_release>();
   m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)", no_gil, pybind11::arg("xg"),
         pybind11::arg("h0"), pybind11::arg("c0"), pybind11::arg("w_hh"), pybind11::arg("save"),

@@ -26,6 +26,7 @@
 #include <deque>
 #include <mutex>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -298,7 +299,7 @@ void matmul(const scalar_t* a, const scalar_t* b, bool b_transposed, scalar_t* c
        static_cast<int>(b_transposed ? k : n), a, static_cast<int>(k), c, static_cast<int>(n), accumulate);
 }
 
-// Rows per thread up to which the step's product runs on our panels (StepProduct<float>) instead of BLAS. Why:
+// Rows per thread up to which the step's product runs on our panels (StepProduct) instead of BLAS. Why:
 // BLAS copies ("packs") all of B into its own layout at every call, which costs as much whatever the rows; with
 // few rows per thread (training batches of 32 split over threads) that copy is a large share of the product:
 // 17% of case C's step on two threads (perf record). Packed once per call instead, a training step took
@@ -315,45 +316,51 @@ inline bool panels_pay(int64_t n) {
 
 // The per-step product c (m x N) (+)= a (m x K) @ B, with B (K x N) the same at every step (W_hh^T forward,
 // W_hh backward; B given as stored, transposed or not, as for matmul). a and c contiguous. BLAS, except for
-// float with AVX2 and `panels`.
+// float with AVX2 and `panels`: then B is packed once into panels of 16 columns (zero beyond N), each K x 16
+// contiguous, multiplied by blocks of 6 rows of a with the 6 x 16 sums in twelve registers (the rows padded to a
+// multiple of 6 with zeros).
 template <typename scalar_t>
 class StepProduct {
  public:
-  StepProduct(const scalar_t* b, bool b_transposed, int64_t k, int64_t n, bool /*panels*/)
-      : b_(b), b_transposed_(b_transposed), k_(k), n_(n) {}
+  StepProduct(const scalar_t* b, bool b_transposed, int64_t k, int64_t n, bool panels)
+      : b_(b), b_transposed_(b_transposed), k_(k), n_(n) {
+#ifdef SEQAE_AVX2
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (panels) pack();
+    }
+#else
+    (void)panels;
+#endif
+  }
   void run(const scalar_t* a, int64_t m, scalar_t* c, bool accumulate) const {
+#ifdef SEQAE_AVX2
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (!packed_.empty()) {
+        run_panels(a, m, c, accumulate);
+        return;
+      }
+    }
+#endif
     matmul(a, b_, b_transposed_, c, m, n_, k_, accumulate);
   }
 
  private:
-  const scalar_t* b_;
-  bool b_transposed_;
-  int64_t k_, n_;
-};
-
 #ifdef SEQAE_AVX2
-// float: B packed once into panels of 16 columns (zero beyond N), each K x 16 contiguous, multiplied by blocks of
-// 6 rows of a with the 6 x 16 sums in twelve registers (the rows padded to a multiple of 6 with zeros).
-template <>
-class StepProduct<float> {
- public:
-  StepProduct(const float* b, bool b_transposed, int64_t k, int64_t n, bool panels)
-      : b_(b), b_transposed_(b_transposed), k_(k), n_(n), panels_(panels ? (n + 15) / 16 : 0) {
-    packed_.assign(static_cast<size_t>(panels_ * k * 16), 0.0f);
-    for (int64_t p = 0; p < panels_; ++p) {
-      for (int64_t kk = 0; kk < k; ++kk) {
-        for (int64_t j = 0; j < 16 && p * 16 + j < n; ++j) {
+  int64_t panels() const { return (n_ + 15) / 16; }
+
+  void pack() {
+    packed_.assign(static_cast<size_t>(panels() * k_ * 16), 0.0f);
+    for (int64_t p = 0; p < panels(); ++p) {
+      for (int64_t kk = 0; kk < k_; ++kk) {
+        for (int64_t j = 0; j < 16 && p * 16 + j < n_; ++j) {
           const int64_t col = p * 16 + j;
-          packed_[(p * k + kk) * 16 + j] = b_transposed ? b[col * k + kk] : b[kk * n + col];
+          packed_[(p * k_ + kk) * 16 + j] = b_transposed_ ? b_[col * k_ + kk] : b_[kk * n_ + col];
         }
       }
     }
   }
-  void run(const float* a, int64_t m, float* c, bool accumulate) const {
-    if (panels_ == 0) {
-      matmul(a, b_, b_transposed_, c, m, n_, k_, accumulate);
-      return;
-    }
+
+  void run_panels(const float* a, int64_t m, float* c, bool accumulate) const {
     const int64_t m6 = (m + 5) / 6 * 6;
     const float* a_all = a;
     if (m6 != m) {  // a with its rows padded to a multiple of 6 with zeros, in a buffer kept by each thread
@@ -363,7 +370,7 @@ class StepProduct<float> {
       std::fill(pad.begin() + m * k_, pad.begin() + m6 * k_, 0.0f);
       a_all = pad.data();
     }
-    for (int64_t p = 0; p < panels_; ++p) {  // a panel stays in L1 while every row block passes
+    for (int64_t p = 0; p < panels(); ++p) {  // a panel stays in L1 while every row block passes
       const int cols = static_cast<int>(std::min<int64_t>(16, n_ - p * 16));
       for (int64_t r = 0; r < m; r += 6) {
         const int rows = static_cast<int>(std::min<int64_t>(6, m - r));
@@ -385,8 +392,8 @@ class StepProduct<float> {
     }
   }
 
- private:
-  // out (6 x 16) = a (6 rows of K) @ panel (K x 16), the twelve sums in registers.
+  // out (6 x 16) = a (6 rows of K) @ panel (K x 16), the twelve sums in named registers (an array of them was
+  // spilled to the stack at every multiply-add: 40 ms against 29 for C's step).
   void block6(const float* a, const float* panel, float (*out)[16]) const {
     const int64_t k = k_;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
@@ -413,12 +420,13 @@ class StepProduct<float> {
     _mm256_store_ps(out[4], c40); _mm256_store_ps(out[4] + 8, c41);
     _mm256_store_ps(out[5], c50); _mm256_store_ps(out[5] + 8, c51);
   }
-  const float* b_;
-  bool b_transposed_;
-  int64_t k_, n_, panels_;
-  std::vector<float> packed_;
-};
 #endif
+
+  const scalar_t* b_;
+  bool b_transposed_;
+  int64_t k_, n_;
+  std::vector<float> packed_;  // the panels; empty: BLAS
+};
 
 // xg is either the input gates (N, T, G), or with w_ih_t given the input itself (N, T, F), projected in the loop.
 void check_inputs(const torch::Tensor& xg, const torch::Tensor& h0, const torch::Tensor& c0,
