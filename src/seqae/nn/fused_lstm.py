@@ -37,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 # The kernel, the autoencoder's fused loss on it (used by fused_loss.py), and their Python bindings.
 _SOURCES = [str(Path(__file__).with_name("csrc") / name)
-            for name in ("lstm_cpu.cpp", "autoencoder_loss.cpp", "bindings.cpp")]
+            for name in ("lstm_cpu.cpp", "lstm_avx512.cpp", "autoencoder_loss.cpp", "bindings.cpp")]
 _log = logging.getLogger("seqae")
 # Inputs this narrow (a series' channels) are projected inside the kernel's loop instead of all steps at once
 # beforehand: 15.7 MB less memory traffic per 1024 windows of 30 steps (see set_input_row in csrc/lstm_cpu.cpp).
@@ -57,6 +57,10 @@ def _extension():
     flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
     if capability in ("avx2", "avx512"):
         flags += ["-mavx2", "-mfma"]
+    if capability == "avx512":
+        # The forward step fused into 512-bit registers (csrc/lstm_avx512.cpp); torch reports "avx512" only
+        # where the CPU has AVX-512 F, BW, VL and DQ.
+        flags += ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq"]
     ldflags = []
     if sys.platform.startswith("linux") and torch.backends.openmp.is_available():
         # The kernel splits a batch's rows over torch's threads (at::parallel_for, OpenMP). It links
@@ -137,11 +141,9 @@ class LSTMRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xg, h0, c0, w_hh, w_ih=None, bias=None):
-        save = any(ctx.needs_input_grad)   # under no_grad / inference_mode nothing is kept for a backward
+        save = any(ctx.needs_input_grad)
         inline = w_ih is not None
-        hs, c_last, cs, gates, tanh_c = _extension().forward(
-            xg, h0.contiguous(), c0.contiguous(), w_hh.contiguous(), save,
-            w_ih.t().contiguous() if inline else None, bias.contiguous() if inline else None)
+        hs, c_last, cs, gates, tanh_c = _kernel_forward(xg, h0, c0, w_hh, w_ih, bias, save)
         if save:
             ctx.inline = inline
             ctx.save_for_backward(hs, cs, gates, tanh_c, w_hh, *((xg, w_ih) if inline else ()))
@@ -167,6 +169,24 @@ class LSTMRecurrence(torch.autograd.Function):
         if grad_x is not None:
             grad_x = grad_x.view(steps, n, -1).transpose(0, 1)                    # (N, T, F)
         return grad_x, d_h0, d_c0, d_w_hh, grad_w_ih, grad_bias
+
+
+def _kernel_forward(xg, h0, c0, w_hh, w_ih, bias, save: bool):
+    """The kernel's forward call: hs, c_T and, with ``save``, what its backward reads (see LSTMRecurrence)."""
+    inline = w_ih is not None
+    return _extension().forward(xg, h0.contiguous(), c0.contiguous(), w_hh.contiguous(), save,
+                                w_ih.t().contiguous() if inline else None, bias.contiguous() if inline else None)
+
+
+def _recurrence(xg, h0, c0, w_hh, w_ih=None, bias=None):
+    """``LSTMRecurrence.apply`` while autograd records; without it (no_grad, inference_mode) the kernel alone,
+    keeping nothing for a backward. Why: inside a Function's forward ``needs_input_grad`` still says True for
+    parameters that require grad, so scoring used to save every step's gates and cell states: 4.1 against
+    2.2 ms for a layer of 1024 windows of 30 steps (session script layer.py, seventh session)."""
+    if torch.is_grad_enabled():
+        return LSTMRecurrence.apply(xg, h0, c0, w_hh, w_ih, bias)
+    hs, c_last, *_ = _kernel_forward(xg, h0, c0, w_hh, w_ih, bias, save=False)
+    return hs, c_last
 
 
 def _use_fused(lstm: nn.LSTM, x: torch.Tensor) -> bool:
@@ -202,19 +222,19 @@ def run_lstm(lstm: nn.LSTM, x: torch.Tensor, state: tuple[torch.Tensor, torch.Te
         h0, c0 = state[0][layer], state[1][layer]
         if layer == 0 and steps is not None:
             xg = InputProjection.apply(h, w_ih, b_ih + b_hh).unsqueeze(1).expand(-1, steps, -1)  # (N, T, G), stride 0
-            hs, c_last = LSTMRecurrence.apply(xg, h0, c0, w_hh)                  # (T+1, N, H), (N, H)
+            hs, c_last = _recurrence(xg, h0, c0, w_hh)                              # (T+1, N, H), (N, H)
         elif h.shape[2] <= _INLINE_FEATURES:
             # Few features: projected inside the kernel's loop. The input is made time-major first (a small copy
             # at F <= 16), so that each step reads one contiguous block.
             x_steps = h.transpose(0, 1).contiguous().transpose(0, 1)           # (N, T, F), (T, N, F) in memory
-            hs, c_last = LSTMRecurrence.apply(x_steps, h0, c0, w_hh, w_ih, b_ih + b_hh)
+            hs, c_last = _recurrence(x_steps, h0, c0, w_hh, w_ih, b_ih + b_hh)
         else:
             # Projected time-major, (T, N, G) in memory, seen as (N, T, G): each step then reads one contiguous
             # block; batch-first it would touch N rows T*G apart, one memory page each for large batches.
             t = h.shape[1]
             rows = h.transpose(0, 1).reshape(t * n, h.shape[2])                               # (T*N, F)
             xg = InputProjection.apply(rows, w_ih, b_ih + b_hh).view(t, n, -1).transpose(0, 1)  # (N, T, G)
-            hs, c_last = LSTMRecurrence.apply(xg, h0, c0, w_hh)
+            hs, c_last = _recurrence(xg, h0, c0, w_hh)
         h = hs[1:].transpose(0, 1)                                           # (N, T, H)
         h_n.append(hs[-1])
         c_n.append(c_last)

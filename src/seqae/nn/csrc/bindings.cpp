@@ -3,6 +3,7 @@
 #include <torch/extension.h>
 
 #include "autoencoder_loss.h"
+#include "lstm_avx512.h"
 #include "lstm_cpu.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -15,6 +16,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)", no_gil);
   m.def("set_pool_limit", &set_pool_limit, "Bytes of freed output buffers the kernel keeps for reuse (0: none)");
   m.def("pool_held", &pool_held, "Bytes of idle buffers held now");
+  m.def("avx512_available", &seqae_avx512::available, "Whether this build has the AVX-512 forward step");
+  m.def("set_avx512", &seqae_avx512::set_enabled, "Use the AVX-512 forward step where built (default); returns the "
+        "previous setting", pybind11::arg("on"));
   pybind11::class_<LossSpec>(m, "LossSpec")
       .def(pybind11::init<bool, bool, double, double, double, int64_t>(), pybind11::arg("variational"),
            pybind11::arg("reverse"), pybind11::arg("beta"), pybind11::arg("logvar_min"), pybind11::arg("logvar_max"),

@@ -15,6 +15,8 @@
 // with the initial state at index 0, gates (T, N, G) after their nonlinearities, tanh_c (T, N, H).
 #include "lstm_cpu.h"
 
+#include "lstm_avx512.h"
+
 #include <ATen/Parallel.h>
 #include <torch/types.h>  // torch::Tensor and its factories, without the Python headers (bindings.cpp has those)
 
@@ -479,6 +481,28 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
   // With the input projected inline, hg holds the whole pre-activation and a row of zeros stands in for xg.
   auto zeros = torch::zeros({inline_input ? g : 0}, xg.options());
   AT_DISPATCH_FLOATING_TYPES(xg.scalar_type(), "seqae_lstm_forward", [&] {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (seqae_avx512::enabled()) {  // the step fused into registers (lstm_avx512.cpp)
+        const int64_t f = inline_input ? xg.size(2) : 0;
+        const seqae_avx512::ForwardKernel kernel(w_hh.data_ptr<float>(), inline_input ? w_ih_t.data_ptr<float>() : nullptr,
+                                                 inline_input ? bias.data_ptr<float>() : nullptr, h, f);
+        seqae_avx512::ForwardIO io;
+        io.x = xg.data_ptr<float>();
+        io.stride_n = xg.stride(0);
+        io.stride_t = xg.stride(1);
+        io.features = f;
+        io.hs = hs.data_ptr<float>();
+        io.cs = cs.data_ptr<float>();
+        io.cs_rows = save ? steps + 1 : 2;
+        io.gates = save ? gates.data_ptr<float>() : nullptr;
+        io.tanh_c = save ? tanh_c.data_ptr<float>() : nullptr;
+        io.n = n;
+        io.steps = steps;
+        io.h = h;
+        at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) { kernel.run(io, r0, r1); });
+        return;
+      }
+    }
     const scalar_t* xg_p = xg.data_ptr<scalar_t>();
     const scalar_t* w_p = w_hh.data_ptr<scalar_t>();
     const StepProduct<scalar_t> product(w_p, true, h, g, panels_pay(n));  // h_{t-1} (m, H) @ W_hh^T (H, G)
