@@ -118,14 +118,17 @@ inline void step_block(const Packed& p, const ForwardIO& io, int64_t row, int64_
   __m512 acc[R][4];  // (rows, gates) x 16 units
   if (p.f > 0) {     // b + x_t W_ih^T, F multiply-adds per gate
     const float* bias = p.bias.data + b * 64;
+#pragma GCC unroll 16
     for (int q = 0; q < 4; ++q) {
       const __m512 v = _mm512_load_ps(bias + 16 * q);
+#pragma GCC unroll 16
       for (int r = 0; r < R; ++r) acc[r][q] = v;
     }
     const float* w = p.w_ih.data + b * p.f * 64;
     for (int64_t j = 0; j < p.f; ++j) {
       const __m512 w0 = _mm512_load_ps(w + j * 64), w1 = _mm512_load_ps(w + j * 64 + 16),
                    w2 = _mm512_load_ps(w + j * 64 + 32), w3 = _mm512_load_ps(w + j * 64 + 48);
+#pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         const __m512 xv = _mm512_set1_ps(io.x[(row + r) * io.stride_n + t * io.stride_t + j]);
         acc[r][0] = _mm512_fmadd_ps(xv, w0, acc[r][0]);
@@ -135,8 +138,10 @@ inline void step_block(const Packed& p, const ForwardIO& io, int64_t row, int64_
       }
     }
   } else {  // the input gates given, (N, T, G)
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const float* xr = io.x + (row + r) * io.stride_n + t * io.stride_t + u0;
+#pragma GCC unroll 16
       for (int q = 0; q < 4; ++q) acc[r][q] = _mm512_maskz_loadu_ps(mask, xr + q * h);
     }
   }
@@ -146,6 +151,7 @@ inline void step_block(const Packed& p, const ForwardIO& io, int64_t row, int64_
   for (int64_t k = 0; k < h; ++k) {
     const __m512 w0 = _mm512_load_ps(w + k * 64), w1 = _mm512_load_ps(w + k * 64 + 16),
                  w2 = _mm512_load_ps(w + k * 64 + 32), w3 = _mm512_load_ps(w + k * 64 + 48);
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(hp[r * h + k]);
       acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
@@ -157,6 +163,7 @@ inline void step_block(const Packed& p, const ForwardIO& io, int64_t row, int64_
   const float* c_prev = io.cs + ((t % io.cs_rows) * n + row) * h + u0;
   float* c_next = io.cs + (((t + 1) % io.cs_rows) * n + row) * h + u0;
   float* h_next = io.hs + ((t + 1) * n + row) * h + u0;
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     const __m512 i = sigmoid16(acc[r][0]), f = sigmoid16(acc[r][1]), g = tanh16(acc[r][2]),
                  o = sigmoid16(acc[r][3]);
@@ -214,6 +221,179 @@ void ForwardKernel::run(const ForwardIO& io, int64_t r0, int64_t r1) const {
   }
 }
 
+// ------------------------------------------------------------------------------------------------ backward
+// Panel p holds columns [16p, 16p + 16) of W_hh (G, H) for each of its G rows, zero beyond H: (panels, G, 16).
+struct BackwardKernel::Packed {
+  int64_t h, panels;
+  AlignedFloats w_hh;
+  Packed(int64_t h_, int64_t panels_) : h(h_), panels(panels_), w_hh(panels_ * 4 * h_ * kUnits) {}
+};
+
+namespace {
+
+constexpr int kBackRows = 8;  // rows of a register block: 8 x 2 sums + 2 weight registers + 1
+
+// d(pre-activations) of rows [row, row + R) at step t, 16 units at a time: from dL/dh_t and dL/dc_t (dc, which
+// becomes dL/dc_{t-1}), as gates_backward_row in lstm_cpu.cpp.
+template <int R>
+inline void gates_backward_block(const BackwardIO& io, int64_t row, int64_t t) {
+  const int64_t h = io.h, g = 4 * h, n = io.n;
+  const __m512 one = _mm512_set1_ps(1.0f);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    const int64_t nt = t * n + row + r;
+    const float* a = io.gates + nt * g;
+    float* da = io.d_xg + nt * g;
+    float* dh = io.dh + (row + r) * h;
+    float* dc = io.dc + (row + r) * h;
+    for (int64_t u0 = 0; u0 < h; u0 += kUnits) {
+      const __mmask16 m = unit_mask(h, u0 / kUnits);
+      const __m512 i = _mm512_maskz_loadu_ps(m, a + u0), f = _mm512_maskz_loadu_ps(m, a + h + u0),
+                   gg = _mm512_maskz_loadu_ps(m, a + 2 * h + u0), o = _mm512_maskz_loadu_ps(m, a + 3 * h + u0);
+      const __m512 th = _mm512_maskz_loadu_ps(m, io.tanh_c + nt * h + u0);
+      const __m512 cp = _mm512_maskz_loadu_ps(m, io.cs + nt * h + u0);
+      const __m512 dhv = _mm512_maskz_loadu_ps(m, dh + u0);
+      const __m512 dho = _mm512_mul_ps(dhv, o);
+      const __m512 dct = _mm512_fmadd_ps(dho, _mm512_fnmadd_ps(th, th, one), _mm512_maskz_loadu_ps(m, dc + u0));
+      _mm512_mask_storeu_ps(da + u0, m, _mm512_mul_ps(_mm512_mul_ps(dct, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i))));
+      _mm512_mask_storeu_ps(da + h + u0, m,
+                            _mm512_mul_ps(_mm512_mul_ps(dct, cp), _mm512_mul_ps(f, _mm512_sub_ps(one, f))));
+      _mm512_mask_storeu_ps(da + 2 * h + u0, m, _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one)));
+      _mm512_mask_storeu_ps(da + 3 * h + u0, m, _mm512_mul_ps(_mm512_mul_ps(dho, th), _mm512_sub_ps(one, o)));
+      _mm512_mask_storeu_ps(dc + u0, m, _mm512_mul_ps(dct, f));
+    }
+  }
+}
+
+// dL/dh_{t-1} of rows [row, row + R), columns of panels p (and p + 1 when `pair`): dA (R, G) @ W_hh + grad_hs[t].
+template <int R, bool pair>
+inline void back_product_block(const BackwardKernel::Packed& p, const BackwardIO& io, int64_t row, int64_t t,
+                               int64_t panel) {
+  const int64_t h = p.h, g = 4 * h, n = io.n;
+  const float* da = io.d_xg + (t * n + row) * g;
+  const float* w0 = p.w_hh.data + panel * g * kUnits;
+  const float* w1 = w0 + g * kUnits;
+  __m512 acc[R][2];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < g; ++k) {
+    const __m512 b0 = _mm512_load_ps(w0 + k * kUnits);
+    const __m512 b1 = pair ? _mm512_load_ps(w1 + k * kUnits) : b0;
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(da[r * g + k]);
+      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+      if (pair) acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+  const float* grad = io.grad_hs + (t * n + row) * h;  // the loss's own gradient at h_{t-1}
+#pragma GCC unroll 16
+  for (int half = 0; half < (pair ? 2 : 1); ++half) {
+    const int64_t c0 = (panel + half) * kUnits;
+    const __mmask16 m = unit_mask(h, panel + half);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 v = _mm512_add_ps(acc[r][half], _mm512_maskz_loadu_ps(m, grad + r * h + c0));
+      _mm512_mask_storeu_ps(io.dh + (row + r) * h + c0, m, v);
+    }
+  }
+}
+
+template <int R>
+inline void backward_block(const BackwardKernel::Packed& p, const BackwardIO& io, int64_t row, int64_t t) {
+  gates_backward_block<R>(io, row, t);
+  int64_t panel = 0;
+  for (; panel + 2 <= p.panels; panel += 2) back_product_block<R, true>(p, io, row, t, panel);
+  if (panel < p.panels) back_product_block<R, false>(p, io, row, t, panel);
+}
+
+}  // namespace
+
+BackwardKernel::BackwardKernel(const float* w_hh, int64_t h) : packed_(new Packed(h, (h + kUnits - 1) / kUnits)) {
+  Packed& p = *packed_;
+  const int64_t g = 4 * h;
+  for (int64_t panel = 0; panel < p.panels; ++panel) {
+    for (int64_t k = 0; k < g; ++k) {
+      for (int64_t j = 0; j < kUnits && panel * kUnits + j < h; ++j) {
+        p.w_hh.data[(panel * g + k) * kUnits + j] = w_hh[k * h + panel * kUnits + j];
+      }
+    }
+  }
+}
+
+void BackwardKernel::run(const BackwardIO& io, int64_t r0, int64_t r1) const {
+  const Packed& p = *packed_;
+  for (int64_t t = io.steps - 1; t >= 0; --t) {
+    int64_t row = r0;
+    for (; row + kBackRows <= r1; row += kBackRows) backward_block<kBackRows>(p, io, row, t);
+    switch (r1 - row) {
+      case 7: backward_block<7>(p, io, row, t); break;
+      case 6: backward_block<6>(p, io, row, t); break;
+      case 5: backward_block<5>(p, io, row, t); break;
+      case 4: backward_block<4>(p, io, row, t); break;
+      case 3: backward_block<3>(p, io, row, t); break;
+      case 2: backward_block<2>(p, io, row, t); break;
+      case 1: backward_block<1>(p, io, row, t); break;
+      default: break;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------- weight gradient
+namespace {
+
+constexpr int kGradRows = 12;        // rows of out (gates) per register block: 12 x 2 sums + 2 + 1 registers
+constexpr int64_t kGradDepth = 256;  // rows of K per pass, so that a pass's slices stay in L1 and L2
+
+// out rows [row, row + R), columns [c0, c0 + 32) (+)= sum over k in [k0, k1) of d_xg[k, row + r] * hs[k, c].
+template <int R>
+inline void weight_grad_block(const float* d_xg, const float* hs, int64_t g, int64_t h, float* out, int64_t row,
+                              int64_t c0, int64_t k0, int64_t k1) {
+  const __mmask16 m0 = unit_mask(h, c0 / kUnits), m1 = c0 + kUnits < h ? unit_mask(h, c0 / kUnits + 1) : 0;
+  __m512 acc[R][2];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = k0; k < k1; ++k) {
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, hs + k * h + c0), b1 = _mm512_maskz_loadu_ps(m1, hs + k * h + c0 + kUnits);
+    const float* a = d_xg + k * g + row;
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 v = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(v, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(v, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {  // the sums of earlier passes over K added on
+    float* o = out + (row + r) * h + c0;
+    if (k0 > 0) {
+      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, o));
+      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, o + kUnits));
+    }
+    _mm512_mask_storeu_ps(o, m0, acc[r][0]);
+    _mm512_mask_storeu_ps(o + kUnits, m1, acc[r][1]);
+  }
+}
+
+}  // namespace
+
+void weight_grad(const float* d_xg, const float* hs, int64_t k, int64_t g, int64_t h, float* out, int64_t g0,
+                 int64_t g1) {
+  if (k == 0) {
+    for (int64_t row = g0; row < g1; ++row) std::memset(out + row * h, 0, sizeof(float) * h);
+    return;
+  }
+  for (int64_t k0 = 0; k0 < k; k0 += kGradDepth) {
+    const int64_t k1 = std::min(k, k0 + kGradDepth);
+    for (int64_t c0 = 0; c0 < h; c0 += 2 * kUnits) {  // a 32-column slice of hs stays in L1 for all rows
+      int64_t row = g0;
+      for (; row + kGradRows <= g1; row += kGradRows) weight_grad_block<kGradRows>(d_xg, hs, g, h, out, row, c0, k0, k1);
+      for (; row + 4 <= g1; row += 4) weight_grad_block<4>(d_xg, hs, g, h, out, row, c0, k0, k1);
+      for (; row < g1; ++row) weight_grad_block<1>(d_xg, hs, g, h, out, row, c0, k0, k1);
+    }
+  }
+}
+
 #else  // built without AVX-512: lstm_cpu.cpp asks available() and keeps its portable path
 
 bool available() { return false; }
@@ -226,8 +406,21 @@ ForwardKernel::ForwardKernel(const float*, const float*, const float*, int64_t, 
 
 void ForwardKernel::run(const ForwardIO&, int64_t, int64_t) const {}
 
+struct BackwardKernel::Packed {};
+
+BackwardKernel::BackwardKernel(const float*, int64_t) {
+  throw std::logic_error("seqae: this build of the LSTM kernel has no AVX-512 path");
+}
+
+void BackwardKernel::run(const BackwardIO&, int64_t, int64_t) const {}
+
+void weight_grad(const float*, const float*, int64_t, int64_t, int64_t, float*, int64_t, int64_t) {
+  throw std::logic_error("seqae: this build of the LSTM kernel has no AVX-512 path");
+}
+
 #endif
 
 ForwardKernel::~ForwardKernel() = default;
+BackwardKernel::~BackwardKernel() = default;
 
 }  // namespace seqae_avx512

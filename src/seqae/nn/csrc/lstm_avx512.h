@@ -43,4 +43,36 @@ class ForwardKernel {
   std::unique_ptr<Packed> packed_;
 };
 
+// Where one layer's backward pass reads and writes (float32; the saved tensors of a forward with save).
+struct BackwardIO {
+  const float* gates = nullptr;    // (T, N, G) after the nonlinearities
+  const float* tanh_c = nullptr;   // (T, N, H)
+  const float* cs = nullptr;       // (T+1, N, H), c_{t-1} of step t at index t
+  const float* grad_hs = nullptr;  // (T+1, N, H): the loss's own gradient at each h (index 0: h0)
+  float* d_xg = nullptr;           // (T, N, G): gradient of the pre-activations, written
+  float* dh = nullptr;             // (N, H): dL/dh_T on entry, dL/dh0 on return
+  float* dc = nullptr;             // (N, H): dL/dc_T on entry, dL/dc0 on return
+  int64_t n = 0, steps = 0, h = 0;
+};
+
+// W_hh packed once per call into 16-column panels; rows [r0, r1) then run back through all steps: per step the
+// gates' gradient (16 units a time) and dL/dh_{t-1} = dA W_hh + the loss's own share, 8 rows x 32 columns of
+// sums in registers.
+class BackwardKernel {
+ public:
+  BackwardKernel(const float* w_hh, int64_t h);  // w_hh (G, H)
+  ~BackwardKernel();
+  void run(const BackwardIO& io, int64_t r0, int64_t r1) const;
+
+  struct Packed;
+
+ private:
+  std::unique_ptr<Packed> packed_;
+};
+
+// The recurrent weight's gradient dW_hh = sum over the K = T*N rows of dA^T h_{t-1}: rows [g0, g1) of out (G, H),
+// from d_xg (K, G) and hs (K, H) (the first T steps of the forward's hs), row-major.
+void weight_grad(const float* d_xg, const float* hs, int64_t k, int64_t g, int64_t h, float* out, int64_t g0,
+                 int64_t g1);
+
 }  // namespace seqae_avx512

@@ -572,6 +572,24 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
   auto dc = grad_c_last.contiguous().clone();  // dL/dc_t flowing back, (N, H)
   auto dh_rec = pooled_empty({n, h}, gates.options());
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "seqae_lstm_backward", [&] {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (seqae_avx512::enabled()) {  // 512-bit gates and product (lstm_avx512.cpp)
+        const seqae_avx512::BackwardKernel kernel(w_hh.data_ptr<float>(), h);
+        seqae_avx512::BackwardIO io;
+        io.gates = gates.data_ptr<float>();
+        io.tanh_c = tanh_c.data_ptr<float>();
+        io.cs = cs.data_ptr<float>();
+        io.grad_hs = grad_hs.data_ptr<float>();
+        io.d_xg = d_xg.data_ptr<float>();
+        io.dh = dh.data_ptr<float>();
+        io.dc = dc.data_ptr<float>();
+        io.n = n;
+        io.steps = steps;
+        io.h = h;
+        at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) { kernel.run(io, r0, r1); });
+        return;
+      }
+    }
     scalar_t* dh_p = dh.data_ptr<scalar_t>();
     scalar_t* dc_p = dc.data_ptr<scalar_t>();
     scalar_t* rec_p = dh_rec.data_ptr<scalar_t>();
@@ -606,6 +624,17 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
   // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones, computed as
   // (H, T*N) @ (T*N, G) and transposed: with the long axis inside, MKL ran it 1.1x (H = 32, 100) to 5x (H = 8)
   // faster than (G, T*N) @ (T*N, H) (session measurement; as InputProjection's weight gradient).
+  if (gates.scalar_type() == at::kFloat && seqae_avx512::enabled()) {
+    // In 512-bit registers, out (G, H) directly: MKL takes its AVX2 code on this machine (lstm_avx512.cpp).
+    auto d_w_hh = pooled_empty({g, h}, gates.options());
+    const float* dxg_p = d_xg.data_ptr<float>();
+    const float* hs_p = hs.data_ptr<float>();
+    float* out_p = d_w_hh.data_ptr<float>();
+    at::parallel_for(0, g / 4, 4, [&](int64_t q0, int64_t q1) {  // blocks of 4 gate rows: G is a multiple of 4
+      seqae_avx512::weight_grad(dxg_p, hs_p, steps * n, g, h, out_p, 4 * q0, 4 * q1);
+    });
+    return {d_xg, dh, dc, d_w_hh};
+  }
   auto d_w_hh = at::mm(hs.narrow(0, 0, steps).reshape({steps * n, h}).t(), d_xg.view({steps * n, g})).t().contiguous();
   return {d_xg, dh, dc, d_w_hh};
 }
