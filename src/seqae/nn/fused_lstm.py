@@ -3,9 +3,13 @@
 Why: at the sizes of sequence autoencoders (batches of 32, 8 to 128 units) torch's CPU LSTM spends most of its
 time on per-step overhead, not arithmetic (``benchmarks/perf.py --probe fused``). ``csrc/lstm_cpu.cpp`` runs
 the recurrence of one layer as one small matrix product and one fused loop over the gates per step, forward and
-backward, each thread of torch's taking its own block of the batch's rows. An input of up to 16 features is
-projected inside that loop; a wider one, for all steps at once, by one product before it; a repeated input
-(the RepeatVector decoder) once per sequence instead of once per step. The kernel's outputs come from a pool of
+backward, each thread of torch's taking its own block of the batch's rows. Where torch finds AVX-512 (and the
+weights are float32), ``csrc/lstm_avx512.cpp`` runs the step instead: product and gates in 512-bit registers,
+the pre-activations never written to memory, and the recurrent weight's gradient in its own register blocks
+(MKL takes its AVX2 code on AMD's CPUs). An input of up to 16 features is projected inside that loop; a wider
+one, for all steps at once, by one product before it; a repeated input (the RepeatVector decoder) once per
+sequence instead of once per step. Without autograd (scoring) nothing is kept for a backward. The kernel's
+outputs come from a pool of
 freed buffers (at most 64 MB idle; ``_extension().set_pool_limit(0)`` empties and disables it), because
 glibc returned them to the system between batches and every batch page-faulted them in again.
 
@@ -123,9 +127,9 @@ def _projection_grads(x, w, grad, needs):
 
     Shapes: x (M, F), w (G, F), grad (M, G) -> (M, F), (G, F), (G,).
     """
-    grad_x = grad @ w if needs[0] else None            # (M, F)
-    grad_w = (x.t() @ grad).t() if needs[1] else None  # (G, F), the long axis M inside the product
-    grad_b = grad.sum(0) if needs[2] else None        # (G,)
+    grad_x = grad @ w if needs[0] else None                           # (M, F)
+    grad_w = _extension().rows_product(x, grad).t() if needs[1] else None  # (G, F) from (F, G) = x^T grad
+    grad_b = grad.sum(0) if needs[2] else None                        # (G,)
     return grad_x, grad_w, grad_b
 
 

@@ -52,7 +52,7 @@ enum Saved { kX, kHsE, kCsE, kGatesE, kTanhE, kHsD, kCsD, kGatesD, kTanhD, kZ, k
 // grad (M, G) -> (M, K) (undefined unless `input`), (G, K) with the long axis M inside the product, (G,).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> projection_grads(const at::Tensor& x, const at::Tensor& w,
                                                                 const at::Tensor& grad, bool input = true) {
-  return {input ? grad.mm(w) : at::Tensor(), x.t().mm(grad).t(), grad.sum(0)};
+  return {input ? grad.mm(w) : at::Tensor(), rows_product(x, grad).t(), grad.sum(0)};
 }
 
 // Each sequence's encoder output at its own last real step: hs_e (T+1, N, H) -> (N, H).

@@ -339,33 +339,33 @@ void BackwardKernel::run(const BackwardIO& io, int64_t r0, int64_t r1) const {
   }
 }
 
-// ------------------------------------------------------------------------------------------- weight gradient
+// ------------------------------------------------------------------------------------- weight gradients
 namespace {
 
-constexpr int kGradRows = 12;        // rows of out (gates) per register block: 12 x 2 sums + 2 + 1 registers
-constexpr int64_t kGradDepth = 256;  // rows of K per pass, so that a pass's slices stay in L1 and L2
+constexpr int kSumRows = 12;        // rows of out per register block: 12 x 2 sums + 2 + 1 registers
+constexpr int64_t kSumDepth = 256;  // rows of K per pass, so that a pass's slices of a and b stay in L1 and L2
 
-// out rows [row, row + R), columns [c0, c0 + 32) (+)= sum over k in [k0, k1) of d_xg[k, row + r] * hs[k, c].
+// out rows [row, row + R), columns [c0, c0 + 32) (+)= sum over k in [k0, k1) of a[k, row + r] * b[k, c].
 template <int R>
-inline void weight_grad_block(const float* d_xg, const float* hs, int64_t g, int64_t h, float* out, int64_t row,
-                              int64_t c0, int64_t k0, int64_t k1) {
-  const __mmask16 m0 = unit_mask(h, c0 / kUnits), m1 = c0 + kUnits < h ? unit_mask(h, c0 / kUnits + 1) : 0;
+inline void rows_product_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t q, float* out,
+                               int64_t row, int64_t c0, int64_t k0, int64_t k1) {
+  const __mmask16 m0 = unit_mask(q - c0, 0), m1 = c0 + kUnits < q ? unit_mask(q - c0 - kUnits, 0) : 0;
   __m512 acc[R][2];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = k0; k < k1; ++k) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, hs + k * h + c0), b1 = _mm512_maskz_loadu_ps(m1, hs + k * h + c0 + kUnits);
-    const float* a = d_xg + k * g + row;
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + k * ldb + c0), b1 = _mm512_maskz_loadu_ps(m1, b + k * ldb + c0 + kUnits);
+    const float* ak = a + k * lda + row;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const __m512 v = _mm512_set1_ps(a[r]);
+      const __m512 v = _mm512_set1_ps(ak[r]);
       acc[r][0] = _mm512_fmadd_ps(v, b0, acc[r][0]);
       acc[r][1] = _mm512_fmadd_ps(v, b1, acc[r][1]);
     }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {  // the sums of earlier passes over K added on
-    float* o = out + (row + r) * h + c0;
+    float* o = out + (row + r) * q + c0;
     if (k0 > 0) {
       acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, o));
       acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, o + kUnits));
@@ -377,19 +377,19 @@ inline void weight_grad_block(const float* d_xg, const float* hs, int64_t g, int
 
 }  // namespace
 
-void weight_grad(const float* d_xg, const float* hs, int64_t k, int64_t g, int64_t h, float* out, int64_t g0,
-                 int64_t g1) {
+void rows_product(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, int64_t q, float* out,
+                  int64_t p0, int64_t p1) {
   if (k == 0) {
-    for (int64_t row = g0; row < g1; ++row) std::memset(out + row * h, 0, sizeof(float) * h);
+    for (int64_t row = p0; row < p1; ++row) std::memset(out + row * q, 0, sizeof(float) * q);
     return;
   }
-  for (int64_t k0 = 0; k0 < k; k0 += kGradDepth) {
-    const int64_t k1 = std::min(k, k0 + kGradDepth);
-    for (int64_t c0 = 0; c0 < h; c0 += 2 * kUnits) {  // a 32-column slice of hs stays in L1 for all rows
-      int64_t row = g0;
-      for (; row + kGradRows <= g1; row += kGradRows) weight_grad_block<kGradRows>(d_xg, hs, g, h, out, row, c0, k0, k1);
-      for (; row + 4 <= g1; row += 4) weight_grad_block<4>(d_xg, hs, g, h, out, row, c0, k0, k1);
-      for (; row < g1; ++row) weight_grad_block<1>(d_xg, hs, g, h, out, row, c0, k0, k1);
+  for (int64_t k0 = 0; k0 < k; k0 += kSumDepth) {
+    const int64_t k1 = std::min(k, k0 + kSumDepth);
+    for (int64_t c0 = 0; c0 < q; c0 += 2 * kUnits) {  // a 32-column slice of b stays in L1 for all rows
+      int64_t row = p0;
+      for (; row + kSumRows <= p1; row += kSumRows) rows_product_block<kSumRows>(a, lda, b, ldb, q, out, row, c0, k0, k1);
+      for (; row + 4 <= p1; row += 4) rows_product_block<4>(a, lda, b, ldb, q, out, row, c0, k0, k1);
+      for (; row < p1; ++row) rows_product_block<1>(a, lda, b, ldb, q, out, row, c0, k0, k1);
     }
   }
 }
@@ -414,7 +414,7 @@ BackwardKernel::BackwardKernel(const float*, int64_t) {
 
 void BackwardKernel::run(const BackwardIO&, int64_t, int64_t) const {}
 
-void weight_grad(const float*, const float*, int64_t, int64_t, int64_t, float*, int64_t, int64_t) {
+void rows_product(const float*, int64_t, const float*, int64_t, int64_t, int64_t, float*, int64_t, int64_t) {
   throw std::logic_error("seqae: this build of the LSTM kernel has no AVX-512 path");
 }
 

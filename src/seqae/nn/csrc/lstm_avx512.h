@@ -70,9 +70,10 @@ class BackwardKernel {
   std::unique_ptr<Packed> packed_;
 };
 
-// The recurrent weight's gradient dW_hh = sum over the K = T*N rows of dA^T h_{t-1}: rows [g0, g1) of out (G, H),
-// from d_xg (K, G) and hs (K, H) (the first T steps of the forward's hs), row-major.
-void weight_grad(const float* d_xg, const float* hs, int64_t k, int64_t g, int64_t h, float* out, int64_t g0,
-                 int64_t g1);
+// Rows [p0, p1) of out (P, Q) = a^T b = sum over k of a[k, :]^T b[k, :], for a (K, P) and b (K, Q) with row
+// strides lda and ldb (a weight's gradient: a the layer's inputs, b the gradient of its outputs, K = T*N rows).
+// Each a[k, p] is broadcast against 32 columns of b[k, :]; out is row-major and contiguous.
+void rows_product(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, int64_t q, float* out,
+                  int64_t p0, int64_t p1);
 
 }  // namespace seqae_avx512

@@ -7,7 +7,9 @@
 // step) plus one fused loop over the gates (AVX2 where the CPU has it). The input projection x @ W_ih^T is done
 // inside the loop for inputs of few features (set_input_row), otherwise by the caller as one big product for all
 // steps; the weight gradient of W_hh is one big product after the loop.
-// The tensors returned come from a pool of freed buffers (BufferPool).
+// The tensors returned come from a pool of freed buffers (BufferPool). In float32 on a CPU with AVX-512 the
+// forward and backward steps and W_hh's gradient run in lstm_avx512.cpp instead (seqae_avx512::enabled()); the
+// code here is then the path for float64, and for CPUs without AVX-512.
 //
 // Legend: N batch, T time, H hidden units, G = 4H gate pre-activations in torch's order [i, f, g, o].
 // Layout: xg (N, T, G) batch-first, any strides except a contiguous last dimension (a stride of 0 over T, as
@@ -552,6 +554,25 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
   return {hs, c_last, cs, gates, tanh_c};
 }
 
+at::Tensor rows_product(const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(0) == b.size(0), "rows_product: expected (K, P) and (K, Q), got ",
+              a.sizes(), " and ", b.sizes());
+  if (a.scalar_type() != at::kFloat || b.scalar_type() != at::kFloat || !seqae_avx512::enabled() ||
+      a.stride(1) != 1 || b.stride(1) != 1) {
+    return at::mm(a.t(), b);
+  }
+  const int64_t k = a.size(0), p = a.size(1), q = b.size(1);
+  auto out = pooled_empty({p, q}, b.options());
+  const float* a_p = a.data_ptr<float>();
+  const float* b_p = b.data_ptr<float>();
+  float* out_p = out.data_ptr<float>();
+  // Threads take blocks of 4 rows of out; each row's sums stay with one thread.
+  at::parallel_for(0, (p + 3) / 4, 1, [&](int64_t q0, int64_t q1) {
+    seqae_avx512::rows_product(a_p, a.stride(0), b_p, b.stride(0), k, q, out_p, 4 * q0, std::min(p, 4 * q1));
+  });
+  return out;
+}
+
 void set_pool_limit(int64_t bytes) { pool().set_limit(static_cast<size_t>(std::max<int64_t>(bytes, 0))); }
 
 int64_t pool_held() { return static_cast<int64_t>(pool().held()); }
@@ -621,20 +642,9 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
       }
     });
   });
-  // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones, computed as
-  // (H, T*N) @ (T*N, G) and transposed: with the long axis inside, MKL ran it 1.1x (H = 32, 100) to 5x (H = 8)
-  // faster than (G, T*N) @ (T*N, H) (session measurement; as InputProjection's weight gradient).
-  if (gates.scalar_type() == at::kFloat && seqae_avx512::enabled()) {
-    // In 512-bit registers, out (G, H) directly: MKL takes its AVX2 code on this machine (lstm_avx512.cpp).
-    auto d_w_hh = pooled_empty({g, h}, gates.options());
-    const float* dxg_p = d_xg.data_ptr<float>();
-    const float* hs_p = hs.data_ptr<float>();
-    float* out_p = d_w_hh.data_ptr<float>();
-    at::parallel_for(0, g / 4, 4, [&](int64_t q0, int64_t q1) {  // blocks of 4 gate rows: G is a multiple of 4
-      seqae_avx512::weight_grad(dxg_p, hs_p, steps * n, g, h, out_p, 4 * q0, 4 * q1);
-    });
-    return {d_xg, dh, dc, d_w_hh};
-  }
-  auto d_w_hh = at::mm(hs.narrow(0, 0, steps).reshape({steps * n, h}).t(), d_xg.view({steps * n, g})).t().contiguous();
-  return {d_xg, dh, dc, d_w_hh};
+  // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones. Gate rows broadcast
+  // against the units: 154 GFLOP/s at C's shapes against 134 the other way round, which has the wider axis
+  // across the registers (K = 5,760, G = 400, H = 100; MKL: 81-85; session script harness2.cpp, seventh session).
+  const at::Tensor d_w_hh = rows_product(d_xg.view({steps * n, g}), hs.narrow(0, 0, steps).view({steps * n, h}));
+  return {d_xg, dh, dc, d_w_hh.contiguous()};
 }

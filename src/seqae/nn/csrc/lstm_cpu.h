@@ -20,6 +20,11 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_hs, const at::Tenso
                                       const at::Tensor& cs, const at::Tensor& gates, const at::Tensor& tanh_c,
                                       const at::Tensor& w_hh);
 
+// a^T b for a (K, P) and b (K, Q), the K = T*N rows of a layer's inputs and of its outputs' gradient: a weight's
+// gradient, transposed. In 512-bit register blocks for float32 where AVX-512 is on (MKL takes its AVX2 code on
+// AMD's CPUs), else at::mm.
+at::Tensor rows_product(const at::Tensor& a, const at::Tensor& b);
+
 // Bytes of freed output buffers kept for reuse (0: none, and the pool is emptied); bytes held idle now.
 void set_pool_limit(int64_t bytes);
 int64_t pool_held();
