@@ -289,3 +289,25 @@ def test_the_buffer_pool_reuses_freed_outputs_without_mixing_them_up():
         assert ext.pool_held() == 0                            # a limit of 0 frees every idle buffer
     finally:
         ext.set_pool_limit(64 << 20)
+
+
+@needs_kernel
+@pytest.mark.parametrize("k, p, q", [(5, 3, 7), (600, 13, 40), (257, 100, 400), (0, 4, 8), (31, 8, 16), (64, 17, 33)])
+def test_rows_product_is_a_transposed_product_over_rows(k, p, q, kernel_path):
+    """a^T b over K rows, the weight gradients' kernel: row blocks of 12 and 4 with single-row tails, 32-column
+    slices with part-filled tails, passes of 256 rows that add on (K = 257, 600), and K = 0 giving zeros."""
+    torch.manual_seed(k + p + q)
+    a, b = torch.randn(k, p), torch.randn(k, q)
+    out = fused_lstm._extension().rows_product(a, b)
+    assert out.shape == (p, q)
+    torch.testing.assert_close(out, a.double().t().mm(b.double()).float(), atol=1e-4, rtol=1e-5)
+
+
+@needs_kernel
+def test_rows_product_of_strided_or_double_inputs_takes_the_generic_product():
+    a, b = torch.randn(40, 6, 3)[:, :, 0], torch.randn(40, 9)      # a's rows not contiguous
+    torch.testing.assert_close(fused_lstm._extension().rows_product(a, b), a.t().mm(b))
+    a64, b64 = torch.randn(40, 6, dtype=torch.float64), torch.randn(40, 9, dtype=torch.float64)
+    torch.testing.assert_close(fused_lstm._extension().rows_product(a64, b64), a64.t().mm(b64), atol=0, rtol=0)
+    with pytest.raises(RuntimeError, match=r"rows_product: expected \(K, P\) and \(K, Q\)"):
+        fused_lstm._extension().rows_product(torch.zeros(3, 2), torch.zeros(4, 2))
