@@ -85,7 +85,9 @@ def threads():
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_rows_split_over_threads_match_nn_lstm_and_one_thread(dtype, threads, kernel_path):
     """The kernel gives each thread a block of rows (at least 8): 37 rows over 3 threads make uneven blocks.
-    Outputs, final state and gradients equal nn.LSTM's and the single-thread run's."""
+    Outputs, final state and gradients equal nn.LSTM's and the single-thread run's. The weights' gradients are
+    sums over all rows, which the AVX-512 step adds up per thread and then across threads: in float32 they agree
+    to float rounding of that other order, not bit for bit."""
     torch.manual_seed(2)
     n, t, f, h = 37, 12, 3, 16
     lstm = nn.LSTM(f, h, batch_first=True).to(dtype)
@@ -102,8 +104,10 @@ def test_rows_split_over_threads_match_nn_lstm_and_one_thread(dtype, threads, ke
     ref_out, ref_state = lstm(x, state)
     reference = (ref_out, *ref_state, ref_out, *_grads(ref_out, ref_state, [x, *state], lstm, weight))
     tol = TOL[dtype]
-    for one, split, ref in zip(results[1], results[3], reference):
-        torch.testing.assert_close(split, one, atol=tol / 10, rtol=tol / 10)
+    per_row = 7                  # out, h_n, c_n, inferred, and the gradients of x, h0, c0: each row's own
+    for i, (one, split, ref) in enumerate(zip(results[1], results[3], reference)):
+        close = tol / 10 if i < per_row or dtype == torch.float64 else tol
+        torch.testing.assert_close(split, one, atol=close, rtol=close)
         torch.testing.assert_close(split.detach(), ref.detach(), atol=10 * tol, rtol=10 * tol)
 
 

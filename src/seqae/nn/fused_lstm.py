@@ -159,20 +159,21 @@ class LSTMRecurrence(torch.autograd.Function):
         hs, cs, gates, tanh_c, w_hh, *inputs = ctx.saved_tensors
         grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs.contiguous()
         grad_c_last = torch.zeros_like(cs[-1]) if grad_c_last is None else grad_c_last.contiguous()
-        d_xg, d_h0, d_c0, d_w_hh = _extension().backward(grad_hs, grad_c_last, hs, cs, gates, tanh_c,
-                                                         w_hh.contiguous())   # d_xg (T, N, G)
         if not ctx.inline:
+            d_xg, d_h0, d_c0, d_w_hh, *_ = _extension().backward(grad_hs, grad_c_last, hs, cs, gates, tanh_c,
+                                                                 w_hh.contiguous())   # d_xg (T, N, G)
             return d_xg.transpose(0, 1), d_h0, d_c0, d_w_hh, None, None    # (N, T, G) like xg
-        # The projection's backward on time-major rows, x (N, T, F) -> (T*N, F), as InputProjection's.
+        # Given x (N, T, F), the kernel also returns the gradients of W_ih and of the bias; d_xg is kept only for
+        # x's own gradient.
         x, w_ih = inputs
-        steps, n, g = d_xg.shape
-        rows = x.transpose(0, 1).reshape(steps * n, x.shape[2])                    # (T*N, F)
         needs = ctx.needs_input_grad
-        grad_x, grad_w_ih, grad_bias = _projection_grads(rows, w_ih, d_xg.view(steps * n, g),
-                                                         (needs[0], needs[4], needs[5]))
-        if grad_x is not None:
-            grad_x = grad_x.view(steps, n, -1).transpose(0, 1)                    # (N, T, F)
-        return grad_x, d_h0, d_c0, d_w_hh, grad_w_ih, grad_bias
+        d_xg, d_h0, d_c0, d_w_hh, grad_w_ih, grad_bias, _ = _extension().backward(
+            grad_hs, grad_c_last, hs, cs, gates, tanh_c, w_hh.contiguous(), x=x, keep_d_xg=needs[0])
+        grad_x = None
+        if needs[0]:
+            steps, n, g = d_xg.shape
+            grad_x = (d_xg.view(steps * n, g) @ w_ih).view(steps, n, -1).transpose(0, 1)   # (N, T, F)
+        return grad_x, d_h0, d_c0, d_w_hh, grad_w_ih if needs[4] else None, grad_bias if needs[5] else None
 
 
 def _kernel_forward(xg, h0, c0, w_hh, w_ih, bias, save: bool):

@@ -152,9 +152,10 @@ std::vector<at::Tensor> autoencoder_loss_backward(const at::Tensor& grad, const 
                                                  g_y.reshape({t * n, f}));  // (T*N, D), (F, D), (F,)
   const at::Tensor g_hs_d = at::zeros_like(hs_d);  // (T+1, N, D); nothing reads h0
   g_hs_d.narrow(0, 1, t).copy_(g_rows_d.view({t, n, d}));
+  // Decoder: d_xg is only needed summed over time (its input is repeated), so the kernel keeps no (T, N, 4D) copy.
   const std::vector<at::Tensor> bd = lstm_backward(g_hs_d, at::zeros({n, d}, hs_d.options()), hs_d, saved[kCsD],
-                                                   saved[kGatesD], saved[kTanhD], p.w_hh_d);  // d_xg (T, N, 4D)
-  auto [g_z_input, dw_ih_d, db_d] = projection_grads(z, p.w_ih_d, bd[0].sum(0));  // the input is repeated
+                                                   saved[kGatesD], saved[kTanhD], p.w_hh_d, std::nullopt, false, true);
+  auto [g_z_input, dw_ih_d, db_d] = projection_grads(z, p.w_ih_d, bd[6]);  // bd[6]: d_xg summed over time
   // Initial state s = tanh(z W_s^T + b_s) = [h0 | c0].
   const at::Tensor g_pre = at::cat({bd[1], bd[2]}, 1) * (1.0 - s * s);  // (N, 2D)
   auto [g_z_state, dw_s, db_s] = projection_grads(z, p.w_s, g_pre);
@@ -185,10 +186,10 @@ std::vector<at::Tensor> autoencoder_loss_backward(const at::Tensor& grad, const 
   } else {
     g_hs_e.index_put_({lens, at::arange(n, lens.options())}, g_h);
   }
+  // With the input given, the kernel returns W_ih's and the bias's gradients itself and keeps no d_xg.
   const std::vector<at::Tensor> be = lstm_backward(g_hs_e, at::zeros_like(g_h), hs_e, saved[kCsE], saved[kGatesE],
-                                                   saved[kTanhE], p.w_hh_e);
-  auto [unused, dw_ih_e, db_e] = projection_grads(x_tm.view({t * n, f}), p.w_ih_e, be[0].view({t * n, -1}), false);
-  std::vector<at::Tensor> grads{dw_ih_e, be[3], db_e, db_e};
+                                                   saved[kTanhE], p.w_hh_e, x_tm.transpose(0, 1), false, false);
+  std::vector<at::Tensor> grads{be[4], be[3], be[5], be[5]};
   grads.insert(grads.end(), latent_grads.begin(), latent_grads.end());
   grads.insert(grads.end(), {dw_s, db_s, dw_ih_d, bd[3], db_d, db_d, dw_o, db_o});
   return grads;

@@ -13,7 +13,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &lstm_forward, "Fused LSTM recurrence, forward (CPU)", no_gil, pybind11::arg("xg"),
         pybind11::arg("h0"), pybind11::arg("c0"), pybind11::arg("w_hh"), pybind11::arg("save"),
         pybind11::arg("w_ih_t") = pybind11::none(), pybind11::arg("bias") = pybind11::none());
-  m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)", no_gil);
+  m.def("backward", &lstm_backward, "Fused LSTM recurrence, backward (CPU)", no_gil, pybind11::arg("grad_hs"),
+        pybind11::arg("grad_c_last"), pybind11::arg("hs"), pybind11::arg("cs"), pybind11::arg("gates"),
+        pybind11::arg("tanh_c"), pybind11::arg("w_hh"), pybind11::arg("x") = pybind11::none(),
+        pybind11::arg("keep_d_xg") = true, pybind11::arg("time_sum") = false);
   m.def("set_pool_limit", &set_pool_limit, "Bytes of freed output buffers the kernel keeps for reuse (0: none)");
   m.def("pool_held", &pool_held, "Bytes of idle buffers held now");
   m.def("rows_product", &rows_product, "a^T b for a (K, P), b (K, Q): a weight's gradient over K rows", no_gil);

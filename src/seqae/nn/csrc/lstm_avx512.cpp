@@ -221,6 +221,82 @@ void ForwardKernel::run(const ForwardIO& io, int64_t r0, int64_t r1) const {
   }
 }
 
+// --------------------------------------------------------------------------------------- row products
+namespace {
+
+constexpr int kSumRows = 12;        // rows of out per register block: 12 x 2 sums + 2 + 1 registers
+constexpr int64_t kSumDepth = 256;  // rows of K per pass, so that a pass's slices of a and b stay in L1 and L2
+
+// K rows laid out as `steps` groups of `rows`: row (s, j) starts at base + s * step + j * stride.
+struct Rows {
+  const float* base;
+  int64_t step, stride;
+  const float* at(int64_t s, int64_t j) const { return base + s * step + j * stride; }
+};
+
+// out rows [row, row + R), columns [c0, c0 + 32) = (or += with `add`) sum over the K = steps x rows rows of
+// a[k, row + r] * b[k, c]: each a value broadcast against two registers of b.
+template <int R>
+inline void rows_product_block(Rows a, Rows b, int64_t steps, int64_t rows, int64_t q, float* out, int64_t row,
+                               int64_t c0, bool add) {
+  const __mmask16 m0 = unit_mask(q - c0, 0), m1 = c0 + kUnits < q ? unit_mask(q - c0 - kUnits, 0) : 0;
+  __m512 acc[R][2];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < steps; ++s) {
+    for (int64_t j = 0; j < rows; ++j) {
+      const float* bk = b.at(s, j) + c0;
+      const __m512 b0 = _mm512_maskz_loadu_ps(m0, bk), b1 = _mm512_maskz_loadu_ps(m1, bk + kUnits);
+      const float* ak = a.at(s, j) + row;
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512 v = _mm512_set1_ps(ak[r]);
+        acc[r][0] = _mm512_fmadd_ps(v, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(v, b1, acc[r][1]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    float* o = out + (row + r) * q + c0;
+    if (add) {
+      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, o));
+      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, o + kUnits));
+    }
+    _mm512_mask_storeu_ps(o, m0, acc[r][0]);
+    _mm512_mask_storeu_ps(o + kUnits, m1, acc[r][1]);
+  }
+}
+
+// Rows [p0, p1) of out (P, Q) (+)= a^T b over K = steps x rows rows (see Rows).
+void rows_product_pass(Rows a, Rows b, int64_t steps, int64_t rows, int64_t q, float* out, int64_t p0, int64_t p1,
+                       bool add) {
+  for (int64_t c0 = 0; c0 < q; c0 += 2 * kUnits) {  // a 32-column slice of b stays in L1 for all rows of out
+    int64_t row = p0;
+    for (; row + kSumRows <= p1; row += kSumRows) rows_product_block<kSumRows>(a, b, steps, rows, q, out, row, c0, add);
+    if (row + 8 <= p1) {  // one block of 8 (an input of 8 features) rather than two of 4
+      rows_product_block<8>(a, b, steps, rows, q, out, row, c0, add);
+      row += 8;
+    }
+    for (; row + 4 <= p1; row += 4) rows_product_block<4>(a, b, steps, rows, q, out, row, c0, add);
+    for (; row < p1; ++row) rows_product_block<1>(a, b, steps, rows, q, out, row, c0, add);
+  }
+}
+
+}  // namespace
+
+void rows_product(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, int64_t q, float* out,
+                  int64_t p0, int64_t p1) {
+  if (k == 0) {
+    for (int64_t row = p0; row < p1; ++row) std::memset(out + row * q, 0, sizeof(float) * q);
+    return;
+  }
+  for (int64_t k0 = 0; k0 < k; k0 += kSumDepth) {
+    const int64_t k1 = std::min(k, k0 + kSumDepth);
+    rows_product_pass(Rows{a + k0 * lda, 0, lda}, Rows{b + k0 * ldb, 0, ldb}, 1, k1 - k0, q, out, p0, p1, k0 > 0);
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ backward
 // Panel p holds columns [16p, 16p + 16) of W_hh (G, H) for each of its G rows, zero beyond H: (panels, G, 16).
 struct BackwardKernel::Packed {
@@ -231,19 +307,29 @@ struct BackwardKernel::Packed {
 
 namespace {
 
-constexpr int kBackRows = 8;  // rows of a register block: 8 x 2 sums + 2 weight registers + 1
+constexpr int kBackRows = 8;              // rows of a register block: 8 x 2 sums + 2 weight registers + 1
+constexpr int64_t kChunkSteps = 8;        // steps whose dA is summed into the weight gradients while in cache
+constexpr int64_t kChunkBytes = 512 << 10;  // at most this much dA per thread and chunk (fewer steps for many rows)
+
+// Where the gradient of the pre-activations of (step t, row) goes: the caller's d_xg (T, N, G), or a thread's
+// scratch holding the steps [t0, t0 + chunk) of its own rows from row0 on.
+struct DaRows {
+  float* base;
+  int64_t t0, step, row0, g;
+  float* at(int64_t t, int64_t row) const { return base + (t - t0) * step + (row - row0) * g; }
+};
 
 // d(pre-activations) of rows [row, row + R) at step t, 16 units at a time: from dL/dh_t and dL/dc_t (dc, which
 // becomes dL/dc_{t-1}), as gates_backward_row in lstm_cpu.cpp.
 template <int R>
-inline void gates_backward_block(const BackwardIO& io, int64_t row, int64_t t) {
+inline void gates_backward_block(const BackwardIO& io, const DaRows& out, int64_t row, int64_t t) {
   const int64_t h = io.h, g = 4 * h, n = io.n;
   const __m512 one = _mm512_set1_ps(1.0f);
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     const int64_t nt = t * n + row + r;
     const float* a = io.gates + nt * g;
-    float* da = io.d_xg + nt * g;
+    float* da = out.at(t, row + r);
     float* dh = io.dh + (row + r) * h;
     float* dc = io.dc + (row + r) * h;
     for (int64_t u0 = 0; u0 < h; u0 += kUnits) {
@@ -267,10 +353,10 @@ inline void gates_backward_block(const BackwardIO& io, int64_t row, int64_t t) {
 
 // dL/dh_{t-1} of rows [row, row + R), columns of panels p (and p + 1 when `pair`): dA (R, G) @ W_hh + grad_hs[t].
 template <int R, bool pair>
-inline void back_product_block(const BackwardKernel::Packed& p, const BackwardIO& io, int64_t row, int64_t t,
-                               int64_t panel) {
+inline void back_product_block(const BackwardKernel::Packed& p, const BackwardIO& io, const DaRows& das,
+                               int64_t row, int64_t t, int64_t panel) {
   const int64_t h = p.h, g = 4 * h, n = io.n;
-  const float* da = io.d_xg + (t * n + row) * g;
+  const float* da = das.at(t, row);
   const float* w0 = p.w_hh.data + panel * g * kUnits;
   const float* w1 = w0 + g * kUnits;
   __m512 acc[R][2];
@@ -300,11 +386,22 @@ inline void back_product_block(const BackwardKernel::Packed& p, const BackwardIO
 }
 
 template <int R>
-inline void backward_block(const BackwardKernel::Packed& p, const BackwardIO& io, int64_t row, int64_t t) {
-  gates_backward_block<R>(io, row, t);
+inline void backward_block(const BackwardKernel::Packed& p, const BackwardIO& io, const DaRows& das, int64_t row,
+                           int64_t t) {
+  gates_backward_block<R>(io, das, row, t);
   int64_t panel = 0;
-  for (; panel + 2 <= p.panels; panel += 2) back_product_block<R, true>(p, io, row, t, panel);
-  if (panel < p.panels) back_product_block<R, false>(p, io, row, t, panel);
+  for (; panel + 2 <= p.panels; panel += 2) back_product_block<R, true>(p, io, das, row, t, panel);
+  if (panel < p.panels) back_product_block<R, false>(p, io, das, row, t, panel);
+}
+
+// out (len) += v (len), 16 floats at a time.
+inline void add_row(float* out, const float* v, int64_t len) {
+  int64_t c = 0;
+  for (; c + kUnits <= len; c += kUnits) _mm512_storeu_ps(out + c, _mm512_add_ps(_mm512_loadu_ps(out + c), _mm512_loadu_ps(v + c)));
+  if (c < len) {
+    const __mmask16 m = unit_mask(len - c, 0);
+    _mm512_mask_storeu_ps(out + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, out + c), _mm512_maskz_loadu_ps(m, v + c)));
+  }
 }
 
 }  // namespace
@@ -321,75 +418,41 @@ BackwardKernel::BackwardKernel(const float* w_hh, int64_t h) : packed_(new Packe
   }
 }
 
-void BackwardKernel::run(const BackwardIO& io, int64_t r0, int64_t r1) const {
+void BackwardKernel::run(const BackwardIO& io, int64_t r0, int64_t r1, const BackwardSums& sums) const {
   const Packed& p = *packed_;
-  for (int64_t t = io.steps - 1; t >= 0; --t) {
-    int64_t row = r0;
-    for (; row + kBackRows <= r1; row += kBackRows) backward_block<kBackRows>(p, io, row, t);
-    switch (r1 - row) {
-      case 7: backward_block<7>(p, io, row, t); break;
-      case 6: backward_block<6>(p, io, row, t); break;
-      case 5: backward_block<5>(p, io, row, t); break;
-      case 4: backward_block<4>(p, io, row, t); break;
-      case 3: backward_block<3>(p, io, row, t); break;
-      case 2: backward_block<2>(p, io, row, t); break;
-      case 1: backward_block<1>(p, io, row, t); break;
-      default: break;
+  const int64_t h = p.h, g = 4 * h, n = io.n, m = r1 - r0, f = io.features;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(kChunkSteps, kChunkBytes / (m * g * 4)));
+  AlignedFloats scratch(io.d_xg == nullptr ? chunk * m * g : 0);
+  for (int64_t t1 = io.steps; t1 > 0; t1 -= chunk) {
+    const int64_t t0 = std::max<int64_t>(0, t1 - chunk);
+    const DaRows das = io.d_xg != nullptr ? DaRows{io.d_xg, 0, n * g, 0, g} : DaRows{scratch.data, t0, m * g, r0, g};
+    for (int64_t t = t1 - 1; t >= t0; --t) {
+      int64_t row = r0;
+      for (; row + kBackRows <= r1; row += kBackRows) backward_block<kBackRows>(p, io, das, row, t);
+      switch (r1 - row) {
+        case 7: backward_block<7>(p, io, das, row, t); break;
+        case 6: backward_block<6>(p, io, das, row, t); break;
+        case 5: backward_block<5>(p, io, das, row, t); break;
+        case 4: backward_block<4>(p, io, das, row, t); break;
+        case 3: backward_block<3>(p, io, das, row, t); break;
+        case 2: backward_block<2>(p, io, das, row, t); break;
+        case 1: backward_block<1>(p, io, das, row, t); break;
+        default: break;
+      }
     }
-  }
-}
-
-// ------------------------------------------------------------------------------------- weight gradients
-namespace {
-
-constexpr int kSumRows = 12;        // rows of out per register block: 12 x 2 sums + 2 + 1 registers
-constexpr int64_t kSumDepth = 256;  // rows of K per pass, so that a pass's slices of a and b stay in L1 and L2
-
-// out rows [row, row + R), columns [c0, c0 + 32) (+)= sum over k in [k0, k1) of a[k, row + r] * b[k, c].
-template <int R>
-inline void rows_product_block(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t q, float* out,
-                               int64_t row, int64_t c0, int64_t k0, int64_t k1) {
-  const __mmask16 m0 = unit_mask(q - c0, 0), m1 = c0 + kUnits < q ? unit_mask(q - c0 - kUnits, 0) : 0;
-  __m512 acc[R][2];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  for (int64_t k = k0; k < k1; ++k) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + k * ldb + c0), b1 = _mm512_maskz_loadu_ps(m1, b + k * ldb + c0 + kUnits);
-    const float* ak = a + k * lda + row;
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const __m512 v = _mm512_set1_ps(ak[r]);
-      acc[r][0] = _mm512_fmadd_ps(v, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(v, b1, acc[r][1]);
+    // The chunk's dA, still in cache, into this thread's sums: its rows (t, r) for t in [t0, t1), r in [r0, r1).
+    const int64_t steps = t1 - t0;
+    const Rows da_rows{das.at(t0, r0), das.step, g};
+    rows_product_pass(da_rows, Rows{io.hs + (t0 * n + r0) * h, n * h, h}, steps, m, h, sums.d_w_hh, 0, g, true);
+    if (f > 0) {  // W_ih's gradient as (F, G): the 4H gates across the registers
+      rows_product_pass(Rows{io.x + r0 * io.x_stride_n + t0 * io.x_stride_t, io.x_stride_t, io.x_stride_n}, da_rows,
+                        steps, m, g, sums.d_w_ih_t, 0, f, true);
     }
-  }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {  // the sums of earlier passes over K added on
-    float* o = out + (row + r) * q + c0;
-    if (k0 > 0) {
-      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, o));
-      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, o + kUnits));
-    }
-    _mm512_mask_storeu_ps(o, m0, acc[r][0]);
-    _mm512_mask_storeu_ps(o + kUnits, m1, acc[r][1]);
-  }
-}
-
-}  // namespace
-
-void rows_product(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, int64_t q, float* out,
-                  int64_t p0, int64_t p1) {
-  if (k == 0) {
-    for (int64_t row = p0; row < p1; ++row) std::memset(out + row * q, 0, sizeof(float) * q);
-    return;
-  }
-  for (int64_t k0 = 0; k0 < k; k0 += kSumDepth) {
-    const int64_t k1 = std::min(k, k0 + kSumDepth);
-    for (int64_t c0 = 0; c0 < q; c0 += 2 * kUnits) {  // a 32-column slice of b stays in L1 for all rows
-      int64_t row = p0;
-      for (; row + kSumRows <= p1; row += kSumRows) rows_product_block<kSumRows>(a, lda, b, ldb, q, out, row, c0, k0, k1);
-      for (; row + 4 <= p1; row += 4) rows_product_block<4>(a, lda, b, ldb, q, out, row, c0, k0, k1);
-      for (; row < p1; ++row) rows_product_block<1>(a, lda, b, ldb, q, out, row, c0, k0, k1);
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t row = r0; row < r1; ++row) {
+        add_row(sums.d_bias, das.at(t, row), g);
+        if (io.d_xg_time_sum != nullptr) add_row(io.d_xg_time_sum + row * g, das.at(t, row), g);
+      }
     }
   }
 }
@@ -412,7 +475,7 @@ BackwardKernel::BackwardKernel(const float*, int64_t) {
   throw std::logic_error("seqae: this build of the LSTM kernel has no AVX-512 path");
 }
 
-void BackwardKernel::run(const BackwardIO&, int64_t, int64_t) const {}
+void BackwardKernel::run(const BackwardIO&, int64_t, int64_t, const BackwardSums&) const {}
 
 void rows_product(const float*, int64_t, const float*, int64_t, int64_t, int64_t, float*, int64_t, int64_t) {
   throw std::logic_error("seqae: this build of the LSTM kernel has no AVX-512 path");

@@ -48,21 +48,32 @@ struct BackwardIO {
   const float* gates = nullptr;    // (T, N, G) after the nonlinearities
   const float* tanh_c = nullptr;   // (T, N, H)
   const float* cs = nullptr;       // (T+1, N, H), c_{t-1} of step t at index t
+  const float* hs = nullptr;       // (T+1, N, H), h_{t-1} of step t at index t
   const float* grad_hs = nullptr;  // (T+1, N, H): the loss's own gradient at each h (index 0: h0)
-  float* d_xg = nullptr;           // (T, N, G): gradient of the pre-activations, written
+  const float* x = nullptr;        // the input x (N, T, F) when it was projected inline (features > 0), else null
+  int64_t x_stride_n = 0, x_stride_t = 0, features = 0;
+  float* d_xg = nullptr;           // (T, N, G): gradient of the pre-activations, written; null: not kept
+  float* d_xg_time_sum = nullptr;  // (N, G): its sum over time (the gradient of a repeated input), or null
   float* dh = nullptr;             // (N, H): dL/dh_T on entry, dL/dh0 on return
   float* dc = nullptr;             // (N, H): dL/dc_T on entry, dL/dc0 on return
   int64_t n = 0, steps = 0, h = 0;
 };
 
+// One thread's shares of the weight gradients, added to over the rows it runs (zeroed by the caller).
+struct BackwardSums {
+  float* d_w_hh = nullptr;    // (G, H)
+  float* d_w_ih_t = nullptr;  // (F, G), W_ih's gradient transposed, when the input was projected inline
+  float* d_bias = nullptr;    // (G,): of the pre-activations' bias
+};
+
 // W_hh packed once per call into 16-column panels; rows [r0, r1) then run back through all steps: per step the
 // gates' gradient (16 units a time) and dL/dh_{t-1} = dA W_hh + the loss's own share, 8 rows x 32 columns of
-// sums in registers.
+// sums in registers; every 8 steps the weight gradients take that chunk's dA while it is in cache.
 class BackwardKernel {
  public:
   BackwardKernel(const float* w_hh, int64_t h);  // w_hh (G, H)
   ~BackwardKernel();
-  void run(const BackwardIO& io, int64_t r0, int64_t r1) const;
+  void run(const BackwardIO& io, int64_t r0, int64_t r1, const BackwardSums& sums) const;
 
   struct Packed;
 

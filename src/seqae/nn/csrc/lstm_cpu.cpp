@@ -211,28 +211,36 @@ void dgemm_(const char* transa, const char* transb, const int* m, const int* n, 
 namespace {
 
 // A cache of the buffers this kernel returns (layer outputs, saved state, gradients), reused when a tensor of
-// the same size is freed and asked for again. Why: every batch asks for the same few sizes, a few MB each, and
-// glibc hands such blocks back to the system when they are freed (heap trimming, or munmap above its mmap
+// about the same size is freed and asked for again. Why: every batch asks for the same few sizes, a few MB each,
+// and glibc hands such blocks back to the system when they are freed (heap trimming, or munmap above its mmap
 // threshold), so each batch page-faulted them in again: 15-18% of scoring time went to the page-fault handler
-// (perf record). Holds at most `limit` bytes of idle buffers, dropping the oldest first; set_pool_limit(0)
-// turns it off. Thread-safe: tensors may be freed on any thread.
+// (perf record). A request takes the smallest idle buffer that holds it and is at most twice its size, so that
+// batches of different lengths (training on variable-length sequences) reuse each other's buffers too: with
+// exact sizes only, page faults and unmapping took about 7% of case C's training step (perf record, seventh
+// session). Holds at most `limit` bytes of idle buffers, dropping the oldest first; set_pool_limit(0) turns it
+// off. Thread-safe: tensors may be freed on any thread.
 class BufferPool {
  public:
-  void* get(size_t bytes) {
+  // A buffer of at least `bytes`, and its capacity (what put() takes back).
+  std::pair<void*, size_t> get(size_t bytes) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {   // the most recently freed first
-        if (it->first == bytes) {
-          void* p = it->second;
-          idle_.erase(std::next(it).base());
-          held_ -= bytes;
-          return p;
+      auto best = idle_.rend();
+      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {   // the most recently freed first among equals
+        if (it->first >= bytes && it->first / 2 <= bytes && (best == idle_.rend() || it->first < best->first)) {
+          best = it;
         }
+      }
+      if (best != idle_.rend()) {
+        const std::pair<size_t, void*> found = *best;
+        idle_.erase(std::next(best).base());
+        held_ -= found.first;
+        return {found.second, found.first};
       }
     }
     void* p = nullptr;
     if (posix_memalign(&p, 64, bytes) != 0) throw std::bad_alloc();
-    return p;
+    return {p, bytes};
   }
   void put(void* p, size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -276,8 +284,8 @@ torch::Tensor pooled_empty(torch::IntArrayRef sizes, const torch::TensorOptions&
   for (int64_t s : sizes) numel *= s;
   const size_t bytes = static_cast<size_t>(numel) * options.dtype().itemsize();
   if (bytes == 0) return torch::empty(sizes, options);
-  void* p = pool().get(bytes);
-  return torch::from_blob(p, sizes, [bytes](void* q) { pool().put(q, bytes); }, options);
+  const auto [p, capacity] = pool().get(bytes);
+  return torch::from_blob(p, sizes, [capacity = capacity](void* q) { pool().put(q, capacity); }, options);
 }
 
 // Fewest rows worth a thread of their own: below this, starting the thread costs more than the rows' work.
@@ -578,39 +586,69 @@ void set_pool_limit(int64_t bytes) { pool().set_limit(static_cast<size_t>(std::m
 int64_t pool_held() { return static_cast<int64_t>(pool().held()); }
 
 // grad_hs (T+1, N, H): gradient of the loss w.r.t. hs (index 0 is h0 itself); grad_c_last (N, H): w.r.t. the
-// final cell state. Returns d_xg (T, N, G) time-major (the gradient w.r.t. the pre-activations, which is the
-// gradient w.r.t. xg), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H).
+// final cell state; x: the layer's input (N, T, F), given for W_ih's gradient (the input gates xg = x W_ih^T + b,
+// projected inside the forward's loop or before it).
+// Returns d_xg (T, N, G) time-major (the gradient w.r.t. the pre-activations, which is the gradient w.r.t. xg;
+// empty unless keep_d_xg), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H), d_w_ih (G, F) (empty without x),
+// d_bias (G,) (the pre-activations' bias), and d_xg summed over time (N, G) (empty unless time_sum: the
+// gradient of an input repeated at every step).
 std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const torch::Tensor& grad_c_last,
                                          const torch::Tensor& hs, const torch::Tensor& cs,
                                          const torch::Tensor& gates, const torch::Tensor& tanh_c,
-                                         const torch::Tensor& w_hh) {
+                                         const torch::Tensor& w_hh, const std::optional<torch::Tensor>& x,
+                                         bool keep_d_xg, bool time_sum) {
   const int64_t steps = gates.size(0), n = gates.size(1), g = gates.size(2), h = g / 4;
   TORCH_CHECK(grad_hs.sizes() == hs.sizes() && grad_hs.is_contiguous(), "grad_hs: expected contiguous ",
               hs.sizes(), ", got ", grad_hs.sizes());
   TORCH_CHECK(grad_c_last.sizes() == torch::IntArrayRef({n, h}), "grad_c_last: expected (", n, ", ", h, ")");
-  auto d_xg = pooled_empty({steps, n, g}, gates.options());
+  const bool with_x = x.has_value();
+  const int64_t f = with_x ? x->size(2) : 0;
+  if (with_x) {
+    TORCH_CHECK(x->dim() == 3 && x->size(0) == n && x->size(1) == steps && x->stride(2) == 1 &&
+                x->scalar_type() == gates.scalar_type(), "x: expected (", n, ", ", steps,
+                ", F) with a contiguous last dimension, got ", x->sizes());
+  }
   auto dh = grad_hs[steps].clone();            // dL/dh_t flowing back, (N, H)
   auto dc = grad_c_last.contiguous().clone();  // dL/dc_t flowing back, (N, H)
+  if (gates.scalar_type() == at::kFloat && seqae_avx512::enabled()) {
+    // 512-bit gates and products (lstm_avx512.cpp); each thread sums the weight gradients over its own rows,
+    // chunk by chunk while dA is in cache, and d_xg is written only when asked for.
+    auto d_xg = keep_d_xg ? pooled_empty({steps, n, g}, gates.options()) : torch::Tensor();
+    auto sum_t = time_sum ? torch::zeros({n, g}, gates.options()) : torch::Tensor();
+    const int64_t threads = std::max<int64_t>(1, at::get_num_threads()), per_thread = g * h + f * g + g;
+    auto shares = torch::zeros({threads, per_thread}, gates.options());  // one row of sums per thread
+    const seqae_avx512::BackwardKernel kernel(w_hh.data_ptr<float>(), h);
+    seqae_avx512::BackwardIO io;
+    io.gates = gates.data_ptr<float>();
+    io.tanh_c = tanh_c.data_ptr<float>();
+    io.cs = cs.data_ptr<float>();
+    io.hs = hs.data_ptr<float>();
+    io.grad_hs = grad_hs.data_ptr<float>();
+    if (with_x) {
+      io.x = x->data_ptr<float>();
+      io.x_stride_n = x->stride(0);
+      io.x_stride_t = x->stride(1);
+      io.features = f;
+    }
+    io.d_xg = keep_d_xg ? d_xg.data_ptr<float>() : nullptr;
+    io.d_xg_time_sum = time_sum ? sum_t.data_ptr<float>() : nullptr;
+    io.dh = dh.data_ptr<float>();
+    io.dc = dc.data_ptr<float>();
+    io.n = n;
+    io.steps = steps;
+    io.h = h;
+    float* shares_p = shares.data_ptr<float>();
+    at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) {
+      float* mine = shares_p + std::min<int64_t>(at::get_thread_num(), threads - 1) * per_thread;
+      kernel.run(io, r0, r1, seqae_avx512::BackwardSums{mine, with_x ? mine + g * h : nullptr, mine + g * h + f * g});
+    });
+    const auto total = shares.sum(0);
+    auto d_w_ih = with_x ? total.narrow(0, g * h, f * g).view({f, g}).t().contiguous() : torch::Tensor();
+    return {d_xg, dh, dc, total.narrow(0, 0, g * h).view({g, h}), d_w_ih, total.narrow(0, g * h + f * g, g), sum_t};
+  }
+  auto d_xg = pooled_empty({steps, n, g}, gates.options());
   auto dh_rec = pooled_empty({n, h}, gates.options());
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "seqae_lstm_backward", [&] {
-    if constexpr (std::is_same_v<scalar_t, float>) {
-      if (seqae_avx512::enabled()) {  // 512-bit gates and product (lstm_avx512.cpp)
-        const seqae_avx512::BackwardKernel kernel(w_hh.data_ptr<float>(), h);
-        seqae_avx512::BackwardIO io;
-        io.gates = gates.data_ptr<float>();
-        io.tanh_c = tanh_c.data_ptr<float>();
-        io.cs = cs.data_ptr<float>();
-        io.grad_hs = grad_hs.data_ptr<float>();
-        io.d_xg = d_xg.data_ptr<float>();
-        io.dh = dh.data_ptr<float>();
-        io.dc = dc.data_ptr<float>();
-        io.n = n;
-        io.steps = steps;
-        io.h = h;
-        at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) { kernel.run(io, r0, r1); });
-        return;
-      }
-    }
     scalar_t* dh_p = dh.data_ptr<scalar_t>();
     scalar_t* dc_p = dc.data_ptr<scalar_t>();
     scalar_t* rec_p = dh_rec.data_ptr<scalar_t>();
@@ -642,9 +680,12 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
       }
     });
   });
-  // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones. Gate rows broadcast
-  // against the units: 154 GFLOP/s at C's shapes against 134 the other way round, which has the wider axis
-  // across the registers (K = 5,760, G = 400, H = 100; MKL: 81-85; session script harness2.cpp, seventh session).
-  const at::Tensor d_w_hh = rows_product(d_xg.view({steps * n, g}), hs.narrow(0, 0, steps).view({steps * n, h}));
-  return {d_xg, dh, dc, d_w_hh.contiguous()};
+  // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones.
+  const auto rows = d_xg.view({steps * n, g});
+  const at::Tensor d_w_hh = rows_product(rows, hs.narrow(0, 0, steps).view({steps * n, h}));
+  // W_ih's from the input's rows, time-major like d_xg's: (F, G), the gates across, then transposed.
+  const at::Tensor d_w_ih =
+      with_x ? rows_product(x->transpose(0, 1).reshape({steps * n, f}), rows).t().contiguous() : at::Tensor();
+  return {keep_d_xg ? d_xg : at::Tensor(), dh, dc, d_w_hh.contiguous(), d_w_ih, rows.sum(0),
+          time_sum ? d_xg.sum(0) : at::Tensor()};
 }
