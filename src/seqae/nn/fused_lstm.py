@@ -4,9 +4,10 @@ Why: at the sizes of sequence autoencoders (batches of 32, 8 to 128 units) torch
 time on per-step overhead, not arithmetic (``benchmarks/perf.py --probe fused``). ``csrc/lstm_cpu.cpp`` runs
 the recurrence of one layer as one small matrix product and one fused loop over the gates per step, forward and
 backward, each thread of torch's taking its own block of the batch's rows. Where torch finds AVX-512 (and the
-weights are float32), ``csrc/lstm_avx512.cpp`` runs the step instead: product and gates in 512-bit registers,
-the pre-activations never written to memory, and the recurrent weight's gradient in its own register blocks
-(MKL takes its AVX2 code on AMD's CPUs). An input of up to 16 features is projected inside that loop; a wider
+weights are float32), ``csrc/lstm_avx512_forward.cpp`` and ``csrc/lstm_avx512_backward.cpp`` run the steps
+instead: product and gates in 512-bit registers, the pre-activations never written to memory, and the weights'
+gradients summed while each chunk of steps is in cache (``csrc/row_products_avx512.cpp``; MKL takes its AVX2
+code on AMD's CPUs). An input of up to 16 features is projected inside that loop; a wider
 one, for all steps at once, by one product before it; a repeated input (the RepeatVector decoder) once per
 sequence instead of once per step. Without autograd (scoring) nothing is kept for a backward. The kernel's
 outputs come from a pool of
@@ -41,7 +42,8 @@ from torch.autograd.function import once_differentiable
 
 # The kernel, the autoencoder's fused loss on it (used by fused_loss.py), and their Python bindings.
 _SOURCES = [str(Path(__file__).with_name("csrc") / name)
-            for name in ("lstm_cpu.cpp", "lstm_avx512.cpp", "autoencoder_loss.cpp", "bindings.cpp")]
+            for name in ("lstm_cpu.cpp", "lstm_avx512.cpp", "lstm_avx512_forward.cpp", "lstm_avx512_backward.cpp",
+                         "row_products_avx512.cpp", "autoencoder_loss.cpp", "bindings.cpp")]
 _log = logging.getLogger("seqae")
 # Inputs this narrow (a series' channels) are projected inside the kernel's loop instead of all steps at once
 # beforehand: 15.7 MB less memory traffic per 1024 windows of 30 steps (see set_input_row in csrc/lstm_cpu.cpp).
@@ -62,8 +64,8 @@ def _extension():
     if capability in ("avx2", "avx512"):
         flags += ["-mavx2", "-mfma"]
     if capability == "avx512":
-        # The forward step fused into 512-bit registers (csrc/lstm_avx512.cpp); torch reports "avx512" only
-        # where the CPU has AVX-512 F, BW, VL and DQ.
+        # The steps and weight gradients in 512-bit registers (csrc/lstm_avx512*.cpp); torch reports "avx512"
+        # only where the CPU has AVX-512 F, BW, VL and DQ.
         flags += ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq"]
     ldflags = []
     if sys.platform.startswith("linux") and torch.backends.openmp.is_available():

@@ -1,4 +1,6 @@
-// The LSTM forward step fused into registers, for CPUs with AVX-512 (float32 only): see lstm_avx512.cpp.
+// The LSTM kernels for CPUs with AVX-512 (float32 only): the forward step fused into registers
+// (lstm_avx512_forward.cpp), the backward step with the weights' gradients (lstm_avx512_backward.cpp), and a^T b
+// over many rows (row_products_avx512.cpp); lstm_avx512.cpp says whether they run.
 // Legend and layouts as in lstm_cpu.cpp: N batch, T time, F input features, H hidden units, G = 4H gates in
 // torch's order [i, f, g, o]; every buffer written is time-major.
 #pragma once
@@ -37,7 +39,7 @@ class ForwardKernel {
   ~ForwardKernel();
   void run(const ForwardIO& io, int64_t r0, int64_t r1) const;
 
-  struct Packed;  // the weights in the kernel's layout (defined in lstm_avx512.cpp)
+  struct Packed;  // the weights in the kernel's layout (defined in lstm_avx512_forward.cpp)
 
  private:
   std::unique_ptr<Packed> packed_;

@@ -8,8 +8,8 @@
 // inside the loop for inputs of few features (set_input_row), otherwise by the caller as one big product for all
 // steps; the weight gradient of W_hh is one big product after the loop.
 // The tensors returned come from a pool of freed buffers (BufferPool). In float32 on a CPU with AVX-512 the
-// forward and backward steps and W_hh's gradient run in lstm_avx512.cpp instead (seqae_avx512::enabled()); the
-// code here is then the path for float64, and for CPUs without AVX-512.
+// forward and backward steps and the weights' gradients run in lstm_avx512_*.cpp instead
+// (seqae_avx512::enabled()); the code here is then the path for float64, and for CPUs without AVX-512.
 //
 // Legend: N batch, T time, H hidden units, G = 4H gate pre-activations in torch's order [i, f, g, o].
 // Layout: xg (N, T, G) batch-first, any strides except a contiguous last dimension (a stride of 0 over T, as
@@ -492,9 +492,10 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
   auto zeros = torch::zeros({inline_input ? g : 0}, xg.options());
   AT_DISPATCH_FLOATING_TYPES(xg.scalar_type(), "seqae_lstm_forward", [&] {
     if constexpr (std::is_same_v<scalar_t, float>) {
-      if (seqae_avx512::enabled()) {  // the step fused into registers (lstm_avx512.cpp)
+      if (seqae_avx512::enabled()) {  // the step fused into registers (lstm_avx512_forward.cpp)
         const int64_t f = inline_input ? xg.size(2) : 0;
-        const seqae_avx512::ForwardKernel kernel(w_hh.data_ptr<float>(), inline_input ? w_ih_t.data_ptr<float>() : nullptr,
+        const seqae_avx512::ForwardKernel kernel(w_hh.data_ptr<float>(),
+                                                 inline_input ? w_ih_t.data_ptr<float>() : nullptr,
                                                  inline_input ? bias.data_ptr<float>() : nullptr, h, f);
         seqae_avx512::ForwardIO io;
         io.x = xg.data_ptr<float>();
@@ -589,8 +590,8 @@ int64_t pool_held() { return static_cast<int64_t>(pool().held()); }
 // final cell state; x: the layer's input (N, T, F), given for W_ih's gradient (the input gates xg = x W_ih^T + b,
 // projected inside the forward's loop or before it).
 // Returns d_xg (T, N, G) time-major (the gradient w.r.t. the pre-activations, which is the gradient w.r.t. xg;
-// empty unless keep_d_xg), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H), d_w_ih (G, F) (empty without x),
-// d_bias (G,) (the pre-activations' bias), and d_xg summed over time (N, G) (empty unless time_sum: the
+// undefined unless keep_d_xg), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H), d_w_ih (G, F) (undefined without x),
+// d_bias (G,) (the pre-activations' bias), and d_xg summed over time (N, G) (undefined unless time_sum: the
 // gradient of an input repeated at every step).
 std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const torch::Tensor& grad_c_last,
                                          const torch::Tensor& hs, const torch::Tensor& cs,
@@ -611,7 +612,7 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
   auto dh = grad_hs[steps].clone();            // dL/dh_t flowing back, (N, H)
   auto dc = grad_c_last.contiguous().clone();  // dL/dc_t flowing back, (N, H)
   if (gates.scalar_type() == at::kFloat && seqae_avx512::enabled()) {
-    // 512-bit gates and products (lstm_avx512.cpp); each thread sums the weight gradients over its own rows,
+    // 512-bit gates and products (lstm_avx512_backward.cpp); each thread sums the weight gradients over its own rows,
     // chunk by chunk while dA is in cache, and d_xg is written only when asked for.
     auto d_xg = keep_d_xg ? pooled_empty({steps, n, g}, gates.options()) : torch::Tensor();
     auto sum_t = time_sum ? torch::zeros({n, g}, gates.options()) : torch::Tensor();

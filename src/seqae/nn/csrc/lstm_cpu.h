@@ -14,9 +14,9 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xg, const at::Tensor& h0,
                                      const at::Tensor& w_hh, bool save, const std::optional<at::Tensor>& w_ih_t,
                                      const std::optional<at::Tensor>& bias);
 
-// One layer backward: d_xg (T, N, G) (empty unless keep_d_xg), d_h0 (N, H), d_c0 (N, H), d_w_hh (G, H),
-// d_w_ih (G, F) (empty without x, the layer's input (N, T, F) of xg = x W_ih^T + b), d_bias (G,) and
-// d_xg's sum over time (N, G) (empty unless time_sum), from grad_hs (T+1, N, H) and grad_c_last (N, H).
+// One layer backward: d_xg (T, N, G) (undefined, None in Python, unless keep_d_xg), d_h0 (N, H), d_c0 (N, H),
+// d_w_hh (G, H), d_w_ih (G, F) (undefined without x, the layer's input (N, T, F) of xg = x W_ih^T + b), d_bias
+// (G,) and d_xg's sum over time (N, G) (undefined unless time_sum), from grad_hs (T+1, N, H) and grad_c_last.
 std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_hs, const at::Tensor& grad_c_last, const at::Tensor& hs,
                                       const at::Tensor& cs, const at::Tensor& gates, const at::Tensor& tanh_c,
                                       const at::Tensor& w_hh, const std::optional<at::Tensor>& x,
