@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -315,3 +318,47 @@ def test_rows_product_of_strided_or_double_inputs_takes_the_generic_product():
     torch.testing.assert_close(fused_lstm._extension().rows_product(a64, b64), a64.t().mm(b64), atol=0, rtol=0)
     with pytest.raises(RuntimeError, match=r"rows_product: expected \(K, P\) and \(K, Q\)"):
         fused_lstm._extension().rows_product(torch.zeros(3, 2), torch.zeros(4, 2))
+
+
+# Run in a child process: a second build of the extension cannot be imported beside the first (pybind11 refuses to
+# register its LossSpec type twice).
+_AVX2_BUILD = textwrap.dedent("""
+    import sys, torch
+    from torch import nn
+    from torch.utils import cpp_extension
+    from seqae.nn import fused_lstm
+    flags, ldflags = fused_lstm._compiler_flags("avx2")
+    ext = cpp_extension.load(name="seqae_lstm_cpu_avx2_check", sources=fused_lstm._SOURCES, extra_cflags=flags,
+                             extra_ldflags=ldflags, build_directory=sys.argv[1], verbose=False)
+    assert not ext.avx512_available()
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 20, batch_first=True)
+    x = torch.randn(9, 7, 3, requires_grad=True)
+    w_hh, w_ih, b = lstm.weight_hh_l0, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0
+    z = torch.zeros(9, 20)
+    hs, c_last, cs, gates, tanh_c = ext.forward(x.detach().transpose(0, 1).contiguous().transpose(0, 1), z, z,
+                                                w_hh.detach(), True, w_ih.detach().t().contiguous(), b.detach())
+    ref, _ = lstm(x)
+    torch.testing.assert_close(hs[1:].transpose(0, 1), ref.detach(), atol=2e-6, rtol=2e-5)
+    grad = torch.randn(9, 7, 20)
+    want = torch.autograd.grad(ref, [w_hh, w_ih, lstm.bias_ih_l0], grad)
+    grad_hs = torch.cat([torch.zeros(1, 9, 20), grad.transpose(0, 1)]).contiguous()
+    _, _, _, d_w_hh, d_w_ih, d_bias, _ = ext.backward(grad_hs, z, hs, cs, gates, tanh_c, w_hh.detach(),
+                                                      x=x.detach(), keep_d_xg=False)
+    for got, ref_grad in zip((d_w_hh, d_w_ih, d_bias), want):
+        torch.testing.assert_close(got, ref_grad, atol=2e-5, rtol=2e-4)
+    print("ok")
+""")
+
+
+@needs_kernel
+@pytest.mark.slow
+@pytest.mark.skipif(torch.backends.cpu.get_cpu_capability().lower() not in ("avx2", "avx512"),
+                    reason="needs a CPU with AVX2 to build the kernel's AVX2 variant")
+def test_a_build_for_a_cpu_without_avx512_compiles_and_matches_nn_lstm(tmp_path):
+    """Where torch finds no AVX-512 the kernel is built with AVX2 flags only: the AVX-512 sources compile to their
+    stand-ins, the portable step runs, and its outputs and weight gradients (given x, d_xg not kept) are nn.LSTM's."""
+    done = subprocess.run([sys.executable, "-c", _AVX2_BUILD, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")

@@ -50,14 +50,8 @@ _log = logging.getLogger("seqae")
 _INLINE_FEATURES = 16
 
 
-@functools.cache
-def _extension():
-    """The compiled kernel module, or None where it is switched off or cannot be built (warned once)."""
-    if os.environ.get("SEQAE_FUSED_LSTM", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    from torch.utils import cpp_extension
-
-    capability = torch.backends.cpu.get_cpu_capability().lower()       # "avx2", "avx512" or "default"
+def _compiler_flags(capability: str) -> tuple[list[str], list[str]]:
+    """Compiler and linker flags of the kernel for torch's CPU capability ("avx2", "avx512" or "default")."""
     # Vector flags only where torch itself found the instructions, so a cached build never meets a CPU
     # without them; -fno-trapping-math lets the compiler turn the clamps in the gate loop into vector blends.
     flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
@@ -74,6 +68,18 @@ def _extension():
         # soname), so one OpenMP runtime and one thread pool serve both. Without OpenMP it runs on one thread.
         flags.append("-fopenmp")
         ldflags.append("-fopenmp")
+    return flags, ldflags
+
+
+@functools.cache
+def _extension():
+    """The compiled kernel module, or None where it is switched off or cannot be built (warned once)."""
+    if os.environ.get("SEQAE_FUSED_LSTM", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    from torch.utils import cpp_extension
+
+    capability = torch.backends.cpu.get_cpu_capability().lower()       # "avx2", "avx512" or "default"
+    flags, ldflags = _compiler_flags(capability)
     name = f"seqae_lstm_cpu_{capability}"
     # One folder per torch installation (version, Python, and where it lies: torch rebuilds an extension whose
     # include paths changed, so two environments sharing a folder would rebuild it in turn), under torch's
@@ -85,7 +91,7 @@ def _extension():
         if not any(build.glob(f"{name}*.so")):
             # Once per machine (logging's default handler prints warnings): the first fit would otherwise pause
             # for half a minute without a word.
-            _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, about 30-40 s)")
+            _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, about a minute)")
         build.mkdir(parents=True, exist_ok=True)
         return cpp_extension.load(name=name, sources=_SOURCES, extra_cflags=flags, extra_ldflags=ldflags,
                                   build_directory=str(build), verbose=False)
