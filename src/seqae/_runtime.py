@@ -51,10 +51,11 @@ def inference_batches(lengths: np.ndarray, workers: int = 1) -> list[np.ndarray]
 
 
 # Least work per training step, in multiply-adds of the widest layer's recurrent product (rows x 4H x H), at which
-# num_threads="auto" trains on all cores: 32 rows of H = 96. On two threads of an idle 2-core machine, 32 rows of
-# H = 100 and 128 trained 1.35-1.5x faster, H = 64 1.19x (5.12 against 6.11 ms per step) and H = 32 1.13x (2.83
-# against 3.19); beside one busy process two threads were 1.5x (H = 64) to 3.5x (H = 32) slower than one, so the
-# small gain of small models is not worth that risk (benchmarks/perf.py --probe fit-threads, sixth session).
+# num_threads="auto" trains on all cores: 32 rows of H = 96. With the AVX-512 kernels, on an idle 2-core machine
+# two threads trained 32 rows of H = 100 1.8x faster than one (6.92 against 12.50 ms per step) and H = 128 1.7x,
+# H = 64 1.46x and H = 32 1.19x (0.77 against 0.92 ms); beside one busy process two threads were 1.17x (H = 100)
+# to 1.75x (H = 32) slower than one. Small models keep one thread: their gain idle is smaller than their loss
+# beside a busy process (benchmarks/perf.py --probe fit-threads, seventh session).
 FIT_THREADS_MIN_STEP_WORK = 32 * 4 * 96 * 96
 
 
@@ -73,13 +74,13 @@ def torch_threads(num_threads: int | str | None, device: torch.device, scoring: 
     one thread for training a smaller one.
 
     Why one thread for small models: their steps are short, so threads gain little (a step of case A, 32
-    windows of H = 32: 3.19 ms on one thread, 2.83 on two, idle), and when other processes share the cores each
-    parallel region waits for a descheduled thread (with one other busy process: 13.3 ms on two threads
-    against 3.75 on one; ``benchmarks/perf.py --probe fit-threads``, sixth session). With torch's own LSTM it
-    was worse: 4,161 ms against 14.9 (``benchmarks/perf.py --probe threads``, first session). Why all cores for
-    larger models: two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 22.4 ms against
-    30.1, and one of H = 128 (50 steps) in 20.5 against 30.4, on an idle 2-core machine (the same probe);
-    beside a busy process they were 1.3-1.5x slower than one thread (C: 60.7 against 39.3 ms), so pass
+    windows of H = 32: 0.92 ms on one thread, 0.77 on two, idle), and when other processes share the cores each
+    parallel region waits for a descheduled thread (with one other busy process: 1.52 ms on two threads against
+    0.87 on one; ``benchmarks/perf.py --probe fit-threads``, seventh session). With torch's own LSTM it was
+    worse: 4,161 ms against 14.9 (``benchmarks/perf.py --probe threads``, first session). Why all cores for
+    larger models: two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 6.9 ms against
+    12.5, and one of H = 128 (50 steps) in 5.4 against 9.0, on an idle 2-core machine (the same probe); beside a
+    busy process they were 1.2x slower than one thread (C: 15.0 against 12.8 ms), so pass
     ``num_threads=1`` on a shared machine. Scoring a collection of several batches does not split rows over
     threads but gives each thread whole batches (:func:`scoring_pass`); a single batch is split over all cores
     (``scoring=True``).
