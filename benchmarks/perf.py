@@ -15,6 +15,11 @@ Cases (``--only`` takes these letters):
 
 Every (case, framework) runs in a child process of its own, so each gets its own thread pools and its peak
 memory is that child's ``ru_maxrss``; all children read the same data, written once by this process from a seed.
+Each child of cases A, B, C, S and I runs ``--rounds`` times (default 3), seqae's children first in one round
+and Keras's in the next: on a shared 2-core machine a slow phase lasts minutes and moved a single child's figure
+by up to 1.8x (case C, seqae: 0.30 to 0.55 s/epoch with the same code, seventh session), so one child per
+framework decided a ratio by which of them met it. A figure pools the epochs (repeats) of all rounds; the
+notes column gives each round's own median.
 
 Training time per epoch: each framework trains for ``--epochs`` epochs (default 6) in one ``fit``; the first
 epoch is a warm-up and the figure is the median of the others (wall and CPU seconds, CPU = ``process_time`` of
@@ -30,7 +35,7 @@ Usage::
     .venv-bench/bin/python benchmarks/perf.py --quick --only A --no-keras   # smoke test, seconds
     .venv-bench/bin/python benchmarks/perf.py --seqae-threads auto          # seqae with its defaults only
     .venv-bench/bin/python benchmarks/perf.py --probe threads               # one investigation (see PROBES)
-    make bench-perf
+    make bench-perf                                           # 3 rounds of children, about 15 min
 
 Keras runs in ``--keras-python`` (default: this interpreter if it can import TensorFlow, else
 ``.venv-bench/bin/python``; ``benchmarks/perf_setup.sh`` creates it); without TensorFlow, seqae runs alone.
@@ -567,22 +572,49 @@ def _median_after_warmup(values: list[float]) -> float:
     return statistics.median(values[1:] if len(values) > 1 else values)
 
 
+def _pooled(children: list[dict], case: str) -> dict:
+    """One result from the children of every round: the training epochs after each child's own warm-up pooled
+    (the first kept in front as the one warm-up that the summary drops), the inference repeats pooled, the
+    largest peak memory and the most CPU that other processes took. Also each child's own median, for the notes."""
+    if len(children) == 1:
+        return children[0]
+    failed = [c for c in children if c.get("error")]
+    if failed:
+        return failed[0]
+    merged = dict(children[0])
+    if case in ("A", "B", "C", "S"):
+        for key in ("wall", "cpu"):
+            merged[key] = children[0][key][:1] + [v for c in children for v in c[key][1:]]
+        merged["round_medians"] = [_median_after_warmup(c["wall"]) for c in children]
+    else:                                                            # case I: repeats after a warm-up each
+        for key in ("wall", "cpu"):
+            merged[key] = [v for c in children for v in c[key]]
+        merged["round_medians"] = [c["windows"] / statistics.median(c["wall"]) for c in children]
+        merged["rss_before_mb"] = min(c["rss_before_mb"] for c in children)
+    merged["peak_rss_mb"] = max(c.get("peak_rss_mb", 0.0) for c in children)
+    others = [c["others_cores"] for c in children if c.get("others_cores") is not None]
+    merged["others_cores"] = max(others) if others else None
+    merged["rounds"] = len(children)
+    return merged
+
+
 def run_all(args) -> dict:
     size = "quick" if args.quick else "full"
     epochs = args.epochs or SIZES[size]["epochs"]
     repeats = SIZES[size]["repeats"]
+    rounds = args.rounds or (1 if args.quick else 3)
     keras_py = None if args.no_keras else _find_keras_python(args.keras_python)
     if not args.no_keras and keras_py is None:
         print("TensorFlow/Keras not found (run benchmarks/perf_setup.sh): running seqae alone", file=sys.stderr)
-    results: dict[str, dict[str, dict]] = {}
+    children: dict[str, dict[str, list[dict]]] = {}
     with tempfile.TemporaryDirectory(prefix="seqae-perf-") as tmp:
         tmpdir = Path(tmp)
         for case in args.only:
             data = make_data(case, size)
             data_path = tmpdir / f"{case}.npz"
             np.savez(data_path, **data)
-            results[case] = {}
-            print(case_name(case, size), file=sys.stderr, flush=True)
+            children[case] = {}
+            runs = []   # (label, command, output) of each child of one round
             # seqae's defaults (num_threads="auto": one thread to train, torch's count, one per core, to score)
             # are "seqae"; explicit thread counts (LSTMAutoencoder(num_threads=N)) run the cases that have Keras
             # twins as "seqae-Nt", except one thread for training, which is what "auto" trains with.
@@ -593,26 +625,36 @@ def run_all(args) -> dict:
                     continue
                 label = "seqae" if threads == "auto" else f"seqae-{threads}t"
                 out = tmpdir / f"{case}-{label}.json"
-                results[case][label] = _run_child(
-                    [sys.executable, str(Path(__file__).resolve()), "--child", "--case", case, "--data",
-                     str(data_path), "--out", str(out), "--epochs", str(epochs), "--repeats", str(repeats),
-                     "--size", size, "--seqae-threads", str(threads), "--device", args.device]
-                    + (["--torch-threads", str(args.torch_threads)] if args.torch_threads else []),
-                    out, args.timeout, label)
-            if keras_py is None or case in ("L", "D"):
-                continue
-            variants = [("keras", False), ("keras-xla", True)]
-            if case == "S" and not args.quick:
-                variants = variants[:1]        # XLA does not change what padding costs; saves minutes
-            for name, jit in variants:
-                out = tmpdir / f"{case}-{name}.json"
-                cmd = [keras_py, str(KERAS_SCRIPT), "--task", "infer" if case == "I" else "train", "--case",
-                       "A" if case == "I" else case, "--data", str(data_path), "--out", str(out),
-                       "--epochs", str(epochs), "--repeats", str(repeats),
-                       "--batch-size", str(INFER_BATCH if case == "I" else 32)] + (["--jit"] if jit else [])
-                results[case][name] = _run_child(cmd, out, args.timeout, name)
+                runs.append((label, [sys.executable, str(Path(__file__).resolve()), "--child", "--case", case,
+                                     "--data", str(data_path), "--out", str(out), "--epochs", str(epochs),
+                                     "--repeats", str(repeats), "--size", size, "--seqae-threads", str(threads),
+                                     "--device", args.device]
+                             + (["--torch-threads", str(args.torch_threads)] if args.torch_threads else []), out))
+            if keras_py is not None and case not in ("L", "D"):
+                variants = [("keras", False), ("keras-xla", True)]
+                if case == "S" and not args.quick:
+                    variants = variants[:1]        # XLA does not change what padding costs; saves minutes
+                for name, jit in variants:
+                    out = tmpdir / f"{case}-{name}.json"
+                    runs.append((name, [keras_py, str(KERAS_SCRIPT), "--task", "infer" if case == "I" else "train",
+                                        "--case", "A" if case == "I" else case, "--data", str(data_path), "--out",
+                                        str(out), "--epochs", str(epochs), "--repeats", str(repeats),
+                                        "--batch-size", str(INFER_BATCH if case == "I" else 32)]
+                                 + (["--jit"] if jit else []), out))
+            # Rounds: every child again, seqae's first in even rounds and Keras's first in odd ones, so that a slow
+            # phase of a shared machine (they last minutes) falls on both frameworks; L and D have no twin to
+            # compare with and run once.
+            case_rounds = 1 if case in ("L", "D") else rounds
+            for r in range(case_rounds):
+                print(case_name(case, size) + (f", round {r + 1} of {case_rounds}" if case_rounds > 1 else ""),
+                      file=sys.stderr, flush=True)
+                for label, cmd, out in (runs if r % 2 == 0 else runs[::-1]):
+                    out.unlink(missing_ok=True)
+                    children[case].setdefault(label, []).append(_run_child(cmd, out, args.timeout, label))
+    results = {case: {label: _pooled(kids, case) for label, kids in by_label.items()}
+               for case, by_label in children.items()}
     return {"results": results, "size": size, "epochs": epochs, "repeats": repeats, "keras_python": keras_py,
-            "device": args.device}
+            "device": args.device, "rounds": rounds}
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -639,13 +681,17 @@ def summarise(run: dict) -> tuple[list[list[str]], list[str]]:
             elif case in ("A", "B", "C", "S"):
                 w, c = _median_after_warmup(r["wall"]), _median_after_warmup(r["cpu"])
                 train_stats.setdefault(case, {})[fw] = (w, c)
-                rows.append([case_name(case, size), fw, _fmt(w), _fmt(c), "", rss, others, "", r.get("note", "")])
+                rounds = " / ".join(f"{m:.2f}" for m in r.get("round_medians", []))
+                note = "; ".join(x for x in (r.get("note", ""), f"rounds {rounds}" if rounds else "") if x)
+                rows.append([case_name(case, size), fw, _fmt(w), _fmt(c), "", rss, others, "", note])
             elif case == "I":
                 ws = r["windows"] / statistics.median(r["wall"])
                 wc = r["windows"] / statistics.median(r["cpu"])
                 r["windows_per_s"], r["windows_per_cpu_s"] = ws, wc
+                rounds = " / ".join(f"{m / 1000:,.0f}k" for m in r.get("round_medians", []))
+                note = f"RSS before scoring {r['rss_before_mb']:.0f} MB" + (f"; rounds {rounds}" if rounds else "")
                 rows.append([case_name(case, size), fw, "", "", f"{ws:,.0f} win/s ({wc:,.0f}/CPU-s)", rss, others, "",
-                             f"RSS before scoring {r['rss_before_mb']:.0f} MB"])
+                             note])
             elif case == "D":
                 rows.append([case_name(case, size), fw, "", "",
                              f"fit {r['fit_s']:.1f} s ({r['epochs']} epochs, {r['stop_reason']}), "
@@ -779,6 +825,9 @@ def machine_info(run: dict) -> list[str]:
             + ", ".join(f"{fw} {t['intra_op']}/{t['inter_op']}" for fw, t in threads.items()),
             f"- Sizes: {run['size']}; {run['epochs']} epochs per training run, the first a warm-up, median of the "
             f"rest; inference: median of {run['repeats']} after a warm-up",
+            f"- Rounds: {run.get('rounds', 1)}: each child of cases A, B, C, S and I ran {run.get('rounds', 1)} "
+            "times, seqae's and Keras's in turn first; a figure is the median over the epochs (repeats) of all its "
+            "rounds, the medians of single rounds are in the notes column",
             f"- Keras interpreter: {_relative(run['keras_python']) if run['keras_python'] else 'none (seqae alone)'}"]
 
 
@@ -804,6 +853,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-keras", action="store_true", help="run seqae only")
     p.add_argument("--keras-python", help="interpreter with TensorFlow and Keras (default: auto)")
     p.add_argument("--epochs", type=int, help="epochs per training run, the first being a warm-up")
+    p.add_argument("--rounds", type=int, help="times each child of cases A, B, C, S and I runs, the frameworks "
+                   "in turn first; figures pool all rounds (default 3, 1 with --quick)")
     p.add_argument("--seqae-threads", type=_thread_counts, default=["auto", 1, 2], metavar="N[,N]",
                    help="LSTMAutoencoder(num_threads=N) for each N: 'auto' (the default, row 'seqae': one thread "
                         "to train, torch's count to score) and counts (rows 'seqae-Nt'; one thread only for "
@@ -856,8 +907,9 @@ def main(argv=None) -> int:
             f"Made by `{command}` (benchmarks/perf.py; models in benchmarks/keras_reference.py).", "",
             *machine_info(run), "",
             "Training figures are seconds per epoch, median after a warm-up epoch, wall and CPU (all threads of "
-            "the child process). Each (case, framework) ran in a child process of its own; peak RSS is that "
-            "child's ru_maxrss (framework, data and model included). `keras` is Keras's default on a CPU "
+            "the child process), pooled over the rounds. Each (case, framework) ran in a child process of its own "
+            "in every round; peak RSS is the largest ru_maxrss of those children (framework, data and model "
+            "included). `keras` is Keras's default on a CPU "
             "(`jit_compile='auto'` resolves to no XLA there); `keras-xla` is `jit_compile=True`.", "",
             table, "", "## Targets", "", *[f"- {v}" if not v.startswith("  ") else f"  {v.strip()}"
                                            for v in verdicts], ""])
