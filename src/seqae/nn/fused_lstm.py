@@ -91,7 +91,7 @@ def _extension():
         if not any(build.glob(f"{name}*.so")):
             # Once per machine (logging's default handler prints warnings): the first fit would otherwise pause
             # for half a minute without a word.
-            _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, about a minute)")
+            _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, under a minute)")
         build.mkdir(parents=True, exist_ok=True)
         return cpp_extension.load(name=name, sources=_SOURCES, extra_cflags=flags, extra_ldflags=ldflags,
                                   build_directory=str(build), verbose=False)
