@@ -11,6 +11,8 @@
 #include <cstring>
 #include <new>
 
+#include "rational_tanh.h"
+
 namespace seqae_avx512::detail {
 
 constexpr int64_t kUnits = 16;  // floats of a register: hidden units of a block, columns of a panel
@@ -21,22 +23,16 @@ inline __m512 reciprocal16(__m512 d) {
   return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
 }
 
-// tanh as the rational function of lstm_cpu.cpp's tanh8 (the same coefficients, max error 2e-7), 16 at a time.
-// max/min take the constant first: with a NaN they return their second operand, so NaN stays NaN.
+// tanh as the rational function of rational_tanh.h, 16 at a time. max/min take the constant first: with a NaN
+// they return their second operand, so NaN stays NaN.
 inline __m512 tanh16(__m512 x) {
-  x = _mm512_min_ps(_mm512_set1_ps(7.99881172180175781f), _mm512_max_ps(_mm512_set1_ps(-7.99881172180175781f), x));
+  using namespace seqae_tanh;
+  x = _mm512_min_ps(_mm512_set1_ps(kClamp), _mm512_max_ps(_mm512_set1_ps(-kClamp), x));
   const __m512 x2 = _mm512_mul_ps(x, x);
-  __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(-2.76076847742355e-16f), _mm512_set1_ps(2.00018790482477e-13f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-8.60467152213735e-11f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(5.12229709037114e-08f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(1.48572235717979e-05f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(6.37261928875436e-04f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(4.89352455891786e-03f));
-  p = _mm512_mul_ps(x, p);
-  __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(1.19825839466702e-06f), _mm512_set1_ps(1.18534705686654e-04f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(2.26843463243900e-03f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(4.89352518554385e-03f));
-  return _mm512_mul_ps(p, reciprocal16(q));
+  __m512 p = _mm512_set1_ps(kP[0]), q = _mm512_set1_ps(kQ[0]);
+  for (int i = 1; i < kNumerator; ++i) p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(kP[i]));
+  for (int i = 1; i < kDenominator; ++i) q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(kQ[i]));
+  return _mm512_mul_ps(_mm512_mul_ps(x, p), reciprocal16(q));
 }
 
 // sigmoid(x) = (1 + tanh(x/2)) / 2.

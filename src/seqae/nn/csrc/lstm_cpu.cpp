@@ -36,6 +36,8 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+
+#include "rational_tanh.h"
 #define SEQAE_AVX2 1
 #endif
 
@@ -104,23 +106,15 @@ inline __m256 reciprocal8(__m256 d) {
   const __m256 r = _mm256_rcp_ps(d);
   return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
 }
-// tanh as a rational function, odd polynomial of degree 13 over even one of degree 6 (the minimax fit Eigen
-// uses; max error 2e-7 on the clamped range, beyond which tanh is +-1 in float): 12 multiply-adds and one
-// reciprocal, a shorter dependency chain than exp plus reciprocal.
+// tanh as the rational function of rational_tanh.h.
 inline __m256 tanh8(__m256 x) {
-  x = _mm256_min_ps(_mm256_set1_ps(7.99881172180175781f), _mm256_max_ps(_mm256_set1_ps(-7.99881172180175781f), x));
+  using namespace seqae_tanh;
+  x = _mm256_min_ps(_mm256_set1_ps(kClamp), _mm256_max_ps(_mm256_set1_ps(-kClamp), x));
   const __m256 x2 = _mm256_mul_ps(x, x);
-  __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.76076847742355e-16f), _mm256_set1_ps(2.00018790482477e-13f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-8.60467152213735e-11f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(5.12229709037114e-08f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(1.48572235717979e-05f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(6.37261928875436e-04f));
-  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(4.89352455891786e-03f));
-  p = _mm256_mul_ps(x, p);
-  __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(1.19825839466702e-06f), _mm256_set1_ps(1.18534705686654e-04f));
-  q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(2.26843463243900e-03f));
-  q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(4.89352518554385e-03f));
-  return _mm256_mul_ps(p, reciprocal8(q));
+  __m256 p = _mm256_set1_ps(kP[0]), q = _mm256_set1_ps(kQ[0]);
+  for (int i = 1; i < kNumerator; ++i) p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(kP[i]));
+  for (int i = 1; i < kDenominator; ++i) q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(kQ[i]));
+  return _mm256_mul_ps(_mm256_mul_ps(x, p), reciprocal8(q));
 }
 // sigmoid(x) = (1 + tanh(x/2)) / 2.
 inline __m256 sigmoid8(__m256 x) {
