@@ -336,3 +336,14 @@ def test_same_seed_same_model_different_seed_different_model(X, variant):
     # Inference is deterministic too, and independent of what a sequence is batched with.
     assert np.array_equal(a.transform(data), a.transform(data))
     np.testing.assert_allclose(a.transform(data[3:4])[0], a.transform(data)[3], rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_on_two_threads_same_model(X):
+    """Two threads split each batch's rows and (AVX-512 kernels) add the weights' gradients up per thread, then
+    across threads: with the same thread count that order is fixed, so two fits are still bit for bit equal."""
+    params = {**PARAMS, "hidden_size": 8, "epochs": 3, "num_threads": 2}
+    data = [x[: 10 + i % 7] for i, x in enumerate(X[:24])]
+    a = LSTMAutoencoder(**params).fit(data)
+    b = LSTMAutoencoder(**params).fit(data)
+    assert a.history_ == b.history_
+    assert np.array_equal(a.transform(data), b.transform(data))
