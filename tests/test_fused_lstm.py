@@ -299,10 +299,35 @@ def test_the_buffer_pool_reuses_freed_outputs_without_mixing_them_up():
 
 
 @needs_kernel
+def test_backward_sums_equal_those_of_the_kept_input_gradient(kernel_path):
+    """Given x, the backward returns W_ih's and the bias's gradients and d_xg's sum over time itself; they equal
+    what follows from the full d_xg, and asking it not to keep d_xg (the fused loss) changes none of them."""
+    torch.manual_seed(5)
+    n, t, f, h = 21, 13, 5, 20          # 21 rows: blocks of 8 with a tail; 13 steps: chunks of 8 with a tail
+    x = torch.randn(n, t, f).transpose(0, 1).contiguous().transpose(0, 1)          # time-major, as run_lstm has it
+    w_hh, w_ih, bias = 0.3 * torch.randn(4 * h, h), 0.3 * torch.randn(4 * h, f), 0.1 * torch.randn(4 * h)
+    zeros = torch.zeros(n, h)
+    ext = fused_lstm._extension()
+    hs, _, cs, gates, tanh_c = ext.forward(x, zeros, zeros, w_hh, True, w_ih.t().contiguous(), bias)
+    grad_hs, grad_c = torch.randn_like(hs), torch.randn(n, h)
+    kept = ext.backward(grad_hs, grad_c, hs, cs, gates, tanh_c, w_hh, x=x, keep_d_xg=True, time_sum=True)
+    d_xg, d_w_ih, d_bias, time_sum = kept[0], kept[4], kept[5], kept[6]
+    rows = d_xg.reshape(t * n, 4 * h)
+    torch.testing.assert_close(d_w_ih, rows.t().mm(x.transpose(0, 1).reshape(t * n, f)), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(d_bias, rows.sum(0), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(time_sum, d_xg.sum(0), atol=1e-5, rtol=1e-5)
+    lean = ext.backward(grad_hs, grad_c, hs, cs, gates, tanh_c, w_hh, x=x, keep_d_xg=False, time_sum=True)
+    assert lean[0] is None
+    for full, without in zip(kept[1:], lean[1:]):
+        torch.testing.assert_close(without, full, atol=0, rtol=0)
+
+
+@needs_kernel
 @pytest.mark.parametrize("k, p, q", [(5, 3, 7), (600, 13, 40), (257, 100, 400), (0, 4, 8), (31, 8, 16), (64, 17, 33)])
 def test_rows_product_is_a_transposed_product_over_rows(k, p, q, kernel_path):
-    """a^T b over K rows, the weight gradients' kernel: row blocks of 12 and 4 with single-row tails, 32-column
-    slices with part-filled tails, passes of 256 rows that add on (K = 257, 600), and K = 0 giving zeros."""
+    """a^T b over K rows, the weight gradients' kernel: row blocks of 12, 8 and 4 with single-row tails, 32-column
+    slices with part-filled tails and a last part of at most 16 columns on its own (Q = 400, 33), passes of 256
+    rows that add on (K = 257, 600), and K = 0 giving zeros."""
     torch.manual_seed(k + p + q)
     a, b = torch.randn(k, p), torch.randn(k, q)
     out = fused_lstm._extension().rows_product(a, b)

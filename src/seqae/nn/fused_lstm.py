@@ -7,12 +7,11 @@ backward, each thread of torch's taking its own block of the batch's rows. Where
 weights are float32), ``csrc/lstm_avx512_forward.cpp`` and ``csrc/lstm_avx512_backward.cpp`` run the steps
 instead: product and gates in 512-bit registers, the pre-activations never written to memory, and the weights'
 gradients summed while each chunk of steps is in cache (``csrc/row_products_avx512.cpp``; MKL takes its AVX2
-code on AMD's CPUs). An input of up to 16 features is projected inside that loop; a wider
-one, for all steps at once, by one product before it; a repeated input (the RepeatVector decoder) once per
-sequence instead of once per step. Without autograd (scoring) nothing is kept for a backward. The kernel's
-outputs come from a pool of
-freed buffers (at most 64 MB idle; ``_extension().set_pool_limit(0)`` empties and disables it), because
-glibc returned them to the system between batches and every batch page-faulted them in again.
+code on AMD's CPUs). An input of up to 16 features is projected inside that loop; a wider one, for all steps at
+once, by one product before it; a repeated input (the RepeatVector decoder) once per sequence instead of once per
+step. Without autograd (scoring) nothing is kept for a backward. The kernel's outputs come from a pool of freed
+buffers (at most 64 MB idle; ``_extension().set_pool_limit(0)`` empties and disables it), because glibc
+returned them to the system between batches and every batch page-faulted them in again.
 
 The parameters stay those of the ``nn.LSTM`` module (same names, same state dict), so a model trained with one
 path runs with the other, and saved models do not depend on the kernel.

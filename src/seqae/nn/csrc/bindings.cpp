@@ -20,8 +20,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_pool_limit", &set_pool_limit, "Bytes of freed output buffers the kernel keeps for reuse (0: none)");
   m.def("pool_held", &pool_held, "Bytes of idle buffers held now");
   m.def("rows_product", &rows_product, "a^T b for a (K, P), b (K, Q): a weight's gradient over K rows", no_gil);
-  m.def("avx512_available", &seqae_avx512::available, "Whether this build has the AVX-512 forward step");
-  m.def("set_avx512", &seqae_avx512::set_enabled, "Use the AVX-512 forward step where built (default); returns the "
+  m.def("avx512_available", &seqae_avx512::available, "Whether this build has the AVX-512 kernels");
+  m.def("set_avx512", &seqae_avx512::set_enabled, "Use the AVX-512 kernels where built (the default); returns the "
         "previous setting", pybind11::arg("on"));
   pybind11::class_<LossSpec>(m, "LossSpec")
       .def(pybind11::init<bool, bool, double, double, double, int64_t>(), pybind11::arg("variational"),

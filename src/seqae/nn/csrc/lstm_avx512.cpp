@@ -21,7 +21,6 @@ bool available() { return true; }
 
 #else
 
-
 bool available() { return false; }
 
 struct ForwardKernel::Packed {};

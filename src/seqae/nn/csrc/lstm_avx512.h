@@ -10,25 +10,25 @@
 
 namespace seqae_avx512 {
 
-// Whether this build has the AVX-512 kernel (the extension is compiled with -mavx512f where torch found it).
+// Whether this build has the AVX-512 kernels (the extension is compiled with -mavx512f where torch found it).
 bool available();
 
-// Whether lstm_cpu.cpp takes it: available() and not switched off by set_enabled(false), which the tests use to
+// Whether lstm_cpu.cpp takes them: available() and not switched off by set_enabled(false), which the tests use to
 // run the portable path on the same machine. Returns the previous setting.
 bool enabled();
 bool set_enabled(bool on);
 
 // Where one layer's forward pass reads and writes, all float32, strides in elements.
 struct ForwardIO {
-  const float* x = nullptr;  // the input x (N, T, F) when projected inline (features > 0), else the gates xg (N, T, G)
+  // The input x (N, T, F) when the kernel was given W_ih (projected inside the loop), else the gates xg (N, T, G).
+  const float* x = nullptr;
   int64_t stride_n = 0, stride_t = 0;  // of x over N and T (0 over T for a repeated input); the last dim contiguous
-  int64_t features = 0;      // F when the input is projected inside the loop, else 0
   float* hs = nullptr;       // (T+1, N, H), hs[0] = h0 already there
   float* cs = nullptr;       // (cs_rows, N, H), cs[0] = c0 already there: T+1 rows with save, else 2 that rotate
   int64_t cs_rows = 2;
   float* gates = nullptr;    // (T, N, G) after the nonlinearities, or null when nothing is saved for a backward
   float* tanh_c = nullptr;   // (T, N, H), or null likewise
-  int64_t n = 0, steps = 0, h = 0;
+  int64_t n = 0, steps = 0;  // H and F are the kernel's, from its weights
 };
 
 // One layer's weights packed once per call, then rows [r0, r1) of a batch run through all steps (any thread).
@@ -52,7 +52,7 @@ struct BackwardIO {
   const float* cs = nullptr;       // (T+1, N, H), c_{t-1} of step t at index t
   const float* hs = nullptr;       // (T+1, N, H), h_{t-1} of step t at index t
   const float* grad_hs = nullptr;  // (T+1, N, H): the loss's own gradient at each h (index 0: h0)
-  const float* x = nullptr;        // the input x (N, T, F) when it was projected inline (features > 0), else null
+  const float* x = nullptr;        // the layer's input x (N, T, F), for W_ih's gradient (features > 0), or null
   int64_t x_stride_n = 0, x_stride_t = 0, features = 0;
   float* d_xg = nullptr;           // (T, N, G): gradient of the pre-activations, written; null: not kept
   float* d_xg_time_sum = nullptr;  // (N, G): its sum over time (the gradient of a repeated input), or null
@@ -64,7 +64,7 @@ struct BackwardIO {
 // One thread's shares of the weight gradients, added to over the rows it runs (zeroed by the caller).
 struct BackwardSums {
   float* d_w_hh = nullptr;    // (G, H)
-  float* d_w_ih_t = nullptr;  // (F, G), W_ih's gradient transposed, when the input was projected inline
+  float* d_w_ih_t = nullptr;  // (F, G), W_ih's gradient transposed, when BackwardIO has x
   float* d_bias = nullptr;    // (G,): of the pre-activations' bias
 };
 

@@ -495,7 +495,6 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
         io.x = xg.data_ptr<float>();
         io.stride_n = xg.stride(0);
         io.stride_t = xg.stride(1);
-        io.features = f;
         io.hs = hs.data_ptr<float>();
         io.cs = cs.data_ptr<float>();
         io.cs_rows = save ? steps + 1 : 2;
@@ -503,7 +502,6 @@ std::vector<torch::Tensor> lstm_forward(const torch::Tensor& xg, const torch::Te
         io.tanh_c = save ? tanh_c.data_ptr<float>() : nullptr;
         io.n = n;
         io.steps = steps;
-        io.h = h;
         at::parallel_for(0, n, kMinRowsPerThread, [&](int64_t r0, int64_t r1) { kernel.run(io, r0, r1); });
         return;
       }
@@ -675,12 +673,13 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
       }
     });
   });
-  // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones.
+  // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones, computed as
+  // (H, T*N) @ (T*N, G) and transposed: with the long axis inside, MKL ran it 1.1x (H = 32, 100) to 5x (H = 8)
+  // faster than (G, T*N) @ (T*N, H) (session measurement; as InputProjection's weight gradient). W_ih's likewise
+  // from the input's rows, time-major like d_xg's.
   const auto rows = d_xg.view({steps * n, g});
-  const at::Tensor d_w_hh = rows_product(rows, hs.narrow(0, 0, steps).view({steps * n, h}));
-  // W_ih's from the input's rows, time-major like d_xg's: (F, G), the gates across, then transposed.
+  const at::Tensor d_w_hh = at::mm(hs.narrow(0, 0, steps).view({steps * n, h}).t(), rows).t().contiguous();
   const at::Tensor d_w_ih =
-      with_x ? rows_product(x->transpose(0, 1).reshape({steps * n, f}), rows).t().contiguous() : at::Tensor();
-  return {keep_d_xg ? d_xg : at::Tensor(), dh, dc, d_w_hh.contiguous(), d_w_ih, rows.sum(0),
-          time_sum ? d_xg.sum(0) : at::Tensor()};
+      with_x ? at::mm(x->transpose(0, 1).reshape({steps * n, f}).t(), rows).t().contiguous() : at::Tensor();
+  return {keep_d_xg ? d_xg : at::Tensor(), dh, dc, d_w_hh, d_w_ih, rows.sum(0), time_sum ? d_xg.sum(0) : at::Tensor()};
 }
