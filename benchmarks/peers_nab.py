@@ -1,4 +1,5 @@
-"""Peer detectors for the NAB benchmark (``benchmarks/nab.py``): PyOD, scikit-learn and TSB-AD.
+"""Peer detectors for the NAB benchmark (``benchmarks/nab.py``) and the detection suite
+(``benchmarks/detection.py``): PyOD, scikit-learn, TSB-AD and a rolling z-score.
 
 This module imports neither seqae nor any peer package at import time, so ``nab.py`` can import it in any
 interpreter to learn the method names, and run it as a worker in another interpreter (a virtual environment
@@ -6,13 +7,14 @@ where the peers are installed)::
 
     .venv-peers/bin/python benchmarks/peers_nab.py TASKS.json
 
-``TASKS.json`` is a list of ``{"method", "values" (path of a .npy of the z-scored series), "n_train", "seed",
+``TASKS.json`` is a list of ``{"method", "values" (path of a .npy of the z-scored series, (n,) or (n, F)), "n_train", "seed",
 "quick", "out" (path of the .npz to write)}``; for each task the worker fits the method on
 ``values[:n_train]``, scores every point and writes ``scores`` (n,), ``predictions`` (n,) 0/1, ``fit_s``,
 ``score_s`` and ``threshold_rule`` to ``out``. A task that fails writes ``error`` instead. All metrics are
 computed by ``nab.py`` (with seqae's metrics), so the peers' environments need no seqae.
 
-Window-based peers (PyOD AutoEncoder and VAE, IsolationForest) see flattened sliding windows of 64 points
+Window-based peers (PyOD AutoEncoder and VAE, IsolationForest) see flattened sliding windows of 64 points (of
+every channel, for multivariate series)
 (stride 1, training windows taken from the training part only); a point's score is the mean of the scores
 of the windows that cover it (the same rule as seqae's ``score_aggregation="mean"``), and its detection is
 ``point score > threshold_`` with the threshold the library derives from its training windows at
@@ -44,6 +46,8 @@ PEERS: dict[str, tuple[str, str]] = {
     "tsbad-ae": ("TSB-AD 1.5 AutoEncoder", "TSB_AD"),
     "tsbad-lstmad": ("TSB-AD LSTMAD (epochs capped at 20)", "TSB_AD"),
     "tsbad-usad": ("TSB-AD USAD", "TSB_AD"),
+    "pyod-lstm": ("PyOD LSTMAD forecaster (window 64, epochs capped at 10)", "pyod"),
+    "zscore": ("rolling z-score (trailing window of 64)", "numpy"),
 }
 
 
@@ -54,8 +58,9 @@ def available(method: str) -> bool:
 
 # ------------------------------------------------------------------------------------------ window helpers
 def _windows(values: np.ndarray) -> np.ndarray:
-    """(n - WINDOW + 1, WINDOW) flattened windows, stride 1 (a copy, float32)."""
-    return np.lib.stride_tricks.sliding_window_view(values, WINDOW).astype(np.float32)
+    """(n - WINDOW + 1, WINDOW * F) flattened windows, stride 1 (a copy, float32)."""
+    view = np.lib.stride_tricks.sliding_window_view(values, WINDOW, axis=0)   # (m, WINDOW) or (m, F, WINDOW)
+    return view.reshape(len(view), -1).astype(np.float32)
 
 
 def _windows_to_points(window_scores: np.ndarray, n: int) -> np.ndarray:
@@ -148,9 +153,50 @@ def _tsbad(name, values, n_train, seed, quick):
             "threshold_rule": "99th percentile of the training part's scores"}
 
 
+def _pyod_lstm(values, n_train, seed, quick):
+    import torch
+    from pyod.models.ts_lstm import LSTMAD
+    torch.manual_seed(seed)
+    x = values.reshape(len(values), -1)
+    model = LSTMAD(window_size=WINDOW, epochs=1 if quick else 10, contamination=CONTAMINATION)
+    t0 = time.perf_counter()
+    model.fit(x[:n_train])
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = np.asarray(model.decision_function(x), dtype=np.float64)
+    score_s = time.perf_counter() - t0
+    return {"scores": scores, "predictions": (scores > model.threshold_).astype(np.int8), "fit_s": fit_s,
+            "score_s": score_s, "threshold_rule": "PyOD threshold_ (contamination=0.01)"}
+
+
+def _zscore(values, n_train, seed, quick):
+    """|x_t - mean| / std over the WINDOW points before t, averaged over channels; the first WINDOW points
+    use the training part's statistics. Threshold: the 99th percentile of the training part's scores."""
+    t0 = time.perf_counter()
+    x = values.reshape(len(values), -1)
+    csum = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
+    csq = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x * x]), axis=0)
+    n = len(x)
+    end = np.arange(n)
+    start = np.maximum(end - WINDOW, 0)
+    count = np.maximum(end - start, 1)[:, None]
+    mean = (csum[end] - csum[start]) / count
+    var = np.maximum((csq[end] - csq[start]) / count - mean * mean, 0.0)
+    head = end < WINDOW
+    mean[head], var[head] = x[:n_train].mean(axis=0), x[:n_train].var(axis=0)
+    scores = (np.abs(x - mean) / np.sqrt(var + 1e-6)).mean(axis=1)
+    thr = float(np.quantile(scores[:n_train], 1 - CONTAMINATION))
+    return {"scores": scores, "predictions": (scores > thr).astype(np.int8), "fit_s": 0.0,
+            "score_s": time.perf_counter() - t0, "threshold_rule": "99th percentile of the training part's scores"}
+
+
 def run_peer(method: str, values: np.ndarray, n_train: int, seed: int = 0, quick: bool = False) -> dict:
     """Fit ``method`` on ``values[:n_train]`` and score every point; see the module docstring."""
     values = np.asarray(values, dtype=np.float64)
+    if method == "pyod-lstm":
+        return _pyod_lstm(values, n_train, seed, quick)
+    if method == "zscore":
+        return _zscore(values, n_train, seed, quick)
     if method == "pyod-ae":
         return _pyod_ae(values, n_train, seed, quick)
     if method == "pyod-vae":
@@ -174,7 +220,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(threads)
     # Import each method's package before any timing, so that the first series' fit_s is not import time.
     warm = {"pyod-ae": "pyod.models.auto_encoder", "pyod-vae": "pyod.models.vae", "iforest": "sklearn.ensemble",
-            "tsbad-ae": "TSB_AD.models.AE", "tsbad-lstmad": "TSB_AD.models.LSTMAD", "tsbad-usad": "TSB_AD.models.USAD"}
+            "tsbad-ae": "TSB_AD.models.AE", "tsbad-lstmad": "TSB_AD.models.LSTMAD", "tsbad-usad": "TSB_AD.models.USAD",
+            "pyod-lstm": "pyod.models.ts_lstm", "zscore": "numpy"}
     for method in sorted({t["method"] for t in tasks}):
         try:
             importlib.import_module(warm[method])

@@ -9,6 +9,9 @@ They are pure functions of the scores; none keeps state or modifies its input.
 - :func:`pot_threshold` is Peaks Over Threshold (Siffer et al., "Anomaly Detection in Streams with Extreme
   Value Theory", KDD 2017): it fits a Generalized Pareto distribution to the upper tail and extrapolates to a
   tail probability ``q`` far smaller than ``1 / len(scores)`` could give empirically.
+- :func:`dynamic_threshold` is the nonparametric dynamic threshold of Hundman et al. ("Detecting Spacecraft
+  Anomalies Using LSTMs and Nonparametric Dynamic Thresholding", KDD 2018): computed on the scores being labelled
+  (not on training scores), it picks the ``mean + z * std`` that best separates a few high runs from the rest.
 - :func:`compute_threshold` dispatches on a method name (what the CLI and the estimators use).
 """
 from __future__ import annotations
@@ -23,7 +26,8 @@ from scipy.optimize import brentq
 
 from seqae.exceptions import InputError
 
-__all__ = ["THRESHOLD_METHODS", "compute_threshold", "pot_threshold", "quantile_threshold", "sigma_threshold"]
+__all__ = ["THRESHOLD_METHODS", "compute_threshold", "dynamic_threshold", "pot_threshold", "quantile_threshold",
+           "sigma_threshold"]
 
 
 # ----------------------------------------------------------------------------------------------------- validation
@@ -273,11 +277,83 @@ def pot_threshold(scores: Any, q: float = 1e-3, level: float = 0.98, *, min_peak
     return t + max(excess, 0.0)
 
 
+# ------------------------------------------------------------------------------------- dynamic (Hundman et al.)
+def dynamic_threshold(scores: Any, z_min: float = 2.0, z_max: float = 10.0, z_step: float = 0.25) -> float:
+    """Nonparametric dynamic threshold (Hundman et al., KDD 2018, section 3.2): ``mean + z * std`` of the scores
+    with the ``z`` that maximises
+
+    ``(delta_mean / mean + delta_std / std) / (n_above + n_runs ** 2)``
+
+    where ``delta_mean`` and ``delta_std`` are how much the mean and standard deviation of the scores drop when
+    the points above the threshold are removed, ``n_above`` counts those points and ``n_runs`` their
+    contiguous runs. It prefers a threshold that removes much of the spread with few points in few runs: a
+    handful of clear excursions, not a long tail. Unlike the other rules it is meant to be computed on the scores
+    of the series being labelled, which is how it adapts to each series without a contamination rate.
+
+    ``z`` is searched on the grid ``z_min, z_min + z_step, ..., z_max`` (the paper's grid is 2.5 to 12 in steps
+    of 0.5; a grid, not a local optimiser, finds the same maximum every time). When no ``z`` of the grid leaves
+    any point above, the threshold is ``mean + z_max * std``, which flags nothing or almost nothing.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        Finite anomaly scores, higher = more abnormal, in time order (runs are counted along it).
+    z_min, z_max : float, default 2.0, 10.0
+        The range of ``z`` searched, ``0 <= z_min <= z_max``.
+    z_step : float, default 0.25
+        Spacing of the grid, > 0.
+
+    Returns
+    -------
+    float
+        The threshold.
+
+    Raises
+    ------
+    InputError
+        If ``scores`` is not a non-empty finite 1-D array or a parameter is out of range.
+
+    Examples
+    --------
+    >>> s = np.zeros(1000); s[::2] = 1.0; s[500:505] = 20.0   # noise between 0 and 1, one excursion to 20
+    >>> t = dynamic_threshold(s)
+    >>> bool(1.0 < t < 20.0)
+    True
+    """
+    arr = _as_scores(scores)
+    z_min, z_max, z_step = (_as_real(name, v) for name, v in (("z_min", z_min), ("z_max", z_max),
+                                                             ("z_step", z_step)))
+    if not 0.0 <= z_min <= z_max:
+        raise InputError(f"z_min and z_max must satisfy 0 <= z_min <= z_max, got {z_min} and {z_max}")
+    if z_step <= 0:
+        raise InputError(f"z_step must be > 0, got {z_step}")
+    mean, std = float(arr.mean()), float(arr.std())
+    if std == 0.0:
+        return mean  # constant scores: nothing stands out, nothing is strictly above
+    zs = np.arange(z_min, z_max + z_step / 2, z_step)
+    best_z, best_value = z_max, -math.inf
+    # |mean| guards a mean of zero (scores centred by the caller); the paper's errors are positive.
+    scale_mean = abs(mean) if mean != 0.0 else 1.0
+    for z in zs:
+        epsilon = mean + z * std
+        above = arr > epsilon
+        n_above = int(above.sum())
+        if n_above == 0 or n_above == arr.size:
+            continue
+        below = arr[~above]
+        n_runs = int(np.count_nonzero(np.diff(np.concatenate([[False], above]).astype(np.int8)) == 1))
+        value = ((mean - below.mean()) / scale_mean + (std - below.std()) / std) / (n_above + n_runs ** 2)
+        if value > best_value:
+            best_z, best_value = float(z), value
+    return mean + best_z * std
+
+
 # ---------------------------------------------------------------------------------------------------- dispatch
 THRESHOLD_METHODS = {
     "quantile": quantile_threshold,
     "sigma": sigma_threshold,
     "pot": pot_threshold,
+    "dynamic": dynamic_threshold,
 }
 """Method names accepted by :func:`compute_threshold`, with the function each one calls."""
 
@@ -289,11 +365,12 @@ def compute_threshold(scores: Any, method: str, **params: Any) -> float:
     ----------
     scores : array-like of shape (n,)
         Finite anomaly scores, higher = more abnormal.
-    method : {"quantile", "sigma", "pot"}
-        Which rule: :func:`quantile_threshold`, :func:`sigma_threshold` or :func:`pot_threshold`.
+    method : {"quantile", "sigma", "pot", "dynamic"}
+        Which rule: :func:`quantile_threshold`, :func:`sigma_threshold`, :func:`pot_threshold` or
+        :func:`dynamic_threshold`.
     **params
         Passed on to that function (``contamination`` for "quantile", ``k`` for "sigma", ``q``, ``level``
-        and ``min_peaks`` for "pot").
+        and ``min_peaks`` for "pot", ``z_min``, ``z_max`` and ``z_step`` for "dynamic").
 
     Returns
     -------

@@ -10,7 +10,13 @@ from seqae._params import check_choice, check_float
 from seqae.autoencoder import LSTMAutoencoder
 from seqae.thresholds import compute_threshold
 
-THRESHOLDS = ("quantile", "sigma", "pot")
+from seqae.thresholds import THRESHOLD_METHODS
+
+THRESHOLDS = tuple(THRESHOLD_METHODS)
+# Rules computed on the scores being labelled rather than once on the training scores (threshold_ then only
+# labels the training data); their extra, non-threshold parameters are taken out of threshold_params here.
+ADAPTIVE_THRESHOLDS = ("dynamic",)
+LABEL_PARAMS = {"dynamic": {"min_percent": 0.1}}
 # Every LSTMAutoencoder parameter is also a detector parameter of the same name and meaning.
 AUTOENCODER_PARAMS = tuple(LSTMAutoencoder().get_params(deep=False))
 
@@ -28,19 +34,37 @@ class DetectorBase(BaseEstimator):
         if self.threshold_params is not None and not isinstance(self.threshold_params, dict):
             raise ValueError(f"threshold_params must be a dict or None, got {self.threshold_params!r}")
 
-    def _fit_threshold(self, scores: np.ndarray) -> None:
-        """Set ``decision_scores_``, ``threshold_`` and ``labels_`` from the training scores."""
+    def _rule_params(self) -> tuple[dict, dict]:
+        """(parameters of the threshold function, parameters of the labelling around it)."""
         params = dict(self.threshold_params or {})
         if self.threshold == "quantile":
             params.setdefault("contamination", self.contamination)
+        extra = dict(LABEL_PARAMS.get(self.threshold, {}))
+        for name in extra:
+            if name in params:
+                extra[name] = params.pop(name)
+        return params, extra
+
+    def _threshold_of(self, scores: np.ndarray) -> float:
+        return float(compute_threshold(scores, self.threshold, **self._rule_params()[0]))
+
+    def _label(self, scores: np.ndarray) -> np.ndarray:
+        """0/1 labels of scores: above ``threshold_``, or for an adaptive rule above the threshold it
+        computes on these scores."""
+        threshold = self._threshold_of(scores) if self.threshold in ADAPTIVE_THRESHOLDS else self.threshold_
+        return (scores > threshold).astype(np.int64)
+
+    def _fit_threshold(self, scores: np.ndarray) -> None:
+        """Set ``decision_scores_``, ``threshold_`` and ``labels_`` from the training scores."""
         self.decision_scores_ = np.asarray(scores, dtype=np.float64)
-        self.threshold_ = float(compute_threshold(self.decision_scores_, self.threshold, **params))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.threshold_ = self._threshold_of(self.decision_scores_)
+        self.labels_ = self._label(self.decision_scores_)
 
     def predict(self, X) -> np.ndarray:
-        """0/1 labels: 1 where the score exceeds ``threshold_``."""
+        """0/1 labels: 1 where the score exceeds ``threshold_`` (with ``threshold="dynamic"``: the threshold
+        computed on the scores of ``X`` itself)."""
         check_is_fitted(self, "threshold_")
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+        return self._label(self.decision_function(X))
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """Fit, then return ``labels_`` (the training data's labels)."""
@@ -69,8 +93,8 @@ class DetectorBase(BaseEstimator):
         self.n_features_in_ = ae.n_features_in_
         self.threshold_ = float(doc["threshold_"])
         self.decision_scores_ = scores
-        self.labels_ = (scores > self.threshold_).astype(np.int64)
         self._set_extra_state(doc)
+        self.labels_ = self._label(scores)
 
     def _extra_state(self) -> dict:
         return {}

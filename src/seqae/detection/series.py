@@ -12,7 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 from seqae._params import check_choice, check_int
 from seqae.data.series import MISSING, SeriesInput, check_series
 from seqae.data.windows import AGGREGATIONS, PointAccumulator, iter_windows, sample_starts, window_starts
-from seqae.detection.base import DetectorBase
+from seqae.detection.base import ADAPTIVE_THRESHOLDS, DetectorBase
+from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
 
 # Windows scored per chunk: bounds memory at chunk x window x F floats, whatever the series length.
 _CHUNK = 4096
@@ -35,10 +36,17 @@ class AnomalyDetector(DetectorBase):
         aligned to the end of the series).
     contamination : float, default=0.01
         Expected share of anomalous points in the training series; sets ``threshold_`` with "quantile".
-    threshold : {"quantile", "sigma", "pot"}, default="quantile"
-        How ``threshold_`` is derived from the training scores (:mod:`seqae.thresholds`).
+    threshold : {"quantile", "sigma", "pot", "dynamic"}, default="quantile"
+        How points are flagged (:mod:`seqae.thresholds`). "quantile", "sigma" and "pot" derive ``threshold_``
+        from the training scores once. "dynamic" (Hundman et al., KDD 2018) computes the threshold on the
+        scores of the series being labelled and prunes flagged events whose peak does not stand out from the
+        next lower one by ``min_percent``: it needs no contamination rate and adapts to each series.
     threshold_params : dict, optional
-        Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot".
+        Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot"; ``z_min``, ``z_max``, ``z_step``
+        and ``min_percent`` (default 0.1) for "dynamic".
+    event_gap : int or None, default=None
+        Flagged runs separated by at most this many unflagged points form one event (:meth:`detect_events`);
+        None: ``window``, since one anomaly raises the scores of all the windows that overlap it.
     score_aggregation : {"window_max", "window_mean", "mean", "max"}, default="window_max"
         How the errors of the windows covering a point are combined. "window_max"/"window_mean": each covering
         window's mean error (one number per window), the largest or the average: smoother scores that rise
@@ -80,7 +88,7 @@ class AnomalyDetector(DetectorBase):
     """
 
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="quantile", threshold_params=None,
-                 score_aggregation="window_max", missing="raise", max_train_windows=4096, hidden_size=32,
+                 event_gap=None, score_aggregation="window_max", missing="raise", max_train_windows=4096, hidden_size=32,
                  decoder_hidden_size=None, latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
                  pooling="last", decoder="repeat", epochs=50, batch_size=64, learning_rate=1e-3,
                  validation_fraction=0.1, patience=5, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
@@ -90,6 +98,7 @@ class AnomalyDetector(DetectorBase):
         self.contamination = contamination
         self.threshold = threshold
         self.threshold_params = threshold_params
+        self.event_gap = event_gap
         self.score_aggregation = score_aggregation
         self.missing = missing
         self.max_train_windows = max_train_windows
@@ -123,6 +132,7 @@ class AnomalyDetector(DetectorBase):
             raise ValueError(f"stride ({self.stride}) must be <= window ({self.window}), otherwise some points "
                              "are never scored")
         check_int("max_train_windows", self.max_train_windows, 2, allow_none=True)
+        check_int("event_gap", self.event_gap, 0, allow_none=True)
         check_choice("score_aggregation", self.score_aggregation, AGGREGATIONS)
         check_choice("missing", self.missing, MISSING)
         self._check_threshold_params()
@@ -173,6 +183,24 @@ class AnomalyDetector(DetectorBase):
             acc.add(chunk_starts, errors)
         return acc.result()
 
+    def _gap(self) -> int:
+        return self.window if self.event_gap is None else self.event_gap
+
+    def _runs(self, scores: np.ndarray) -> np.ndarray:
+        """(k, 2) inclusive positions of the events in these scores: flagged runs merged within ``event_gap``
+        (and, for "dynamic", pruned)."""
+        if self.threshold in ADAPTIVE_THRESHOLDS:
+            threshold = self._threshold_of(scores)
+            runs = merge_runs(label_runs(scores > threshold), self._gap())
+            return prune_runs(scores, runs, **self._rule_params()[1])
+        return merge_runs(label_runs(scores > self.threshold_), self._gap())
+
+    def _label(self, scores: np.ndarray) -> np.ndarray:
+        labels = super()._label(scores)
+        if self.threshold in ADAPTIVE_THRESHOLDS:  # only the points of events that survived pruning
+            labels &= runs_to_labels(self._runs(scores), len(scores))
+        return labels
+
     def decision_function(self, X) -> np.ndarray:
         """(n,) anomaly score of every point; higher = more abnormal."""
         check_is_fitted(self, "autoencoder_")
@@ -193,11 +221,28 @@ class AnomalyDetector(DetectorBase):
         series = self._validate(X, fitted=True)
         errors = self._point_errors(series)
         score = errors.mean(axis=1)
-        out = pd.DataFrame({"score": score, "label": (score > self.threshold_).astype(np.int64)}, index=series.index)
+        out = pd.DataFrame({"score": score, "label": self._label(score)}, index=series.index)
         if errors.shape[1] > 1:
             for j, name in enumerate(series.columns):
                 out[f"contribution_{name}"] = errors[:, j] / errors.shape[1]
         return out
+
+    def detect_events(self, X) -> pd.DataFrame:
+        """Anomaly events of a series: one row per interval of flagged points, in time order.
+
+        Flagged points (as :meth:`predict` flags them) separated by at most ``event_gap`` points form one event.
+        Columns: ``start``, ``end`` (index labels of the first and last point: timestamps for a DatetimeIndex),
+        ``start_pos``, ``end_pos`` (positions), ``length`` (points), ``peak`` and ``peak_score`` (where the
+        score is highest, and that score), ``severity`` (peak score / ``threshold_``) and ``channels`` (for
+        multivariate input, the channels that make up 90% of the event's error, at most three, largest
+        first; empty for one channel).
+        """
+        check_is_fitted(self, "autoencoder_")
+        series = self._validate(X, fitted=True)
+        errors = self._point_errors(series)
+        score = errors.mean(axis=1)
+        return events_frame(self._runs(score), score, self.threshold_, index=series.index,
+                            contributions=errors, channels=series.columns)
 
     def _extra_state(self) -> dict:
         return {"feature_names_in_": list(self.feature_names_in_)}
