@@ -29,6 +29,10 @@ overrides and ``--tag NAME`` stores such a run as ``seqae@NAME``), and the peers
 ``python3.11 -m venv .venv-peers && .venv-peers/bin/pip install torch==2.13.0 && .venv-peers/bin/pip install
 pyod==3.6.7 tqdm``).
 
+``--rules '{"NAME": {...}}'`` also scores each seqae fit with other scoring or thresholding parameters
+(``forecast_weight``, ``score_aggregation``, ``threshold``, ``threshold_params``, ``event_gap``) set after the fit,
+stored as ``<stem>~NAME``: how variants of the scoring were compared without refitting.
+
 Outputs (``--out``, default ``benchmarks/results/detection.md``): the report, and per method one CSV in
 ``benchmarks/results/detection/`` (one row per series and protocol) with a JSON sidecar (command, date,
 parameters). ``--resume`` keeps the rows of a method's CSV made with the same parameters and runs the rest; the
@@ -221,7 +225,9 @@ def evaluate_case(case: Case, scores: np.ndarray, detected: np.ndarray, fit_s: f
 
 
 # ============================================================================================== running
-def _seqae_case(case: Case, params: dict, threads: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
+    """{rule: (scores, detected events, fit_s, score_s)}: the fit with ``params`` (rule ""), then for each
+    rule the same fit with the rule's scoring and thresholding parameters set (threshold_ refitted)."""
     import torch
     from seqae import AnomalyDetector
     torch.set_num_threads(threads)
@@ -229,13 +235,19 @@ def _seqae_case(case: Case, params: dict, threads: int) -> tuple[np.ndarray, np.
     t0 = time.perf_counter()
     det.fit(case.values[:case.n_train])
     fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores = det.decision_function(case.values)
-    detected = np.zeros((0, 2), np.int64)
-    if "events" in case.protocols:
-        events = det.detect_events(case.values[case.eval_from:])
-        detected = events[["start_pos", "end_pos"]].to_numpy(np.int64) + case.eval_from
-    return scores, detected, fit_s, time.perf_counter() - t0
+    out = {}
+    for rule, overrides in {"": {}, **rules}.items():
+        t0 = time.perf_counter()
+        if overrides:
+            det.set_params(**{**params, **overrides})
+            det._fit_threshold(det.decision_function(case.values[:case.n_train]))
+        scores = det.decision_function(case.values)
+        detected = np.zeros((0, 2), np.int64)
+        if "events" in case.protocols:
+            events = det.detect_events(case.values[case.eval_from:])
+            detected = events[["start_pos", "end_pos"]].to_numpy(np.int64) + case.eval_from
+        out[rule] = (scores, detected, fit_s, time.perf_counter() - t0)
+    return out
 
 
 def _peer_python(method: str, extra: list[str]) -> str | None:
@@ -270,27 +282,30 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 
 def run_method(method: str, stem: str, cases: list[Case], args, params: dict, csv_path: Path) -> None:
-    key = params_key(params)
-    done = {(r["group"], r["series"]) for r in read_rows(csv_path) if r["params"] == key and not r["error"]} \
+    rules = json.loads(args.rules) if method == "seqae" else {}
+    paths = {"": csv_path, **{r: csv_path.with_name(f"{csv_path.stem}~{r}.csv") for r in rules}}
+    keys = {r: params_key({**params, **rules.get(r, {})}) for r in paths}
+    done = set.intersection(*({(x["group"], x["series"]) for x in read_rows(paths[r])
+                               if x["params"] == keys[r] and not x["error"]} for r in paths)) \
         if args.resume else set()
-    keep = [r for r in read_rows(csv_path) if (r["group"], r["series"]) in done]
+    rows = {r: [x for x in read_rows(paths[r]) if (x["group"], x["series"]) in done] for r in paths}
     todo = [c for c in cases if (c.group, c.series) not in done]
     print(f"{stem}: {len(todo)} cases to run ({len(cases) - len(todo)} kept)", flush=True)
-    rows = list(keep)
     started = time.perf_counter()
 
     def record(case: Case, result) -> None:
-        if isinstance(result, BaseException):
-            rows.append({"group": case.group, "series": case.series, "protocol": case.protocols[0],
-                         "error": repr(result)[:300], "params": key})
-        else:
-            rows.extend(evaluate_case(case, *result, key))
-        write_rows(csv_path, rows)
+        for r in paths:
+            if isinstance(result, BaseException):
+                rows[r].append({"group": case.group, "series": case.series, "protocol": case.protocols[0],
+                                "error": repr(result)[:300], "params": keys[r]})
+            else:
+                rows[r].extend(evaluate_case(case, *result[r], keys[r]))
+            write_rows(paths[r], rows[r])
 
     if method.startswith("seqae"):
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(_seqae_case, c, params, args.threads): c for c in todo}
+            futures = {pool.submit(_seqae_case, c, params, args.threads, rules): c for c in todo}
             for i, fut in enumerate(cf.as_completed(futures), 1):
                 case = futures[fut]
                 exc = fut.exception()
@@ -329,12 +344,14 @@ def run_method(method: str, stem: str, cases: list[Case], args, params: dict, cs
                         continue
                     pred = z["predictions"]
                     events = _runs(pred[c.eval_from:]) + c.eval_from
-                    record(c, (z["scores"], events, float(z["fit_s"]), float(z["score_s"])))
+                    record(c, {"": (z["scores"], events, float(z["fit_s"]), float(z["score_s"]))})
     sidecar = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "params": params,
                "params_key": key, "seconds": round(time.perf_counter() - started, 1), "jobs": args.jobs,
                "threads": args.threads, "git": _git_rev()}
-    csv_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1, default=str))
+    for r, path in paths.items():
+        path.with_suffix(".json").write_text(json.dumps({**sidecar, "rule": rules.get(r, {}),
+                                                         "params_key": keys[r]}, indent=1, default=str))
 
 
 def _git_rev() -> str:
@@ -457,6 +474,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--seqae-params", default="{}", help="JSON overrides of AnomalyDetector parameters")
     ap.add_argument("--tag", help="store the seqae run as seqae@TAG")
+    ap.add_argument("--rules", default="{}", help='JSON {"NAME": {params}}: also score each seqae fit with these '
+                    "scoring/threshold parameters set after fitting (threshold refitted), stored as <stem>~NAME")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)

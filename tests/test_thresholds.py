@@ -12,6 +12,7 @@ from seqae.thresholds import (
     THRESHOLD_METHODS,
     _fit_gpd,
     compute_threshold,
+    dynamic_threshold,
     pot_threshold,
     quantile_threshold,
     sigma_threshold,
@@ -208,3 +209,30 @@ def test_compute_threshold_unknown_and_missing_parameters():
         compute_threshold([1.0, 2.0], "sigma", contamination=0.1)
     with pytest.raises(InputError, match="needs contamination"):
         compute_threshold([1.0, 2.0], "quantile")
+
+
+# ------------------------------------------------------------------------------------------------- dynamic
+def test_dynamic_threshold_separates_excursions_from_noise():
+    rng = np.random.default_rng(0)
+    scores = rng.exponential(1.0, 5000)
+    scores[1000:1010] += 30.0
+    scores[3000:3003] += 25.0
+    thr = dynamic_threshold(scores)
+    flagged = np.flatnonzero(scores > thr)
+    # both excursions above, almost none of the noise (Exp(1) reaches ~9 once in 5000 draws)
+    assert set(range(1000, 1010)) | set(range(3000, 3003)) <= set(flagged.tolist())
+    assert len(flagged) <= 13 + 5
+
+
+def test_dynamic_threshold_without_excursion_flags_little():
+    scores = np.random.default_rng(1).normal(size=5000) ** 2
+    assert np.mean(scores > dynamic_threshold(scores)) < 0.01
+
+
+def test_dynamic_threshold_edge_cases_and_validation():
+    assert dynamic_threshold(np.ones(10)) == 1.0           # constant: nothing strictly above
+    with pytest.raises(InputError):
+        dynamic_threshold(np.arange(10.0), z_min=3, z_max=2)
+    with pytest.raises(InputError):
+        dynamic_threshold(np.arange(10.0), z_step=0)
+    assert compute_threshold(np.arange(10.0), "dynamic", z_max=4) == dynamic_threshold(np.arange(10.0), z_max=4)

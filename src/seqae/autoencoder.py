@@ -22,7 +22,7 @@ from seqae.data.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
 from seqae.nn.decoder import DECODERS
 from seqae.nn.encoder import POOLINGS, masked_pool
-from seqae.nn.losses import per_step_squared_error
+from seqae.nn.losses import forecast_squared_error, per_step_squared_error
 from seqae.training.loop import TrainingConfig, train_autoencoder
 
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -58,6 +58,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     decoder : {"repeat", "autoregressive"}, default="repeat"
         "repeat" feeds the latent at every step; "autoregressive" starts from the latent and feeds back its
         previous output (teacher-forced while training, free-running at inference).
+    forecast : bool, default=False
+        Also train a linear head on the encoder's forward outputs to predict each next step, with the same
+        weight as the reconstruction in the loss (as AER, Wong et al. 2022, adds prediction to
+        reconstruction). :class:`~seqae.AnomalyDetector` then scores points by both errors.
     epochs : int, default=100
         Maximum passes over the data.
     batch_size : int, default=32
@@ -117,8 +121,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     """
 
     def __init__(self, *, hidden_size=64, decoder_hidden_size=None, latent_dim=16, num_layers=1, bidirectional=False,
-                 dropout=0.0, variational=False, beta=1.0, beta_warmup=0, pooling="last", decoder="repeat", epochs=100,
-                 batch_size=32, learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0,
+                 dropout=0.0, variational=False, beta=1.0, beta_warmup=0, pooling="last", decoder="repeat",
+                 forecast=False,
+                 epochs=100, batch_size=32, learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0,
                  max_batches_per_epoch=None, random_state=None, device="auto", num_threads="auto", verbose=False):
         self.hidden_size = hidden_size
         self.decoder_hidden_size = decoder_hidden_size
@@ -131,6 +136,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.beta_warmup = beta_warmup
         self.pooling = pooling
         self.decoder = decoder
+        self.forecast = forecast
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -162,13 +168,14 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_choice("decoder", self.decoder, DECODERS)
         check_choice("bidirectional", self.bidirectional, (True, False))
         check_choice("variational", self.variational, (True, False))
+        check_choice("forecast", self.forecast, (True, False))
 
     def _module_config(self, n_features: int) -> AutoencoderConfig:
         return AutoencoderConfig(n_features=n_features, hidden_size=self.hidden_size,
                                  decoder_hidden_size=self.decoder_hidden_size, latent_dim=self.latent_dim,
                                  num_layers=self.num_layers, bidirectional=bool(self.bidirectional),
                                  dropout=float(self.dropout), variational=bool(self.variational),
-                                 pooling=self.pooling, decoder=self.decoder)
+                                 pooling=self.pooling, decoder=self.decoder, forecast=bool(self.forecast))
 
     @property
     def _n_features_out(self) -> int:
@@ -390,6 +397,29 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not per_feature:
             steps = [s.mean(axis=1) for s in steps]
         return np.stack(steps) if data.was_array else steps
+
+    def step_errors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-step, per-feature squared errors of equal-length sequences (N, T, F), in one pass.
+
+        Returns the reconstruction errors (N, T, F) and, for a model fitted with ``forecast=True``, the next-step
+        prediction errors (N, T, F), step 0 (which nothing predicts) being 0; else None.
+        """
+        data, sequences = self._prepare(X)
+        if not isinstance(sequences, np.ndarray):
+            raise ValueError("step_errors takes equal-length sequences as one (N, T, F) array")
+        n_features = data.n_features
+
+        def extract(batch, o):
+            rec = per_step_squared_error(o.reconstruction, batch.x, batch.lengths, reduce_features=False)
+            if o.forecast is None:
+                return rec
+            fc = forecast_squared_error(o.forecast, batch.x, batch.lengths, reduce_features=False)
+            return torch.cat([rec, fc], dim=-1)                                   # (N, T, 2F)
+
+        both = self._per_sequence(sequences, extract)
+        if both.shape[-1] == n_features:
+            return both, None
+        return both[..., :n_features], both[..., n_features:]
 
     def score(self, X, y=None) -> float:
         """Negative mean reconstruction error (higher is better), so model selection works without labels."""

@@ -103,8 +103,8 @@ def events_frame(runs: np.ndarray, scores: np.ndarray, threshold: float, index=N
 def prune_runs(scores: np.ndarray, runs: np.ndarray, min_percent: float) -> np.ndarray:
     """Drop runs whose peak does not stand out from the next lower peak (Hundman et al., KDD 2018, 3.3).
 
-    The runs' peak scores are sorted in decreasing order, followed by the highest score outside every run. Going
-    down that list, each peak is compared with the next: the runs down to the last one that is at least
+    The runs' peak scores and the highest score outside every run are sorted in decreasing order. Going down
+    that list, each value is compared with the next: the runs down to the last value that is at least
     ``min_percent`` (relative) above its successor stay anomalous, the others are pruned. A run that is only
     marginally above the largest normal score is then not reported, which removes most false alarms of a low
     threshold without raising it.
@@ -124,12 +124,13 @@ def prune_runs(scores: np.ndarray, runs: np.ndarray, min_percent: float) -> np.n
     for s, e in runs:
         outside[s:e + 1] = False
     normal_max = float(scores[outside].max()) if outside.any() else 0.0
-    order = np.argsort(-peaks, kind="stable")
-    chain = np.concatenate([peaks[order], [normal_max]])
+    # The highest normal score is sorted in with the peaks (index len(runs) stands for it).
+    chain_ids = np.argsort(-np.concatenate([peaks, [normal_max]]), kind="stable")
+    chain = np.concatenate([peaks, [normal_max]])[chain_ids]
     with np.errstate(divide="ignore", invalid="ignore"):
         drop = (chain[:-1] - chain[1:]) / np.abs(chain[:-1])
     big = np.flatnonzero(drop >= min_percent)
     if len(big) == 0:
         return runs[:0].copy()
-    kept = np.sort(order[:big[-1] + 1])
-    return runs[kept]
+    kept = np.sort(chain_ids[:big[-1] + 1])
+    return runs[kept[kept < len(runs)]]

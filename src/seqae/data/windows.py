@@ -94,3 +94,29 @@ class PointAccumulator:
         if self.step_total is not None:
             out = out + self.TIE_BREAK * (self.step_total / count)
         return out
+
+
+class ForecastAccumulator:
+    """Keeps, for every point, the next-step prediction error of the covering window that gave it the most
+    context (the point's largest position in a window), so that a point is judged by the best-informed
+    prediction of it. With stride 1 that is the window ending at the point: a one-step forecast from the
+    ``window - 1`` points before it. Position 0 of a window is never a prediction; the series' first point
+    keeps 0.
+    """
+
+    def __init__(self, n: int, n_features: int):
+        self.value = np.zeros((n, n_features), dtype=np.float64)
+        self.position = np.full(n, -1, dtype=np.int64)
+
+    def add(self, starts: np.ndarray, errors: np.ndarray) -> None:
+        """starts (c,), errors (c, window, F) with errors[:, 0] unused."""
+        for j in range(1, errors.shape[1]):
+            idx = starts + j                     # distinct for a fixed j
+            better = self.position[idx] < j
+            if better.any():
+                self.value[idx[better]] = errors[better, j]
+                self.position[idx[better]] = j
+
+    def result(self) -> np.ndarray:
+        """(n, F) per-point, per-feature next-step error."""
+        return self.value

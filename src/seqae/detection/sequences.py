@@ -42,7 +42,7 @@ class SequenceAnomalyDetector(DetectorBase):
     def __init__(self, *, contamination=0.05, threshold="quantile", threshold_params=None, hidden_size=64,
                  decoder_hidden_size=None,
                  latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0,
-                 beta_warmup=0, pooling="last", decoder="repeat", epochs=100, batch_size=32, learning_rate=1e-3,
+                 beta_warmup=0, pooling="last", decoder="repeat", forecast=False, epochs=100, batch_size=32, learning_rate=1e-3,
                  validation_fraction=0.1, patience=10, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
                  device="auto", num_threads="auto", verbose=False):
         self.contamination = contamination
@@ -59,6 +59,7 @@ class SequenceAnomalyDetector(DetectorBase):
         self.beta_warmup = beta_warmup
         self.pooling = pooling
         self.decoder = decoder
+        self.forecast = forecast
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from seqae._params import check_choice, check_int
+from seqae._params import check_choice, check_float, check_int
 from seqae.data.series import MISSING, SeriesInput, check_series
-from seqae.data.windows import AGGREGATIONS, PointAccumulator, iter_windows, sample_starts, window_starts
+from seqae.data.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows, sample_starts,
+                                window_starts)
 from seqae.detection.base import ADAPTIVE_THRESHOLDS, DetectorBase
 from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
 
@@ -54,6 +55,11 @@ class AnomalyDetector(DetectorBase):
         point. The default won on NAB: on 12 tuning series, VUS-PR 0.445 for "window_max" against 0.260 for
         "mean" (``benchmarks/results/nab.md``, tuning runs), because labelled anomalies are ranges and a
         point near an anomaly sits in windows that reconstruct it badly.
+    forecast_weight : float in [0, 1], default=0.5
+        With ``forecast=True``: each point's score is ``(1 - forecast_weight) * R + forecast_weight * P``, where R
+        is its reconstruction score (``score_aggregation``) and P its next-step prediction error (from the
+        covering window that saw most of its past), each divided by its mean over the training series so
+        that both are on one scale. Ignored without ``forecast``.
     missing : {"raise", "interpolate"}, default="raise"
         NaN in the series: an error that says where, or linear interpolation.
     max_train_windows : int or None, default=4096
@@ -88,9 +94,9 @@ class AnomalyDetector(DetectorBase):
     """
 
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="quantile", threshold_params=None,
-                 event_gap=None, score_aggregation="window_max", missing="raise", max_train_windows=4096, hidden_size=32,
+                 event_gap=None, score_aggregation="window_max", forecast_weight=0.5, missing="raise", max_train_windows=4096, hidden_size=32,
                  decoder_hidden_size=None, latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
-                 pooling="last", decoder="repeat", epochs=50, batch_size=64, learning_rate=1e-3,
+                 pooling="last", decoder="repeat", forecast=False, epochs=50, batch_size=64, learning_rate=1e-3,
                  validation_fraction=0.1, patience=5, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
                  device="auto", num_threads="auto", verbose=False):
         self.window = window
@@ -100,6 +106,7 @@ class AnomalyDetector(DetectorBase):
         self.threshold_params = threshold_params
         self.event_gap = event_gap
         self.score_aggregation = score_aggregation
+        self.forecast_weight = forecast_weight
         self.missing = missing
         self.max_train_windows = max_train_windows
         self.hidden_size = hidden_size
@@ -113,6 +120,7 @@ class AnomalyDetector(DetectorBase):
         self.beta_warmup = beta_warmup
         self.pooling = pooling
         self.decoder = decoder
+        self.forecast = forecast
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -134,6 +142,7 @@ class AnomalyDetector(DetectorBase):
         check_int("max_train_windows", self.max_train_windows, 2, allow_none=True)
         check_int("event_gap", self.event_gap, 0, allow_none=True)
         check_choice("score_aggregation", self.score_aggregation, AGGREGATIONS)
+        check_float("forecast_weight", self.forecast_weight, 0.0, 1.0)
         check_choice("missing", self.missing, MISSING)
         self._check_threshold_params()
 
@@ -162,7 +171,10 @@ class AnomalyDetector(DetectorBase):
         self.autoencoder_ = ae
         self.n_features_in_ = series.values.shape[1]
         self.feature_names_in_ = series.columns
-        self._fit_threshold(self._point_errors(series).mean(axis=1))
+        # Each error's mean over the training series: the unit in which the two are added.
+        rec, fc = self._error_parts(series)
+        self.error_scale_ = np.array([_mean_or_one(rec), _mean_or_one(fc) if fc is not None else 1.0])
+        self._fit_threshold(self._combine(rec, fc).mean(axis=1))
         return self
 
     def _temporal_split(self, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,15 +185,29 @@ class AnomalyDetector(DetectorBase):
         train = starts[starts + self.window <= val[0]]  # no training window overlaps a held-out one
         return train, val
 
-    def _point_errors(self, series: SeriesInput) -> np.ndarray:
-        """(n, F) per-point, per-feature error, windows made and scored chunk by chunk."""
+    def _error_parts(self, series: SeriesInput) -> tuple[np.ndarray, np.ndarray | None]:
+        """(n, F) reconstruction score and, with ``forecast``, (n, F) next-step error per point and feature;
+        windows made and scored chunk by chunk."""
         n, n_features = series.values.shape
-        acc = PointAccumulator(n, n_features, self.score_aggregation)
+        rec = PointAccumulator(n, n_features, self.score_aggregation)
+        fc = ForecastAccumulator(n, n_features) if self.autoencoder_.forecast else None
         starts = window_starts(n, self.window, self.stride)
         for chunk_starts, windows in iter_windows(series.values, self.window, starts, _CHUNK):
-            errors = self.autoencoder_.reconstruction_error(windows, per_step=True, per_feature=True)  # (c, W, F)
-            acc.add(chunk_starts, errors)
-        return acc.result()
+            rec_errors, fc_errors = self.autoencoder_.step_errors(windows)                   # (c, W, F) each
+            rec.add(chunk_starts, rec_errors)
+            if fc is not None:
+                fc.add(chunk_starts, fc_errors)
+        return rec.result(), (fc.result() if fc is not None else None)
+
+    def _combine(self, rec: np.ndarray, fc: np.ndarray | None) -> np.ndarray:
+        if fc is None:
+            return rec
+        w = self.forecast_weight
+        return (1.0 - w) * rec / self.error_scale_[0] + w * fc / self.error_scale_[1]
+
+    def _point_errors(self, series: SeriesInput) -> np.ndarray:
+        """(n, F) per-point, per-feature error (its mean over features is the point's score)."""
+        return self._combine(*self._error_parts(series))
 
     def _gap(self) -> int:
         return self.window if self.event_gap is None else self.event_gap
@@ -245,12 +271,21 @@ class AnomalyDetector(DetectorBase):
                             contributions=errors, channels=series.columns)
 
     def _extra_state(self) -> dict:
-        return {"feature_names_in_": list(self.feature_names_in_)}
+        return {"feature_names_in_": list(self.feature_names_in_), "error_scale_": self.error_scale_.tolist()}
 
     def _set_extra_state(self, doc: dict) -> None:
+        # Files written before the forecast head have no error_scale_: their scores are the reconstruction's.
+        scale = np.asarray(doc.get("error_scale_", [1.0, 1.0]), dtype=np.float64)
+        if scale.shape != (2,) or not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise ValueError("error_scale_ must be two positive numbers")
+        self.error_scale_ = scale
         names = doc["feature_names_in_"]
         if not isinstance(names, list) or len(names) != self.n_features_in_:
             raise ValueError("feature_names_in_ does not match the number of features")
         self.feature_names_in_ = [str(n) for n in names]
 
 
+def _mean_or_one(errors: np.ndarray) -> float:
+    """Mean of the errors, or 1 when it is not a positive finite number (a perfectly fitted series)."""
+    mean = float(np.mean(errors))
+    return mean if np.isfinite(mean) and mean > 0 else 1.0

@@ -1,6 +1,7 @@
 """The sequence autoencoder: encoder -> latent -> decoder, composed from the small modules beside this file.
 
-Shapes: x (N, T, F), lengths (N,) -> AutoencoderOutput with reconstruction (N, T, F), embedding (N, Z).
+Shapes: x (N, T, F), lengths (N,) -> AutoencoderOutput with reconstruction (N, T, F), embedding (N, Z) and, with
+``forecast``, next-step predictions (N, T, F).
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class AutoencoderConfig:
     pooling: str = "last"       # "last" | "mean" | "attention": how the encoder summarises the steps
     decoder: str = "repeat"     # "repeat" (latent at every step) | "autoregressive" (previous output fed back)
     attention_size: int = 32    # hidden size of the attention scorer (pooling="attention")
+    forecast: bool = False      # also predict each next step from the encoder's forward outputs (a linear head,
+                                # as AER adds prediction to reconstruction): a point that the steps before it
+                                # do not explain is seen at that point, not smeared over the latent's window
     reverse_decoding: bool = True  # decode last step first (Srivastava et al. 2015): the steps the encoder read
                                    # last are reconstructed first, a short path that makes training much faster
 
@@ -45,6 +49,7 @@ class AutoencoderOutput:
     z: torch.Tensor                  # (N, Z): what the decoder got (a sample when training a VAE)
     logvar: torch.Tensor | None      # (N, Z) for the VAE
     attention: torch.Tensor | None   # (N, T) with pooling="attention"
+    forecast: torch.Tensor | None = None  # (N, T, F): step t's prediction of step t + 1 (the last is unused)
 
 
 class SequenceAutoencoder(nn.Module):
@@ -66,18 +71,31 @@ class SequenceAutoencoder(nn.Module):
         decoder_cls = RepeatDecoder if config.decoder == "repeat" else AutoregressiveDecoder
         self.decoder = decoder_cls(config.latent_dim, config.decoder_units,
                                    config.n_features, config.num_layers, config.dropout)
+        # The forward direction only: a backward direction has read the step it would predict.
+        self.forecast_head = nn.Linear(config.hidden_size, config.n_features) if config.forecast else None
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor):
         """(N, T, F) -> LatentSample with (N, Z) tensors, and attention weights (N, T) or None."""
         pooled, attention = self.encoder(x, lengths)          # (N, P)
         return self.latent(pooled, sample=self.training), attention
 
+    def _encode_with_forecast(self, x: torch.Tensor, lengths: torch.Tensor):
+        """encode(), and the next-step predictions (N, T, F) from the same encoder pass."""
+        h = self.encoder.sequence_outputs(x, lengths)          # (N, T, P)
+        pooled, attention = self.encoder.pool(h, lengths)     # (N, P)
+        forecast = self.forecast_head(h[..., :self.config.hidden_size])  # (N, T, F)
+        return self.latent(pooled, sample=self.training), attention, forecast
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> AutoencoderOutput:
         if x.dim() != 3 or x.shape[-1] != self.config.n_features:
             raise ValueError(f"expected input (N, T, {self.config.n_features}), got {tuple(x.shape)}")
-        latent, attention = self.encode(x, lengths)
+        forecast = None
+        if self.forecast_head is not None:
+            latent, attention, forecast = self._encode_with_forecast(x, lengths)
+        else:
+            latent, attention = self.encode(x, lengths)
         order = (lambda t: reverse_padded(t, lengths)) if self.config.reverse_decoding else (lambda t: t)
         target = order(x) if self.training else None            # teacher forcing only while training
         # Decoded step t depends on z and t only, so reversing within each sequence's own length keeps padding out.
         reconstruction = order(self.decoder(latent.z, x.shape[1], target))  # (N, T, F)
-        return AutoencoderOutput(reconstruction, latent.mean, latent.z, latent.logvar, attention)
+        return AutoencoderOutput(reconstruction, latent.mean, latent.z, latent.logvar, attention, forecast)

@@ -123,7 +123,10 @@ class LSTMEncoder(nn.Module):
         return h
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        h = self.sequence_outputs(x, lengths)                          # (N, T, P)
+        return self.pool(self.sequence_outputs(x, lengths), lengths)
+
+    def pool(self, h: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-step outputs (N, T, P) -> pooled (N, P), and attention weights (N, T) or None."""
         if self.pooling == "attention":
             return self.attention(h, step_mask(lengths, h.shape[1], h.device))
         return masked_pool(h, lengths, self.pooling, self.bidirectional), None  # (N, P)

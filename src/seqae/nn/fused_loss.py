@@ -35,7 +35,7 @@ def fused_loss_applies(module: SequenceAutoencoder, x: torch.Tensor, lengths: to
     kernel, and lengths on the CPU. Shapes: x (N, T, F), lengths (N,)."""
     cfg = module.config
     if not (module.training and cfg.num_layers == 1 and not cfg.bidirectional and cfg.pooling == "last"
-            and cfg.decoder == "repeat" and x.dim() == 3 and not x.requires_grad):
+            and cfg.decoder == "repeat" and not cfg.forecast and x.dim() == 3 and not x.requires_grad):
         return False
     return (lengths.device.type == "cpu" and _use_fused(module.encoder.forward_layers[0], x)
             and _use_fused(module.decoder.lstm, x))

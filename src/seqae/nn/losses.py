@@ -61,4 +61,26 @@ def autoencoder_loss(reconstruction: torch.Tensor, target: torch.Tensor, lengths
     return recon + beta * kl, recon, kl
 
 
-__all__ = ["autoencoder_loss", "gaussian_kl", "masked_mse", "per_step_squared_error", "step_mask"]
+def forecast_squared_error(forecast: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor,
+                           reduce_features: bool = True) -> torch.Tensor:
+    """Squared error of next-step predictions, aligned with the step predicted: (N, T) or (N, T, F).
+
+    Step t's error compares ``forecast[:, t - 1]`` with ``target[:, t]``; step 0, which nothing predicts, and
+    padded steps are 0.
+    """
+    sq = per_step_squared_error(forecast[:, :-1], target[:, 1:], (lengths - 1).clamp(min=0),
+                                reduce_features=reduce_features)                      # (N, T - 1[, F])
+    return torch.cat([torch.zeros_like(sq[:, :1]), sq], dim=1)                        # (N, T[, F])
+
+
+def forecast_loss(forecast: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean squared next-step error over the real steps that have a predecessor (a scalar; 0 if none)."""
+    predicted = (lengths - 1).clamp(min=0)
+    n_real = predicted.to(target.device).sum() * target.shape[-1]
+    if int(n_real) == 0:
+        return torch.zeros((), device=target.device)
+    sq = per_step_squared_error(forecast[:, :-1], target[:, 1:], predicted, reduce_features=False)
+    return sq.sum() / n_real
+
+
+__all__ = ["autoencoder_loss", "forecast_loss", "forecast_squared_error", "gaussian_kl", "masked_mse", "per_step_squared_error", "step_mask"]

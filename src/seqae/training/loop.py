@@ -19,7 +19,7 @@ from seqae.data.batching import length_grouped_batches, pad_sequences
 from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
 from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
-from seqae.nn.losses import autoencoder_loss
+from seqae.nn.losses import autoencoder_loss, forecast_loss
 from seqae.training.adam import FlatAdam, TorchAdam
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from seqae.training.flat import FlatParameters
@@ -70,6 +70,8 @@ def _batch_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], index: np.n
     else:
         out = module(batch.x, batch.lengths)
         total, _, _ = autoencoder_loss(out.reconstruction, batch.x, batch.lengths, out.embedding, out.logvar, beta)
+        if out.forecast is not None:  # next-step prediction beside reconstruction, weighted equally
+            total = total + forecast_loss(out.forecast, batch.x, batch.lengths)
     return total, int(batch.lengths.sum()) * batch.x.shape[-1]
 
 

@@ -1,0 +1,102 @@
+"""Anomaly events: runs of labels, merging, Hundman's pruning, the event frame, and the event confusion matrix."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
+from seqae.exceptions import InputError
+from seqae.metrics.events import EventCounts, event_confusion
+
+
+# ------------------------------------------------------------------------------------------------- runs
+@pytest.mark.parametrize("labels, runs", [
+    ([], []),
+    ([0, 0, 0], []),
+    ([1, 1, 1], [[0, 2]]),
+    ([1, 0, 1], [[0, 0], [2, 2]]),
+    ([0, 1, 1, 0, 0, 1], [[1, 2], [5, 5]]),
+])
+def test_label_runs(labels, runs):
+    got = label_runs(np.array(labels, dtype=np.int64))
+    assert got.tolist() == runs and got.shape == (len(runs), 2)
+    assert runs_to_labels(got, len(labels)).tolist() == [int(v) for v in labels]
+
+
+def test_label_runs_refuses_2d():
+    with pytest.raises(InputError, match="1-D"):
+        label_runs(np.zeros((3, 2)))
+
+
+def test_merge_runs_gap():
+    runs = np.array([[20, 21], [0, 2], [5, 6]])             # unsorted on purpose
+    assert merge_runs(runs, 0).tolist() == [[0, 2], [5, 6], [20, 21]]
+    assert merge_runs(runs, 2).tolist() == [[0, 6], [20, 21]]   # 3, 4 unflagged: a gap of 2
+    assert merge_runs(runs, 1).tolist() == [[0, 2], [5, 6], [20, 21]]
+    assert merge_runs(np.array([[0, 10], [3, 4]]), 0).tolist() == [[0, 10]]   # contained
+    with pytest.raises(InputError):
+        merge_runs(runs, -1)
+
+
+def test_prune_keeps_runs_down_to_the_last_clear_drop():
+    s = np.zeros(100)
+    s[[10, 30, 50, 70]] = [10.0, 9.5, 5.0, 4.9]
+    s[90] = 1.0                                       # highest normal score
+    runs = np.array([[10, 10], [30, 30], [50, 50], [70, 70]])
+    # chain 10, 9.5, 5, 4.9, 1: drops 5%, 47%, 2%, 80% -> the last drop >= 10% is after 4.9: keep all
+    assert prune_runs(s, runs, 0.1).tolist() == runs.tolist()
+    s[90] = 4.8                                       # now 4.9 hardly stands out from normal
+    assert prune_runs(s, runs, 0.1).tolist() == [[10, 10], [30, 30]]
+    s[90] = 9.9                                       # sorted in: 10, 9.9, 9.5 | 5, 4.9 -> 10 and 9.5 stay
+    assert prune_runs(s, runs, 0.1).tolist() == [[10, 10], [30, 30]]
+    s[[10, 30, 50, 70, 90]] = [5.0, 4.9, 4.8, 4.7, 4.6]   # nothing stands out: all pruned
+    assert prune_runs(s, runs, 0.1).tolist() == []
+    with pytest.raises(InputError):
+        prune_runs(s, runs, 1.5)
+
+
+def test_events_frame_columns_channels_and_timestamps():
+    idx = pd.date_range("2024-01-01", periods=10, freq="h")
+    scores = np.array([0, 0, 3, 5, 2, 0, 0, 4, 0, 0], dtype=float)
+    contrib = np.zeros((10, 2))
+    contrib[2:5, 1] = scores[2:5]                     # channel "b" drives the first event
+    contrib[7, 0] = 4.0                               # "a" the second
+    frame = events_frame(np.array([[2, 4], [7, 7]]), scores, 2.0, index=idx, contributions=contrib,
+                         channels=["a", "b"])
+    assert frame["start"].tolist() == [idx[2], idx[7]] and frame["end"].tolist() == [idx[4], idx[7]]
+    assert frame["peak"].tolist() == [idx[3], idx[7]]
+    assert frame["length"].tolist() == [3, 1] and frame["peak_score"].tolist() == [5.0, 4.0]
+    assert frame["severity"].tolist() == [2.5, 2.0]
+    assert frame["channels"].tolist() == ["b", "a"]
+    empty = events_frame(np.zeros((0, 2)), scores, 2.0)
+    assert len(empty) == 0 and list(empty.columns)[:2] == ["start", "end"]
+
+
+# ------------------------------------------------------------------------------------------------- confusion
+@pytest.mark.parametrize("true, found, expected", [
+    ([[10, 20]], [[15, 16]], (1, 0, 0)),              # inside
+    ([[10, 20]], [[20, 30]], (1, 0, 0)),              # one shared point is an overlap
+    ([[10, 20]], [[21, 30]], (0, 1, 1)),              # adjacent is not
+    ([[10, 20], [30, 40]], [[15, 35]], (2, 0, 0)),    # one detection finds two labelled events
+    ([[10, 20]], [[11, 12], [14, 15]], (1, 0, 0)),    # two detections of one event: no false alarm
+    ([[10, 20], [50, 60]], [[15, 16], [30, 31]], (1, 1, 1)),
+    ([], [[1, 2]], (0, 1, 0)),
+    ([[1, 2]], [], (0, 0, 1)),
+])
+def test_event_confusion_by_overlap(true, found, expected):
+    c = event_confusion(true, found)
+    assert (c.tp, c.fp, c.fn) == expected
+
+
+def test_event_f1_summed_over_signals():
+    total = event_confusion([[0, 5]], [[2, 3], [40, 41]]) + event_confusion([[10, 12]], [])
+    assert total == EventCounts(tp=1, fp=1, fn=1)
+    assert total.f1 == pytest.approx(2 / (2 + 1 + 1))
+    assert total.precision == 0.5 and total.recall == 0.5
+    assert np.isnan(EventCounts(0, 0, 0).f1)
+
+
+def test_event_confusion_refuses_reversed_pairs():
+    with pytest.raises(InputError, match="start <= end"):
+        event_confusion([[5, 1]], [])
