@@ -149,3 +149,20 @@ def test_unwritable_path_leaves_nothing(tmp_path):
     with pytest.raises(OSError):
         plot_history({"train_loss": [1.0, 0.5]}, tmp_path / "missing" / "h.png")
     assert not (tmp_path / "missing").exists()
+
+
+def test_plot_anomalies_outlines_events_ranked_by_peak(tmp_path):
+    import pandas as pd
+    from seqae.plotting import plot_anomalies
+    s = np.zeros(200)
+    s[20:30], s[120:125] = 1.0, 5.0
+    events = pd.DataFrame({"start_pos": [20, 120], "end_pos": [29, 124]})
+    fig = plot_anomalies(None, np.sin(np.arange(200) / 5), s, threshold=0.5, labels=s > 0.5, events=events,
+                         path=tmp_path / "e.png")
+    top = fig.axes[0]
+    assert "in 2 events" in top.get_title(loc="left")
+    assert sorted(t.get_text() for t in top.texts) == ["1", "2"]
+    ranks = {int(round(t.xy[0])): t.get_text() for t in top.texts}
+    assert ranks == {120: "1", 20: "2"}          # the higher peak ranks first
+    with pytest.raises(Exception, match="within"):
+        plot_anomalies(None, np.zeros(10), np.zeros(10), events=[[5, 12]])

@@ -150,7 +150,8 @@ def _naive(t):
 # ------------------------------------------------------------------------------------------------- the plots
 def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None = None, labels: Any = None,
                    true_windows: Sequence[Sequence[Any]] | None = None, path: str | os.PathLike | None = None, *,
-                   names: Sequence[str] | None = None, title: str | None = None, train_end: Any = None):
+                   names: Sequence[str] | None = None, title: str | None = None, train_end: Any = None,
+                   events: Any = None):
     """The series with flagged and true anomalies, and the anomaly scores underneath.
 
     Parameters
@@ -175,6 +176,10 @@ def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None
     title : str, optional
     train_end : timestamp or number, optional
         Last point of the training data, marked with a dotted line.
+    events : DataFrame or array-like (k, 2), optional
+        Anomaly events (``AnomalyDetector.detect_events``; or inclusive ``[start, end]`` positions), each
+        outlined as a span over both panels and numbered by its rank in peak score (1 = highest), so that an
+        operator sees which to look at first.
 
     Returns
     -------
@@ -222,13 +227,23 @@ def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None
             top.scatter(x[flagged], np.full(int(flagged.sum()), 0.015), s=30, marker="|", color=_FLAG_COLOR,
                         transform=top.get_xaxis_transform(), zorder=3, linewidths=1)
         bottom.scatter(x[flagged], s[flagged], s=7, color=_FLAG_COLOR, zorder=3, linewidths=0)
+    spans = _event_spans(events, n)
+    if len(spans):
+        ranks = np.argsort(np.argsort([-s[a:b + 1].max() for a, b in spans], kind="stable"), kind="stable") + 1
+        for (a, b), rank in zip(spans, ranks):
+            for ax in (top, bottom):
+                ax.axvspan(x[a], x[b], facecolor="none", edgecolor=_FLAG_COLOR, linewidth=0.9,
+                           label="event" if ax is top and rank == 1 else None)
+            top.annotate(str(rank), (x[a], 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                         color=_FLAG_COLOR, va="bottom", ha="left", annotation_clip=False)
     if train_end is not None:
         for ax in (top, bottom):
             ax.axvline(_as_x([train_end], 1)[0] if x.dtype.kind == "M" else train_end, color="0.35",
                        linestyle=":", linewidth=1.2, label="end of training" if ax is top else None)
     note = "" if n_channels <= shown else f" (first {shown} of {n_channels} channels)"
     n_flagged = 0 if flagged is None else int(flagged.sum())
-    top.set_title(title or f"Anomalies: {n_flagged} of {n} points flagged{note}", loc="left")
+    n_events = f" in {len(spans)} event{'s' if len(spans) != 1 else ''}" if events is not None else ""
+    top.set_title(title or f"Anomalies: {n_flagged} of {n} points flagged{n_events}{note}", loc="left", pad=12)
     top.legend(loc="upper left", fontsize=8, ncol=min(5, shown + 2), framealpha=0.8)
 
     bottom.plot(x, s, color=_SCORE_COLOR, linewidth=0.7, label="score")
@@ -243,6 +258,21 @@ def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None
     bottom.set_xlabel("time" if x.dtype.kind == "M" else "index")
     bottom.set_xlim(x[0], x[-1])
     return _finish(fig, path)
+
+
+def _event_spans(events: Any, n: int) -> np.ndarray:
+    """(k, 2) inclusive positions from a detect_events frame or an array of pairs; checked against n."""
+    if events is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    if hasattr(events, "columns"):
+        if not {"start_pos", "end_pos"} <= set(events.columns):
+            raise InputError("events must be AnomalyDetector.detect_events' frame (with start_pos and end_pos) "
+                             "or (k, 2) positions")
+        events = events[["start_pos", "end_pos"]].to_numpy()
+    spans = np.asarray(events, dtype=np.int64).reshape(-1, 2)
+    if len(spans) and (spans.min() < 0 or spans.max() >= n or (spans[:, 1] < spans[:, 0]).any()):
+        raise InputError(f"events must be [start, end] positions within 0..{n - 1} with start <= end")
+    return spans
 
 
 def plot_contributions(index: Any, contributions: Any, names: Sequence[str] | None = None,
