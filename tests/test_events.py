@@ -100,3 +100,13 @@ def test_event_f1_summed_over_signals():
 def test_event_confusion_refuses_reversed_pairs():
     with pytest.raises(InputError, match="start <= end"):
         event_confusion([[5, 1]], [])
+
+
+@pytest.mark.parametrize("true, found", [
+    # The two cases of Orion's own tests of contextual_confusion_matrix(method=_overlap_segment)
+    # (tests/evaluation/test_contextual.py): both give tp 5, fp 1, fn 1.
+    ([[1, 2], [5, 6], [7, 10], [12, 13], [16, 17], [22, 23]], [[2, 3], [4, 5], [8, 9], [11, 14], [19, 20], [22, 23]]),
+    ([[2, 2], [5, 5], [8, 8], [12, 12], [15, 17], [18, 18]], [[2, 2], [3, 5], [8, 10], [11, 13], [16, 16], [20, 20]]),
+])
+def test_event_confusion_matches_orions_documented_cases(true, found):
+    assert event_confusion(true, found) == EventCounts(tp=5, fp=1, fn=1)
