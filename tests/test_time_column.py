@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from seqae.datasets import data_root, find_time_columns, read_table
-from seqae.exceptions import DataFileError
+from seqae.exceptions import DataFileError, MissingColumnError
 
 
 def write(tmp_path: Path, text: str, name: str = "s.csv") -> Path:
@@ -141,10 +141,11 @@ def test_commas_win_over_semicolons_inside_names(tmp_path):
 # ============================================================================================ missing columns
 def test_missing_value_columns_are_named_together_and_alone(tmp_path):
     path = write(tmp_path, "t,a,b\n2024-01-01,1,2\n")
-    with pytest.raises(DataFileError, match=r"no columns 'zz', 'yy' \(value columns\); available columns: 't', "
+    with pytest.raises(MissingColumnError, match=r"no columns 'zz', 'yy' \(value columns\); available columns: 't', "
                                             r"'a', 'b'") as info:
         read_table(path, time_column="t", columns=["a", "zz", "yy"])
     assert "'a'" not in str(info.value).split(";")[0]
+    assert info.value.missing == ["zz", "yy"] and info.value.others == ["b"]  # neither asked for nor the time
 
 
 SKAB = data_root() / "SKAB" / "other" / "1.csv" if data_root() is not None else None

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from seqae.exceptions import DataFileError, InputError
+from seqae.exceptions import DataFileError, InputError, MissingColumnError
 
 __all__ = [
     "SequenceCollection", "data_root", "find_time_columns", "list_demo_series", "load_demo_series", "load_uea",
@@ -419,12 +419,15 @@ def _check_columns(frame: _Frame, wanted: dict[str, Any], values: Sequence[Any] 
     available = ", ".join(repr(c) for c in df.columns[:30]) + (" ..." if df.shape[1] > 30 else "")
     for role, col in wanted.items():
         if col is not None and col not in df.columns:
-            raise DataFileError(f"{frame.source}: no column {col!r} ({role}); available columns: {available}")
+            raise MissingColumnError(f"{frame.source}: no column {col!r} ({role}); available columns: {available}",
+                                     [col], list(df.columns))
     absent = [col for col in values if col not in df.columns]
     if absent:
         what = (f"column {absent[0]!r} (value column)" if len(absent) == 1
                 else f"columns {', '.join(map(repr, absent))} (value columns)")
-        raise DataFileError(f"{frame.source}: no {what}; available columns: {available}")
+        named = set(values) | {col for col in wanted.values() if col is not None}
+        raise MissingColumnError(f"{frame.source}: no {what}; available columns: {available}", absent,
+                                 [c for c in df.columns if c not in named])
 
 
 def _float_column(frame: _Frame, col: Any, hint_time: bool = False) -> np.ndarray:
@@ -629,8 +632,8 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
     Raises
     ------
     DataFileError
-        If the file is missing, unreadable, empty or has only a header; a column is missing (the message
-        lists those available), not numeric (it names the column and the first bad row) or holds values too
+        If the file is missing, unreadable, empty or has only a header; a column is missing (a
+        :class:`~seqae.exceptions.MissingColumnError` that lists those available), not numeric (it names the column and the first bad row) or holds values too
         large for float32 (``|x| > 3.4e38``); or the time column does not parse, has a gap, or is not strictly
         increasing (it names the first offending row). Rows are counted from 1 after the header; for a plain
         CSV the file line is given too.
