@@ -96,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
     out = _common.console(args)
     check_outputs(args)
     detector = AnomalyDetector(**_common.model_params(args, detector=True, progress=out.progress_bars))
-    _common.check_model(detector)
-    series = _common.read_series(args.input, args.time_column, args.columns)
+    _common.check_model(detector, args)
+    series = _common.read_series(args.input, _common.time_choice(args), args.columns, out)
+    args.time_column = series.index.name  # found or given: the training file, labels and output use it
     window = detector.window
     check_missing(series, args.input, detector.missing)
     check_length(len(series), window, args.input, "use a smaller --window or a longer series")
