@@ -466,6 +466,14 @@ def _bad_time(df):
     return df
 
 
+def _late_bad_time(tmp_path: Path) -> Path:
+    # Past the rows the time column is recognised by: found, then the full parse fails.
+    df = make_series(1200, spike_at=600).astype({"timestamp": object})
+    df.loc[1100, "timestamp"] = "yesterday-ish"
+    df.to_csv(tmp_path / "in.csv", index=False)
+    return tmp_path / "in.csv"
+
+
 def _unsorted(df):
     return df.iloc[[0, 1, 3, 2, *range(4, len(df))]]
 
@@ -505,6 +513,9 @@ BAD_INPUTS = [
     ("unknown aggregation", _series_with(lambda d: d), [*DETECT, "--score-aggregation", "median"], "window_max"),
     ("non-numeric value", _series_with(_bad_number), DETECT, "'12,5x' is not a number"),
     ("unparseable time", _series_with(_bad_time), DETECT, "'yesterday-ish'"),
+    ("unparseable time found by itself", _late_bad_time, ["detect", "{input}", "-o", "{tmp}/out.csv"],
+     "row 1101 (line 1102): cannot parse 'yesterday-ish' as a date/time (found by itself; pass another with "
+     "--time-column, or --no-time-column for none)"),
     ("unsorted times", _series_with(_unsorted), DETECT, "backwards"),
     ("duplicate times", _series_with(_duplicate), DETECT, "duplicate time"),
     ("shorter than the window", _series_with(lambda d: d.iloc[:12]), DETECT, "fewer than the window"),

@@ -110,8 +110,12 @@ def test_a_later_row_that_does_not_parse_is_named(tmp_path):
     times = pd.date_range("2024-01-01", periods=1200, freq="min").strftime("%Y-%m-%d %H:%M").tolist()
     times[1100] = "later"  # past the 1000 rows detection looks at
     text = "t,v\n" + "\n".join(f"{t},{i}" for i, t in enumerate(times)) + "\n"
-    with pytest.raises(DataFileError, match=r"time column 't', row 1101 \(line 1102\): cannot parse 'later'"):
+    with pytest.raises(DataFileError, match=r"time column 't', row 1101 \(line 1102\): cannot parse 'later' as a "
+                                            r"date/time \(found by time_column='auto'; pass another time_column, "
+                                            r"or time_column=None for none\)$"):
         read_table(write(tmp_path, text), time_column="auto")
+    with pytest.raises(DataFileError, match=r"cannot parse 'later' as a date/time$"):  # named: no hint
+        read_table(tmp_path / "s.csv", time_column="t")
 
 
 # =============================================================================================== separators

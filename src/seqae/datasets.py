@@ -602,6 +602,19 @@ def _parse_times(frame: _Frame, col: Any, allow_numeric: bool) -> pd.DatetimeInd
     return times
 
 
+def _time_index(frame: _Frame, time_column: Any) -> pd.DatetimeIndex:
+    """The time column as the index: parsed, present on every row, strictly increasing."""
+    times = _parse_times(frame, time_column, allow_numeric=False)
+    assert isinstance(times, pd.DatetimeIndex)
+    step = np.diff(times.asi8)
+    if (step <= 0).any():
+        i = int(np.flatnonzero(step <= 0)[0]) + 1
+        kind = "duplicate time" if step[i - 1] == 0 else "time goes backwards (the rows must be sorted)"
+        raise DataFileError(f"{frame.source}: time column {time_column!r}, {_row_ref(frame, i)}: {kind} "
+                            f"{times[i]} after {times[i - 1]}")
+    return times.rename(time_column)
+
+
 # ================================================================================================= read_table
 def read_table(path: str | os.PathLike, time_column: str | None = None,
                columns: str | Sequence[str] | None = None) -> pd.DataFrame:
@@ -679,16 +692,13 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
 
     index: pd.Index
     if time_column is not None:
-        times = _parse_times(frame, time_column, allow_numeric=False)
-        assert isinstance(times, pd.DatetimeIndex)
-        ints = times.asi8
-        step = np.diff(ints)
-        if (step <= 0).any():
-            i = int(np.flatnonzero(step <= 0)[0]) + 1
-            kind = "duplicate time" if step[i - 1] == 0 else "time goes backwards (the rows must be sorted)"
-            raise DataFileError(f"{path}: time column {time_column!r}, {_row_ref(frame, i)}: {kind} "
-                                f"{times[i]} after {times[i - 1]}")
-        index = times.rename(time_column)
+        try:
+            index = _time_index(frame, time_column)
+        except DataFileError as exc:
+            if found:  # the caller did not name this column: say how to choose another, or none
+                exc.args = (f"{exc} (found by time_column='auto'; pass another time_column, or time_column=None "
+                            "for none)",)
+            raise
     else:
         index = pd.RangeIndex(len(df))
 

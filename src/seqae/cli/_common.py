@@ -407,6 +407,8 @@ def read_any_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
 
 # The library's words for the input options, and the CLI's: its messages name parameters, ours name flags.
 _OPTION_WORDS = (
+    (re.compile(r"found by time_column='auto'; pass another time_column"),
+     lambda m: "found by itself; pass another with --time-column"),
     (re.compile(r"time_column=None"), lambda m: "--no-time-column"),
     (re.compile(r"time_column=(['\"])(.*?)\1"), lambda m: f"--time-column {shlex.quote(m.group(2))}"),
     (re.compile(r"\(time_column\)"), lambda m: "(--time-column)"),
