@@ -273,8 +273,10 @@ def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, m
 
     monkeypatch.setattr(base, "THRESHOLDS", (*base.THRESHOLDS, "dynamic"))
     monkeypatch.setitem(thresholds.THRESHOLD_METHODS, "dynamic", dynamic_threshold)
+    # Labelling parameters the detector takes out of threshold_params for a rule (main's LABEL_PARAMS).
+    monkeypatch.setattr(base, "LABEL_PARAMS", {"dynamic": {"min_percent": 0.1}}, raising=False)
     code, out, _ = run(["fit", "--help"], capsys)
-    assert "dynamic" in out and "z=1" in out
+    assert "dynamic: z=1, min_percent=0.1" in " ".join(out.split())
     model = tmp_path / "m.seqae"
     code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--threshold", "dynamic", "--threshold-param", "z=2",
                         "-q"], capsys)
@@ -283,7 +285,7 @@ def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, m
     assert det.threshold_ == pytest.approx(np.median(det.decision_scores_) + 2)
     code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--threshold", "dynamic", "--threshold-param", "k=2"],
                        capsys)
-    assert code == 2 and err.strip() == "seqae: error: --threshold-param k: --threshold dynamic takes z"
+    assert code == 2 and err.strip() == "seqae: error: --threshold-param k: --threshold dynamic takes z, min_percent"
 
 
 # ============================================================================================== evaluate

@@ -204,12 +204,26 @@ def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, An
     grp.add_argument("--device", metavar="D", help="'auto', 'cpu', 'cuda' or 'cuda:N' (default: auto)")
 
 
+def rule_parameters(rule: str) -> dict[str, Any]:
+    """The --threshold-param names a threshold rule takes, with their defaults: its threshold function's, and
+    the labelling parameters the detector takes out of threshold_params for it (``LABEL_PARAMS`` of
+    seqae.detection.base, where the library has them: main's "dynamic" rule has min_percent).
+
+    Raises InputError for a rule the threshold functions do not know.
+    """
+    from seqae.detection import base
+    from seqae.thresholds import threshold_parameters
+
+    params = threshold_parameters(rule)
+    params.update(getattr(base, "LABEL_PARAMS", {}).get(rule, {}))
+    return params
+
+
 def _threshold_params_help() -> str:
     """Each rule's parameters and defaults, read from the rules themselves (a rule added later is listed too)."""
     from inspect import Parameter
 
     from seqae.detection.base import THRESHOLDS
-    from seqae.thresholds import threshold_parameters
 
     def show(name, default):
         return name if default is Parameter.empty else f"{name}={default:g}" if isinstance(default, float) \
@@ -218,7 +232,7 @@ def _threshold_params_help() -> str:
     rules = []
     for rule in THRESHOLDS:
         try:
-            params = threshold_parameters(rule)
+            params = rule_parameters(rule)
         except InputError:
             continue  # a detector rule the threshold functions do not know: compute_threshold will say so
         if rule == "quantile":
@@ -294,14 +308,12 @@ def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) ->
 
 def check_threshold_params(args: argparse.Namespace, rule: str) -> None:
     """--threshold-param: each name once, and one the rule takes (before training, in option words)."""
-    from seqae.thresholds import threshold_parameters
-
     given = [name for name, _ in getattr(args, "threshold_param", None) or ()]
     twice = sorted({name for name in given if given.count(name) > 1})
     if twice:
         raise CLIError(f"--threshold-param {twice[0]} is given more than once")
     try:
-        accepted = list(threshold_parameters(rule))
+        accepted = list(rule_parameters(rule))
     except InputError:
         return  # a rule the threshold functions do not know: the detector's own check says so
     unknown = [name for name in given if name not in accepted]
