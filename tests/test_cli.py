@@ -502,6 +502,10 @@ BAD_INPUTS = [
      "no columns 'zzz', 'yyy' (value columns); available"),
     ("missing time column", _series_with(lambda d: d), ["detect", "{input}", "--time-column", "time", "-o",
                                                          "{tmp}/out.csv"], "no column 'time' (--time-column)"),
+    ("numbers as the time column", _series_with(lambda d: d), ["detect", "{input}", "--time-column", "a", "-o",
+                                                                "{tmp}/out.csv"],
+     "time column 'a' holds numbers, not dates/times; convert it to dates (e.g. ISO 8601 '2024-01-31 12:00:00') or "
+     "pass --no-time-column to index by position"),
     ("time column and none", _series_with(lambda d: d), [*DETECT, "--no-time-column"], "not allowed with"),
     ("threshold parameter of another rule", _series_with(lambda d: d),
      [*DETECT, "--threshold", "sigma", "--threshold-param", "q=0.01"], "--threshold-param q: --threshold sigma takes k"),

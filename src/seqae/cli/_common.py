@@ -424,7 +424,6 @@ _OPTION_WORDS = (
     (re.compile(r"time_column=None"), lambda m: "--no-time-column"),
     (re.compile(r"time_column=(['\"])(.*?)\1"), lambda m: f"--time-column {shlex.quote(m.group(2))}"),
     (re.compile(r"\(time_column\)"), lambda m: "(--time-column)"),
-    (re.compile(r"leave time_column unset"), lambda m: "pass --no-time-column"),
 )
 
 

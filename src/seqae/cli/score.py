@@ -13,7 +13,8 @@ from seqae.exceptions import MissingColumnError
 EPILOG = """\
 INPUT must have the value columns the model was trained on: they are found by name (the file's other
 columns are ignored), and a file without them is an error that names them. --columns names the file's
-columns that stand for the model's instead, in the model's order. The output is as for 'seqae detect': one row per input row with 'score' and 'label'.
+columns that stand for the model's instead, in the model's order. The output is as for 'seqae detect':
+one row per input row with 'score' and 'label'.
 
 examples:
   seqae score model.seqae new.csv --time-column timestamp -o scores.csv --plot anomalies.png
