@@ -178,11 +178,18 @@ def test_semicolon_separated_file_with_epoch_seconds(tmp_path, capsys):
     assert seqae.load(tmp_path / "m.seqae").feature_names_in_ == ["a", "b"]
 
 
-SKAB_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "SKAB" / "other" / "1.csv"
+def _skab_file() -> Path | None:
+    from seqae.datasets import data_root
+
+    root = data_root()
+    return root / "SKAB" / "other" / "1.csv" if root is not None else None
+
+
+SKAB_FILE = _skab_file()
 
 
 @pytest.mark.data
-@pytest.mark.skipif(not SKAB_FILE.exists(), reason="the shared SKAB data is not on this machine")
+@pytest.mark.skipif(SKAB_FILE is None or not SKAB_FILE.exists(), reason="the shared SKAB data is not on this machine")
 def test_detect_on_a_skab_file(tmp_path, capsys):
     out_path = tmp_path / "skab.csv"
     code, out, err = run(["detect", SKAB_FILE, "--columns", "Accelerometer1RMS,Current,Pressure", "-o", out_path,
