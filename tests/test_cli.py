@@ -119,6 +119,182 @@ def test_score_finds_the_model_columns_among_others(tmp_path, series_csv, capsys
     assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["timestamp", "b", "score", "label"]
 
 
+# ============================================================================================ time column
+def test_detect_finds_the_time_column_and_says_which(tmp_path, series_csv, capsys):
+    out_path = tmp_path / "s.csv"
+    code, _, err = run(["detect", series_csv, "-o", out_path, *FAST], capsys)
+    assert code == 0, err
+    assert err.splitlines()[0] == ("seqae: using column 'timestamp' as time (override with --time-column, or "
+                                   "--no-time-column)")
+    scores = pd.read_csv(out_path)
+    assert list(scores.columns[:3]) == ["timestamp", "a", "b"]
+    assert (pd.to_datetime(scores["timestamp"]) == make_series()["timestamp"]).all()
+    code, _, err = run(["detect", series_csv, "-o", out_path, *FAST, "-q"], capsys)
+    assert code == 0 and err == ""  # --quiet silences the note too
+
+
+def test_a_numeric_table_has_no_time_column_and_no_note(tmp_path, capsys):
+    path = tmp_path / "numbers.csv"
+    make_series().drop(columns="timestamp").to_csv(path, index=False)
+    code, _, err = run(["detect", path, "-o", tmp_path / "s.csv", *FAST], capsys)
+    assert code == 0, err
+    assert "as time" not in err
+    assert list(pd.read_csv(tmp_path / "s.csv").columns[:2]) == ["a", "b"]
+
+
+def test_two_time_columns_take_the_first_and_say_so(tmp_path, capsys):
+    path = tmp_path / "two.csv"
+    df = make_series()
+    df.insert(1, "logged", df["timestamp"] + pd.Timedelta("1s"))
+    df.to_csv(path, index=False)
+    code, _, err = run(["detect", path, "-o", tmp_path / "s.csv", *FAST], capsys)
+    assert code == 0, err
+    assert "using column 'timestamp' as time and leaving out 'logged', which also holds dates" in err
+    assert list(pd.read_csv(tmp_path / "s.csv").columns[:3]) == ["timestamp", "a", "b"]
+    # --time-column overrides (the other column of dates left out with --columns).
+    code, _, err = run(["detect", path, "--time-column", "logged", "--columns", "a,b", "-o", tmp_path / "s.csv",
+                        *FAST], capsys)
+    assert code == 0 and "as time" not in err, err
+    assert pd.read_csv(tmp_path / "s.csv").columns[0] == "logged"
+
+
+def test_no_time_column_reads_every_column_as_a_value(tmp_path, series_csv, capsys):
+    code, _, err = run(["detect", series_csv, "--no-time-column", "-o", tmp_path / "s.csv", *FAST], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"seqae: error: {series_csv}: column 'timestamp', row 1 (line 2): '2024-01-01 00:00:00' is not a number "
+        "(is it the time column? pass --time-column timestamp)"]
+
+
+def test_semicolon_separated_file_with_epoch_seconds(tmp_path, capsys):
+    path = tmp_path / "epoch.csv"
+    df = make_series()
+    df["timestamp"] = (df["timestamp"] - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")  # seconds since 1970
+    df.to_csv(path, index=False, sep=";")
+    code, _, err = run(["fit", path, "-o", tmp_path / "m.seqae", *FAST], capsys)
+    assert code == 0, err
+    assert "using column 'timestamp' as time" in err
+    import seqae
+    assert seqae.load(tmp_path / "m.seqae").feature_names_in_ == ["a", "b"]
+
+
+def _skab_file() -> Path | None:
+    from seqae.datasets import data_root
+
+    root = data_root()
+    return root / "SKAB" / "other" / "1.csv" if root is not None else None
+
+
+SKAB_FILE = _skab_file()
+
+
+@pytest.mark.data
+@pytest.mark.skipif(SKAB_FILE is None or not SKAB_FILE.exists(), reason="the shared SKAB data is not on this machine")
+def test_detect_on_a_skab_file(tmp_path, capsys):
+    out_path = tmp_path / "skab.csv"
+    code, out, err = run(["detect", SKAB_FILE, "--columns", "Accelerometer1RMS,Current,Pressure", "-o", out_path,
+                          *FAST], capsys)
+    assert code == 0, err
+    assert "using column 'datetime' as time" in err
+    frame = pd.read_csv(out_path)
+    assert list(frame.columns[:4]) == ["datetime", "Accelerometer1RMS", "Current", "Pressure"]
+    assert len(frame) == 745 and frame["datetime"].iloc[0] == "2020-03-01 15:44:06"
+
+
+# =================================================================================== score: column names
+@pytest.fixture
+def model_and_scores(tmp_path, series_csv, capsys) -> tuple[Path, pd.DataFrame]:
+    model, scored = tmp_path / "m.seqae", tmp_path / "ref.csv"
+    assert run(["fit", series_csv, "-o", model, *FAST, "-q"], capsys)[0] == 0
+    assert run(["score", model, series_csv, "-o", scored, "-q"], capsys)[0] == 0
+    return model, pd.read_csv(scored)
+
+
+def test_score_with_renamed_columns_is_an_error_naming_them(tmp_path, model_and_scores, capsys):
+    model, _ = model_and_scores
+    renamed = tmp_path / "renamed.csv"
+    make_series().rename(columns={"a": "x", "b": "y"}).to_csv(renamed, index=False)
+    code, _, err = run(["score", model, renamed, "-o", tmp_path / "s.csv", "-q"], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"seqae: error: {renamed} lacks the model's column(s) 'a', 'b'; it has 'x', 'y' instead. Rename them, or "
+        "name the columns that stand for the model's (a,b) in that order with --columns"]
+    assert not (tmp_path / "s.csv").exists()
+    partly = tmp_path / "partly.csv"
+    make_series().rename(columns={"b": "y"}).to_csv(partly, index=False)
+    code, _, err = run(["score", model, partly, "-o", tmp_path / "s.csv", "-q"], capsys)
+    assert code == 2 and "lacks the model's column(s) 'b'; it has 'y' instead" in err  # 'a' is not named
+
+
+def test_score_finds_reordered_columns_by_name(tmp_path, model_and_scores, capsys):
+    model, reference = model_and_scores
+    reordered = tmp_path / "reordered.csv"
+    make_series()[["b", "timestamp", "a"]].to_csv(reordered, index=False)
+    code, _, err = run(["score", model, reordered, "-o", tmp_path / "s.csv", "-q"], capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(pd.read_csv(tmp_path / "s.csv")["score"], reference["score"])
+
+
+def test_score_columns_map_others_but_not_the_model_columns_out_of_place(tmp_path, model_and_scores, capsys):
+    model, reference = model_and_scores
+    code, _, err = run(["score", model, tmp_path / "series.csv", "--columns", "b,a", "-o", tmp_path / "s.csv"],
+                       capsys)
+    assert code == 2
+    assert err.strip() == ("seqae: error: --columns b,a: 'b' is the model's column 2, not 1; give its columns in "
+                           "its order (a,b), or other columns in their places")
+    renamed = tmp_path / "renamed.csv"
+    make_series().rename(columns={"a": "x", "b": "y"}).to_csv(renamed, index=False)
+    code, _, err = run(["score", model, renamed, "--columns", "x,y", "-o", tmp_path / "s.csv", "-q"], capsys)
+    assert code == 0, err
+    mapped = pd.read_csv(tmp_path / "s.csv")
+    assert list(mapped.columns) == ["timestamp", "x", "y", "score", "label", "contribution_x", "contribution_y"]
+    np.testing.assert_array_equal(mapped["score"], reference["score"])
+
+
+# ================================================================================= aggregation, threshold
+def test_score_aggregation_and_threshold_rule_reach_the_model(tmp_path, series_csv, capsys):
+    import seqae
+
+    model = tmp_path / "m.seqae"
+    code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--score-aggregation", "mean", "--threshold", "sigma",
+                        "--threshold-param", "k=0.5", "-q"], capsys)
+    assert code == 0, err
+    det = seqae.load(model)
+    assert det.score_aggregation == "mean" and det.threshold == "sigma" and det.threshold_params == {"k": 0.5}
+    scores = det.decision_scores_
+    assert det.threshold_ == pytest.approx(scores.mean() + 0.5 * scores.std())
+    default = tmp_path / "d.seqae"
+    assert run(["fit", series_csv, "-o", default, *FAST, "-q"], capsys)[0] == 0
+    assert not np.allclose(seqae.load(default).decision_scores_, scores)  # window_max scores differ from mean
+
+
+def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, monkeypatch):
+    # A rule added to the library (as "dynamic" will be) is a --threshold choice, its parameters
+    # --threshold-param names, with no CLI edit.
+    import seqae
+    import seqae.detection.base as base
+    import seqae.thresholds as thresholds
+
+    def dynamic_threshold(scores, z=1.0):
+        return float(np.median(scores) + z)
+
+    monkeypatch.setattr(base, "THRESHOLDS", (*base.THRESHOLDS, "dynamic"))
+    monkeypatch.setitem(thresholds.THRESHOLD_METHODS, "dynamic", dynamic_threshold)
+    # Labelling parameters the detector takes out of threshold_params for a rule (main's LABEL_PARAMS).
+    monkeypatch.setattr(base, "LABEL_PARAMS", {"dynamic": {"min_percent": 0.1}}, raising=False)
+    code, out, _ = run(["fit", "--help"], capsys)
+    assert "dynamic: z=1, min_percent=0.1" in " ".join(out.split())
+    model = tmp_path / "m.seqae"
+    code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--threshold", "dynamic", "--threshold-param", "z=2",
+                        "-q"], capsys)
+    assert code == 0, err
+    det = seqae.load(model)
+    assert det.threshold_ == pytest.approx(np.median(det.decision_scores_) + 2)
+    code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--threshold", "dynamic", "--threshold-param", "k=2"],
+                       capsys)
+    assert code == 2 and err.strip() == "seqae: error: --threshold-param k: --threshold dynamic takes z, min_percent"
+
+
 # ============================================================================================== evaluate
 @pytest.fixture
 def scores_csv(tmp_path, series_csv, capsys) -> Path:
@@ -299,6 +475,14 @@ def _bad_time(df):
     return df
 
 
+def _late_bad_time(tmp_path: Path) -> Path:
+    # Past the rows the time column is recognised by: found, then the full parse fails.
+    df = make_series(1200, spike_at=600).astype({"timestamp": object})
+    df.loc[1100, "timestamp"] = "yesterday-ish"
+    df.to_csv(tmp_path / "in.csv", index=False)
+    return tmp_path / "in.csv"
+
+
 def _unsorted(df):
     return df.iloc[[0, 1, 3, 2, *range(4, len(df))]]
 
@@ -321,8 +505,30 @@ BAD_INPUTS = [
     ("empty file", _csv(""), DETECT, "empty"),
     ("header only", _csv("timestamp,a,b\n"), DETECT, "no data rows"),
     ("missing column", _series_with(lambda d: d), [*DETECT, "--columns", "a,zzz"], "'zzz'"),
+    ("missing columns, only they", _series_with(lambda d: d), [*DETECT, "--columns", "a,zzz,yyy"],
+     "no columns 'zzz', 'yyy' (value columns); available"),
+    ("missing time column", _series_with(lambda d: d), ["detect", "{input}", "--time-column", "time", "-o",
+                                                         "{tmp}/out.csv"], "no column 'time' (--time-column)"),
+    ("numbers as the time column", _series_with(lambda d: d), ["detect", "{input}", "--time-column", "a", "-o",
+                                                                "{tmp}/out.csv"],
+     "time column 'a' holds numbers, not dates/times; convert it to dates (e.g. ISO 8601 '2024-01-31 12:00:00') or "
+     "pass --no-time-column to index by position"),
+    ("time column and none", _series_with(lambda d: d), [*DETECT, "--no-time-column"], "not allowed with"),
+    ("threshold parameter of another rule", _series_with(lambda d: d),
+     [*DETECT, "--threshold", "sigma", "--threshold-param", "q=0.01"], "--threshold-param q: --threshold sigma takes k"),
+    ("threshold parameter of the default rule", _series_with(lambda d: d), [*DETECT, "--threshold-param", "k=3"],
+     "--threshold-param k: --threshold quantile takes contamination"),
+    ("threshold parameter twice", _series_with(lambda d: d),
+     [*DETECT, "--threshold", "pot", "--threshold-param", "q=0.01", "--threshold-param", "q=0.02"],
+     "--threshold-param q is given more than once"),
+    ("threshold parameter syntax", _series_with(lambda d: d), [*DETECT, "--threshold-param", "k:3"],
+     "expected NAME=NUMBER such as k=3, got 'k:3'"),
+    ("unknown aggregation", _series_with(lambda d: d), [*DETECT, "--score-aggregation", "median"], "window_max"),
     ("non-numeric value", _series_with(_bad_number), DETECT, "'12,5x' is not a number"),
     ("unparseable time", _series_with(_bad_time), DETECT, "'yesterday-ish'"),
+    ("unparseable time found by itself", _late_bad_time, ["detect", "{input}", "-o", "{tmp}/out.csv"],
+     "row 1101 (line 1102): cannot parse 'yesterday-ish' as a date/time (found by itself; pass another with "
+     "--time-column, or --no-time-column for none)"),
     ("unsorted times", _series_with(_unsorted), DETECT, "backwards"),
     ("duplicate times", _series_with(_duplicate), DETECT, "duplicate time"),
     ("shorter than the window", _series_with(lambda d: d.iloc[:12]), DETECT, "fewer than the window"),

@@ -182,6 +182,13 @@ def test_save_load_and_clone(detector, tmp_path):
     assert c.get_params() == detector.get_params() and not hasattr(c, "threshold_")
 
 
+def test_threshold_params_survive_save_and_load(tmp_path):
+    det = AnomalyDetector(**{**TINY, "epochs": 1}, threshold="pot", threshold_params={"q": 0.01, "min_peaks": 5})
+    det.fit(_series(200)).save(tmp_path / "d.seqae")
+    loaded = load(tmp_path / "d.seqae")
+    assert loaded.threshold_params == {"q": 0.01, "min_peaks": 5} and loaded.get_params() == det.get_params()
+
+
 def test_reproducible(detector):
     again = AnomalyDetector(**TINY).fit(_series())
     np.testing.assert_array_equal(again.decision_scores_, detector.decision_scores_)

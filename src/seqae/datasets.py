@@ -31,11 +31,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from seqae.exceptions import DataFileError, InputError
+from seqae.exceptions import DataFileError, InputError, MissingColumnError
 
 __all__ = [
-    "SequenceCollection", "data_root", "list_demo_series", "load_demo_series", "load_uea", "make_sine_collection",
-    "read_long_table", "read_npz", "read_table", "read_ts", "save_npz",
+    "SequenceCollection", "data_root", "find_time_columns", "list_demo_series", "load_demo_series", "load_uea",
+    "make_sine_collection", "read_long_table", "read_npz", "read_table", "read_ts", "save_npz",
 ]
 
 # Largest finite float32: every value ends up float32 in the models, so bigger magnitudes would become inf.
@@ -359,10 +359,11 @@ def _load_frame(path: Path) -> _Frame:
         _decode_utf8(raw, path)  # a precise message (line, byte) for non-UTF-8 input
         if not raw.strip():
             raise DataFileError(f"{path}: the file is empty")
+    compression = _COMPRESSIONS[name.rsplit(".", 1)[1]] if compressed else None
     try:
         # low_memory=False: infer each column's type from all of it, not chunk by chunk.
-        df = pd.read_csv(io.BytesIO(raw), low_memory=False,
-                         compression=_COMPRESSIONS[name.rsplit(".", 1)[1]] if compressed else None)
+        df = pd.read_csv(io.BytesIO(raw), low_memory=False, compression=compression,
+                         sep=_csv_separator(_first_line(raw, compression)))
     except pd.errors.EmptyDataError as err:
         raise DataFileError(f"{path}: the file is empty") from err
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # ParserError is a ValueError
@@ -373,16 +374,60 @@ def _load_frame(path: Path) -> _Frame:
     return _Frame(df, str(path), exact)
 
 
-def _check_columns(frame: _Frame, wanted: dict[str, Any]) -> None:
-    """Every named column must exist; the message lists those available."""
+# Field separators a CSV header is checked for, the default first: SKAB's files and many European exports use
+# ';'. pandas' own sniffing (sep=None) needs its slow Python parser, so the header line alone decides here.
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def _first_line(raw: bytes, compression: str | None) -> bytes:
+    """The header line of a (possibly compressed) CSV; b"" when it cannot be decompressed (read_csv says why)."""
+    import bz2
+    import gzip
+    import lzma
+
+    head_size = 1 << 16
+    try:
+        if compression is None:
+            head = raw[:head_size]
+        elif compression == "zip":
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                names = archive.namelist()
+                head = archive.open(names[0]).read(head_size) if names else b""
+        else:
+            opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
+            with opener(io.BytesIO(raw)) as stream:
+                head = stream.read(head_size)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError):
+        return b""
+    return head.split(b"\n", 1)[0]
+
+
+def _csv_separator(header: bytes) -> str:
+    """The separator the header line uses most (',' on a tie or when it has none: a one-column file)."""
+    counts = [header.count(sep.encode()) for sep in _SEPARATORS]
+    best = max(range(len(_SEPARATORS)), key=lambda k: (counts[k], -k))
+    return _SEPARATORS[best] if counts[best] else _SEPARATORS[0]
+
+
+def _check_columns(frame: _Frame, wanted: dict[str, Any], values: Sequence[Any] = ()) -> None:
+    """Every named column (``wanted``: role -> name; ``values``: value columns) must exist; the message lists
+    those available. The missing value columns are named together, and only they: one message fixes them all."""
     df = frame.df
     if not df.columns.is_unique:
         dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise DataFileError(f"{frame.source}: duplicate column name(s) {', '.join(dupes)}")
+    available = ", ".join(repr(c) for c in df.columns[:30]) + (" ..." if df.shape[1] > 30 else "")
     for role, col in wanted.items():
         if col is not None and col not in df.columns:
-            available = ", ".join(repr(c) for c in df.columns[:30]) + (" ..." if df.shape[1] > 30 else "")
-            raise DataFileError(f"{frame.source}: no column {col!r} ({role}); available columns: {available}")
+            raise MissingColumnError(f"{frame.source}: no column {col!r} ({role}); available columns: {available}",
+                                     [col], list(df.columns))
+    absent = [col for col in values if col not in df.columns]
+    if absent:
+        what = (f"column {absent[0]!r} (value column)" if len(absent) == 1
+                else f"columns {', '.join(map(repr, absent))} (value columns)")
+        named = set(values) | {col for col in wanted.values() if col is not None}
+        raise MissingColumnError(f"{frame.source}: no {what}; available columns: {available}", absent,
+                                 [c for c in df.columns if c not in named])
 
 
 def _float_column(frame: _Frame, col: Any, hint_time: bool = False) -> np.ndarray:
@@ -427,16 +472,94 @@ def _looks_like_time(value: Any) -> bool:
     return True
 
 
+# How text is parsed as times: fast strict ISO 8601 first; then pandas' per-element "mixed" parsing for other
+# layouts ('01/31/2024 10:00').
+_TIME_FORMATS = ("ISO8601", "mixed")
+# Integer columns under these names (case, '_', '-' and spaces ignored) hold whole seconds since 1970 ...
+_TIME_NAMES = ("time", "timestamp", "date", "datetime")
+# ... when every value lies in this range (1973-03-03 .. 2286-11-20): a 'time' column of step numbers 0, 1, 2
+# or of milliseconds is not read as seconds since 1970.
+_EPOCH_SECONDS = (10**8, 10**10)
+# Rows looked at to decide whether a text column holds times; read_table then parses all of it (and names the
+# first row that does not parse), so a long file is not parsed twice.
+_TIME_SAMPLE = 1000
+AUTO = "auto"
+"""``read_table(time_column=AUTO)``: find the time column (:func:`find_time_columns`)."""
+
+
+def _epoch_seconds(s: pd.Series, name: Any) -> bool:
+    """True for an integer column named like a time whose every value is a plausible count of seconds since 1970."""
+    if not isinstance(name, str) or re.sub(r"[\s_-]", "", name.lower()) not in _TIME_NAMES:
+        return False
+    if not pd.api.types.is_integer_dtype(s.dtype) or len(s) == 0:
+        return False
+    low, high = _EPOCH_SECONDS
+    return bool(s.between(low, high).all())
+
+
+def _text_holds_times(s: pd.Series) -> bool:
+    """True when the first non-missing values of a text column all parse as dates/times."""
+    sample = s.dropna().iloc[:_TIME_SAMPLE]
+    if len(sample) == 0 or not all(isinstance(v, str) for v in sample):
+        return False
+    # dateutil (the "mixed" format) reads month and day names alone ('May', 'Monday') as dates: a text column
+    # of those is categories, not times. Every date or time written out has a digit.
+    if not sample.str.contains(r"\d").all():
+        return False
+    for fmt in _TIME_FORMATS:
+        try:
+            parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        except (ValueError, TypeError, OverflowError):
+            continue  # mixed time zones, for one: the column as a whole does not parse
+        if not parsed.isna().any():
+            return True
+    return False
+
+
+def find_time_columns(df: pd.DataFrame) -> list[Any]:
+    """The columns of a table that hold dates/times, in table order.
+
+    A column holds times when it has a datetime dtype; when it holds text whose values (the first 1000
+    non-missing ones) all parse as dates/times (ISO 8601, or layouts such as '01/31/2024 10:00') and each have a
+    digit (month names alone are categories); or when it holds integers, is named ``time``, ``timestamp``,
+    ``date`` or ``datetime`` (case, ``_``, ``-`` and spaces ignored) and every value is a plausible count of
+    seconds since 1970 (1e8 to 1e10). :func:`read_table` with ``time_column="auto"`` uses the first.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"value": [1.0, 2.0], "when": ["2024-01-01 00:00", "2024-01-01 00:05"],
+    ...                    "note": ["ok", "late"]})
+    >>> find_time_columns(df)
+    ['when']
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    found = []
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s, pd.DataFrame):
+            continue  # a duplicated column name: read_table reports it
+        if pd.api.types.is_datetime64_any_dtype(s.dtype) or _epoch_seconds(s, col):
+            found.append(col)
+        elif s.dtype.kind == "O" or pd.api.types.is_string_dtype(s.dtype):
+            if _text_holds_times(s):
+                found.append(col)
+    return found
+
+
 def _parse_times(frame: _Frame, col: Any, allow_numeric: bool) -> pd.DatetimeIndex | np.ndarray:
     """Parse the time column: a DatetimeIndex, or float64 steps when ``allow_numeric`` and it holds numbers."""
     s = frame.df[col]
     where = f"{frame.source}: time column {col!r}"
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         times = pd.DatetimeIndex(s)
+    elif not allow_numeric and _epoch_seconds(s, col):  # read_long_table orders by the numbers as they are
+        times = pd.DatetimeIndex(pd.to_datetime(s.to_numpy(dtype=np.int64), unit="s"))
     elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         if not allow_numeric:
             raise DataFileError(f"{where} holds numbers, not dates/times; convert it to dates (e.g. ISO 8601 "
-                                "'2024-01-31 12:00:00') or leave time_column unset to index by position")
+                                "'2024-01-31 12:00:00') or pass time_column=None to index by position (whole "
+                                f"seconds since 1970 are read as times in a column named {' or '.join(_TIME_NAMES)})")
         steps = s.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(steps)
         if bad.any():
@@ -446,8 +569,7 @@ def _parse_times(frame: _Frame, col: Any, allow_numeric: bool) -> pd.DatetimeInd
     else:
         original = pd.Series(s.to_numpy(dtype=object), dtype=object)
         parsed = None
-        # Fast strict ISO 8601 first; then pandas' per-element "mixed" parsing for other layouts.
-        for fmt in ("ISO8601", "mixed"):
+        for fmt in _TIME_FORMATS:
             try:
                 parsed = pd.to_datetime(original, format=fmt, errors="coerce")
             except (ValueError, TypeError, OverflowError):
@@ -480,6 +602,19 @@ def _parse_times(frame: _Frame, col: Any, allow_numeric: bool) -> pd.DatetimeInd
     return times
 
 
+def _time_index(frame: _Frame, time_column: Any) -> pd.DatetimeIndex:
+    """The time column as the index: parsed, present on every row, strictly increasing."""
+    times = _parse_times(frame, time_column, allow_numeric=False)
+    assert isinstance(times, pd.DatetimeIndex)
+    step = np.diff(times.asi8)
+    if (step <= 0).any():
+        i = int(np.flatnonzero(step <= 0)[0]) + 1
+        kind = "duplicate time" if step[i - 1] == 0 else "time goes backwards (the rows must be sorted)"
+        raise DataFileError(f"{frame.source}: time column {time_column!r}, {_row_ref(frame, i)}: {kind} "
+                            f"{times[i]} after {times[i - 1]}")
+    return times.rename(time_column)
+
+
 # ================================================================================================= read_table
 def read_table(path: str | os.PathLike, time_column: str | None = None,
                columns: str | Sequence[str] | None = None) -> pd.DataFrame:
@@ -493,6 +628,9 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
     time_column : str, optional
         Column of dates/times to use as the index (a :class:`pandas.DatetimeIndex`). The times must parse,
         be present on every row, and be strictly increasing. Without it the index is a ``RangeIndex``.
+        ``"auto"`` takes the first column :func:`find_time_columns` finds (none of ``columns``), if any; the
+        other columns of times it finds are left out of the default value columns.
+        An integer column named ``time``, ``timestamp``, ``date`` or ``datetime`` is read as seconds since 1970.
     columns : str or sequence of str, optional
         The value columns to return, in this order; by default every column except ``time_column``.
 
@@ -500,13 +638,15 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
     -------
     pandas.DataFrame
         One float64 column per value column; missing values (empty cells, ``NaN``) are kept as NaN for the
-        caller to handle.
+        caller to handle. The index is named after the time column. With ``time_column="auto"``,
+        ``attrs["time_columns"]`` lists every column found to hold times (the first is the index), so that a
+        caller can say which one it took and which others there were.
 
     Raises
     ------
     DataFileError
-        If the file is missing, unreadable, empty or has only a header; a column is missing (the message
-        lists those available), not numeric (it names the column and the first bad row) or holds values too
+        If the file is missing, unreadable, empty or has only a header; a column is missing (a
+        :class:`~seqae.exceptions.MissingColumnError` that lists those available), not numeric (it names the column and the first bad row) or holds values too
         large for float32 (``|x| > 3.4e38``); or the time column does not parse, has a gap, or is not strictly
         increasing (it names the first offending row). Rows are counted from 1 after the header; for a plain
         CSV the file line is given too.
@@ -531,37 +671,42 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
             raise InputError("columns is empty: name at least one value column, or pass None for all of them")
         if len(set(map(str, columns))) != len(columns):
             raise InputError(f"columns names a column twice: {columns}")
-    if time_column is not None and columns is not None and time_column in columns:
+    if time_column not in (None, AUTO) and columns is not None and time_column in columns:
         raise InputError(f"the time column {time_column!r} cannot also be a value column")
 
     frame = _load_frame(path)
     df = frame.df
-    _check_columns(frame, {"time_column": time_column})
-    for col in columns or []:
-        _check_columns(frame, {"value column": col})
+    found = None
+    if time_column == AUTO:
+        _check_columns(frame, {})
+        found = [c for c in find_time_columns(df) if columns is None or c not in columns]
+        time_column = found[0] if found else None
+    _check_columns(frame, {"time_column": time_column}, values=columns or ())
     if len(df) == 0:
         raise DataFileError(f"{path}: no data rows (only a header)")
-    value_columns = columns if columns is not None else [c for c in df.columns if c != time_column]
+    # Other columns of times ("auto" found several) cannot be values: left out, as attrs["time_columns"] tells.
+    value_columns = columns if columns is not None else [c for c in df.columns
+                                                         if c != time_column and c not in (found or ())]
     if not value_columns:
         raise DataFileError(f"{path}: no value columns besides the time column {time_column!r}")
 
     index: pd.Index
     if time_column is not None:
-        times = _parse_times(frame, time_column, allow_numeric=False)
-        assert isinstance(times, pd.DatetimeIndex)
-        ints = times.asi8
-        step = np.diff(ints)
-        if (step <= 0).any():
-            i = int(np.flatnonzero(step <= 0)[0]) + 1
-            kind = "duplicate time" if step[i - 1] == 0 else "time goes backwards (the rows must be sorted)"
-            raise DataFileError(f"{path}: time column {time_column!r}, {_row_ref(frame, i)}: {kind} "
-                                f"{times[i]} after {times[i - 1]}")
-        index = times.rename(time_column)
+        try:
+            index = _time_index(frame, time_column)
+        except DataFileError as exc:
+            if found:  # the caller did not name this column: say how to choose another, or none
+                exc.args = (f"{exc} (found by time_column='auto'; pass another time_column, or time_column=None "
+                            "for none)",)
+            raise
     else:
         index = pd.RangeIndex(len(df))
 
     data = {col: _float_column(frame, col, hint_time=time_column is None) for col in value_columns}
-    return pd.DataFrame(data, index=index, columns=pd.Index(value_columns))
+    out = pd.DataFrame(data, index=index, columns=pd.Index(value_columns))
+    if found is not None:
+        out.attrs["time_columns"] = found
+    return out
 
 
 # ============================================================================================ read_long_table

@@ -18,6 +18,16 @@ class DataFileError(InputError):
     """A data file (CSV, Parquet, .ts, .npz) cannot be read; the message names the file and, where known, the line."""
 
 
+class MissingColumnError(DataFileError):
+    """A table lacks columns it was asked for. ``missing`` names them; ``others`` are the table's remaining
+    columns (neither asked for nor the time column), so that a caller can say what the file has instead."""
+
+    def __init__(self, message: str, missing: list, others: list):
+        super().__init__(message)
+        self.missing = list(missing)
+        self.others = list(others)
+
+
 class ModelFileError(SeqaeError, ValueError):
     """A model file is missing, truncated, corrupted, not a seqae model, or from an incompatible version."""
 

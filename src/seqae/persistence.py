@@ -44,6 +44,8 @@ def _json_safe(value):
         return value if math.isfinite(value) else None
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _json_safe(v) for k, v in value.items()}  # threshold_params: lost before, so get_params lied
     return None
 
 

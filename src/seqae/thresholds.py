@@ -27,7 +27,7 @@ from scipy.optimize import brentq
 from seqae.exceptions import InputError
 
 __all__ = ["THRESHOLD_METHODS", "compute_threshold", "dynamic_threshold", "pot_threshold", "quantile_threshold",
-           "sigma_threshold"]
+           "sigma_threshold", "threshold_parameters"]
 
 
 # ----------------------------------------------------------------------------------------------------- validation
@@ -358,6 +358,21 @@ THRESHOLD_METHODS = {
 """Method names accepted by :func:`compute_threshold`, with the function each one calls."""
 
 
+def threshold_parameters(method: str) -> dict[str, Any]:
+    """The parameters the method named ``method`` takes, with their defaults (``inspect.Parameter.empty`` for a
+    required one), read from its function's signature: what :func:`compute_threshold` accepts as ``**params``.
+
+    Examples
+    --------
+    >>> threshold_parameters("sigma")
+    {'k': 3.0}
+    """
+    if not isinstance(method, str) or method not in THRESHOLD_METHODS:
+        raise InputError(f"unknown threshold method {method!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
+    return {name: p.default for name, p in inspect.signature(THRESHOLD_METHODS[method]).parameters.items()
+            if name != "scores"}
+
+
 def compute_threshold(scores: Any, method: str, **params: Any) -> float:
     """Compute a threshold with the method named ``method``.
 
@@ -388,17 +403,14 @@ def compute_threshold(scores: Any, method: str, **params: Any) -> float:
     >>> compute_threshold([1.0, 2.0, 3.0], "sigma", k=0.0)
     2.0
     """
-    if not isinstance(method, str) or method not in THRESHOLD_METHODS:
-        raise InputError(f"unknown threshold method {method!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
-    func = THRESHOLD_METHODS[method]
+    accepted = threshold_parameters(method)
     # Check the parameters here so that a typo is an InputError naming the valid ones, not a TypeError.
-    accepted = [p for p in inspect.signature(func).parameters if p != "scores"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise InputError(f"threshold method {method!r} does not take {', '.join(unknown)}; "
                          f"its parameters are {', '.join(accepted)}")
-    required = [name for name, p in inspect.signature(func).parameters.items()
-                if name != "scores" and p.default is inspect.Parameter.empty and name not in params]
+    required = [name for name, default in accepted.items()
+                if default is inspect.Parameter.empty and name not in params]
     if required:
         raise InputError(f"threshold method {method!r} needs {', '.join(required)}")
-    return func(scores, **params)
+    return THRESHOLD_METHODS[method](scores, **params)

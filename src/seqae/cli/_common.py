@@ -7,6 +7,8 @@ import io
 import json
 import math
 import os
+import re
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -46,6 +48,11 @@ class Console:
         """A result line (stdout)."""
         if not self.quiet:
             print(message, flush=True)
+
+    def note(self, message: str) -> None:
+        """A remark about how the input was read (stderr, ``seqae: ...``): a choice the user may want to override."""
+        if not self.quiet:
+            print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
     def step(self, message: str) -> None:
         """A progress line (stderr), prefixed with the time since the command started."""
@@ -109,6 +116,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def threshold_param(text: str) -> tuple[str, int | float]:
+    """An argparse type: NAME=NUMBER, one parameter of the threshold rule (whole numbers stay int: min_peaks)."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    try:
+        number: int | float = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+    except ValueError:
+        number = math.nan
+    if not sep or not name.isidentifier() or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER such as k=3, got {text!r}")
+    return name, number
+
+
 def column_list(text: str) -> list[str]:
     names = [c.strip() for c in text.split(",")]
     if not all(names):
@@ -135,10 +155,24 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 def add_series_input(parser: argparse.ArgumentParser, *, columns_help: str | None = None) -> None:
     grp = parser.add_argument_group("input")
-    grp.add_argument("--time-column", metavar="C",
-                     help="column of dates/times (kept in the output; must be strictly increasing)")
+    when = grp.add_mutually_exclusive_group()
+    when.add_argument("--time-column", metavar="C",
+                      help="column of dates/times (kept in the output; must be strictly increasing); default: "
+                           "the first column that holds them (dates as text, or whole seconds since 1970 under a "
+                           "name such as 'timestamp'), said on stderr")
+    when.add_argument("--no-time-column", action="store_true",
+                      help="the input has no time column: rows are numbered, every column is a value")
     grp.add_argument("--columns", metavar="A,B", type=column_list,
                      help=columns_help or "value columns to use (default: every column but the time column)")
+
+
+def time_choice(args: argparse.Namespace) -> str | None:
+    """What the input options ask for: a column name, None (--no-time-column) or AUTO (find it)."""
+    from seqae.datasets import AUTO
+
+    if getattr(args, "no_time_column", False):
+        return None
+    return AUTO if args.time_column is None else args.time_column
 
 
 def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, Any]) -> None:
@@ -170,9 +204,49 @@ def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, An
     grp.add_argument("--device", metavar="D", help="'auto', 'cpu', 'cuda' or 'cuda:N' (default: auto)")
 
 
+def rule_parameters(rule: str) -> dict[str, Any]:
+    """The --threshold-param names a threshold rule takes, with their defaults: its threshold function's, and
+    the labelling parameters the detector takes out of threshold_params for it (``LABEL_PARAMS`` of
+    seqae.detection.base, where the library has them: main's "dynamic" rule has min_percent).
+
+    Raises InputError for a rule the threshold functions do not know.
+    """
+    from seqae.detection import base
+    from seqae.thresholds import threshold_parameters
+
+    params = threshold_parameters(rule)
+    params.update(getattr(base, "LABEL_PARAMS", {}).get(rule, {}))
+    return params
+
+
+def _threshold_params_help() -> str:
+    """Each rule's parameters and defaults, read from the rules themselves (a rule added later is listed too)."""
+    from inspect import Parameter
+
+    from seqae.detection.base import THRESHOLDS
+
+    def show(name, default):
+        return name if default is Parameter.empty else f"{name}={default:g}" if isinstance(default, float) \
+            else f"{name}={default}"
+
+    rules = []
+    for rule in THRESHOLDS:
+        try:
+            params = rule_parameters(rule)
+        except InputError:
+            continue  # a detector rule the threshold functions do not know: compute_threshold will say so
+        if rule == "quantile":
+            params.pop("contamination", None)  # --contamination
+        if params:
+            rules.append(f"{rule}: {', '.join(show(n, d) for n, d in params.items())}")
+    return "; ".join(rules) if rules else "none take any"
+
+
 def add_detector_options(parser: argparse.ArgumentParser) -> None:
     """Model options of the time-series commands (detect, fit): windows, threshold, autoencoder."""
     from seqae import AnomalyDetector
+    from seqae.data.windows import AGGREGATIONS
+    from seqae.detection.base import THRESHOLDS
 
     defaults = AnomalyDetector().get_params()
     grp = parser.add_argument_group("model")
@@ -183,11 +257,17 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     grp.add_argument("--max-train-windows", type=int_or_none, metavar="N",
                      help="train on at most N evenly spaced windows, 'all' for every one "
                           f"(default: {defaults['max_train_windows']})")
+    grp.add_argument("--score-aggregation", choices=AGGREGATIONS, metavar="HOW",
+                     help="how the errors of the windows covering a point make its score: "
+                          f"{', '.join(AGGREGATIONS)} (default: {defaults['score_aggregation']})")
     grp.add_argument("--contamination", type=contamination, metavar="F",
                      help="expected share of anomalies in the training part; sets the threshold with "
                           f"--threshold quantile (default: {defaults['contamination']})")
-    grp.add_argument("--threshold", choices=("quantile", "sigma", "pot"),
-                     help="how the threshold is derived from the training scores (default: quantile)")
+    grp.add_argument("--threshold", choices=THRESHOLDS, metavar="RULE",
+                     help="how the threshold is derived from the training scores: "
+                          f"{', '.join(THRESHOLDS)} (default: {defaults['threshold']})")
+    grp.add_argument("--threshold-param", type=threshold_param, action="append", metavar="NAME=X",
+                     help="a parameter of the threshold rule, repeatable; " + _threshold_params_help())
     grp.add_argument("--missing", choices=("raise", "interpolate"),
                      help="missing values (empty cells, NaN): an error, or linear interpolation (default: raise)")
     add_autoencoder_options(grp, defaults)
@@ -202,7 +282,8 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 _AE_OPTIONS = ("hidden_size", "decoder_hidden_size", "latent_dim", "num_layers", "bidirectional", "variational", "pooling", "decoder",
                "epochs", "batch_size", "learning_rate", "device")
-_DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "missing")
+_DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
+                     "missing")
 
 
 def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:
@@ -215,6 +296,8 @@ def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) ->
     # --patience has no default (argparse.SUPPRESS), so "--patience none" (None) differs from "not given".
     if hasattr(args, "patience"):
         params["patience"] = args.patience
+    if detector and getattr(args, "threshold_param", None):
+        params["threshold_params"] = dict(args.threshold_param)
     if getattr(args, "seed", None) is not None:
         params["random_state"] = args.seed
     if getattr(args, "threads", None) is not None:
@@ -223,10 +306,28 @@ def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) ->
     return params
 
 
-def check_model(estimator) -> None:
+def check_threshold_params(args: argparse.Namespace, rule: str) -> None:
+    """--threshold-param: each name once, and one the rule takes (before training, in option words)."""
+    given = [name for name, _ in getattr(args, "threshold_param", None) or ()]
+    twice = sorted({name for name in given if given.count(name) > 1})
+    if twice:
+        raise CLIError(f"--threshold-param {twice[0]} is given more than once")
+    try:
+        accepted = list(rule_parameters(rule))
+    except InputError:
+        return  # a rule the threshold functions do not know: the detector's own check says so
+    unknown = [name for name in given if name not in accepted]
+    if unknown:
+        takes = f"takes {', '.join(accepted)}" if accepted else "takes no parameters"
+        raise CLIError(f"--threshold-param {unknown[0]}: --threshold {rule} {takes}")
+
+
+def check_model(estimator, args: argparse.Namespace | None = None) -> None:
     """Check every parameter (and the device) before reading data or training: errors come first."""
     from seqae._params import resolve_device
 
+    if args is not None and hasattr(estimator, "threshold"):
+        check_threshold_params(args, estimator.threshold)
     if hasattr(estimator, "_check_params"):
         estimator._check_params()
     if hasattr(estimator, "_make_autoencoder"):
@@ -316,11 +417,44 @@ def read_any_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
     return df
 
 
-def read_series(path: str, time_column: str | None, columns: Sequence[str] | None) -> pd.DataFrame:
-    from seqae.datasets import read_table
+# The library's words for the input options, and the CLI's: its messages name parameters, ours name flags.
+_OPTION_WORDS = (
+    (re.compile(r"found by time_column='auto'; pass another time_column"),
+     lambda m: "found by itself; pass another with --time-column"),
+    (re.compile(r"time_column=None"), lambda m: "--no-time-column"),
+    (re.compile(r"time_column=(['\"])(.*?)\1"), lambda m: f"--time-column {shlex.quote(m.group(2))}"),
+    (re.compile(r"\(time_column\)"), lambda m: "(--time-column)"),
+)
+
+
+def option_words(message: str) -> str:
+    """A library message about the input parameters in the CLI's words (``--time-column timestamp``)."""
+    for pattern, flag in _OPTION_WORDS:
+        message = pattern.sub(flag, message)
+    return message
+
+
+def read_series(path: str, time_column: str | None, columns: Sequence[str] | None,
+                out: Console | None = None) -> pd.DataFrame:
+    """Read one series; ``time_column`` AUTO finds it, and ``out`` is told which column it took.
+
+    The time column's name is the index's name (None without one).
+    """
+    from seqae.datasets import AUTO, read_table
 
     table_kind(path, "input")
-    return read_table(path, time_column=time_column, columns=columns)
+    try:
+        series = read_table(path, time_column=time_column, columns=columns)
+    except InputError as exc:
+        exc.args = (option_words(str(exc)),)  # keeps the type, and a MissingColumnError's columns
+        raise
+    if time_column == AUTO and out is not None and series.index.name is not None:
+        taken = series.index.name
+        others = [c for c in series.attrs["time_columns"] if c != taken]
+        also = (f" and leaving out {', '.join(map(repr, others))}, which also hold{'s' if len(others) == 1 else ''} "
+                "dates" if others else "")
+        out.note(f"using column {taken!r} as time{also} (override with --time-column, or --no-time-column)")
+    return series
 
 
 def result_frame(series: pd.DataFrame, detected: pd.DataFrame, time_column: str | None) -> pd.DataFrame:

@@ -11,16 +11,18 @@ from seqae.cli._common import CLIError, Console, HelpFormatter
 
 EPILOG = """\
 The detector is trained on the first --train-fraction of the rows (default 0.3; that part should be
-mostly normal) or on another file (--train), then every row of INPUT is scored. The output has one row
-per input row: the time column (with --time-column), the value columns, 'score' (higher = more abnormal),
+mostly normal) or on another file (--train), then every row of INPUT is scored. The time column is the
+first column of dates or times (said on stderr; --time-column picks another, --no-time-column none). The
+output has one row per input row: the time column, the value columns, 'score' (higher = more abnormal),
 'label' (1 = flagged: score above the threshold learned on the training part) and, for several value
 columns, 'contribution_<column>' (each column's share of the score).
 
 examples:
-  seqae detect data.csv --time-column timestamp -o scores.csv
+  seqae detect data.csv -o scores.csv                  # finds the time column, says which
   seqae detect data.csv --time-column timestamp --columns cpu,memory --window 32 --epochs 20 \\
       -o scores.parquet --plot anomalies.png --save-model model.seqae
-  seqae detect test.csv --train normal.csv --time-column t --threshold pot -o scores.csv
+  seqae detect test.csv --train normal.csv --time-column t --threshold pot --threshold-param q=1e-4 \\
+      --score-aggregation window_mean -o scores.csv
   seqae detect nyc_taxi.csv --time-column timestamp --windows combined_windows.json \\
       --windows-key nyc_taxi -o scores.csv --plot anomalies.png     # also prints ROC-AUC, VUS-PR, NAB
 """
@@ -96,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
     out = _common.console(args)
     check_outputs(args)
     detector = AnomalyDetector(**_common.model_params(args, detector=True, progress=out.progress_bars))
-    _common.check_model(detector)
-    series = _common.read_series(args.input, args.time_column, args.columns)
+    _common.check_model(detector, args)
+    series = _common.read_series(args.input, _common.time_choice(args), args.columns, out)
+    args.time_column = series.index.name  # found or given: the training file, labels and output use it
     window = detector.window
     check_missing(series, args.input, detector.missing)
     check_length(len(series), window, args.input, "use a smaller --window or a longer series")

@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
                       help="0/1 detections (default: 'label' when present; the threshold metrics and the NAB "
                            "score need it)")
     cols.add_argument("--time-column", metavar="C",
-                      help="timestamps (default: the first column, when it holds dates)")
+                      help="timestamps (default: the first column that holds dates)")
     opts = p.add_argument_group("output")
     opts.add_argument("--sliding-window", type=_common.positive_int, default=100, metavar="N",
                       help="largest border width of VUS (default: 100)")
@@ -50,18 +50,10 @@ def add_parser(sub) -> None:
 
 
 def _detect_time_column(df: pd.DataFrame) -> str | None:
-    first = df.columns[0]
-    col = df[first]
-    if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        return str(first)
-    if col.dtype.kind in "OSU" or pd.api.types.is_string_dtype(col.dtype):
-        try:
-            parsed = pd.to_datetime(col, format="ISO8601", errors="coerce")
-        except (ValueError, TypeError):
-            return None
-        if not parsed.isna().any():
-            return str(first)
-    return None
+    from seqae.datasets import find_time_columns
+
+    found = find_time_columns(df)
+    return str(found[0]) if found else None
 
 
 def _numeric(df: pd.DataFrame, column: str, path: str, what: str) -> np.ndarray:

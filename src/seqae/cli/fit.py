@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--plot {args.plot!r}: plots are written as PNG; use a .png name")
         _common.check_writable(args.plot, "--plot")
     detector = AnomalyDetector(**_common.model_params(args, detector=True, progress=out.progress_bars))
-    _common.check_model(detector)
-    series = _common.read_series(args.input, args.time_column, args.columns)
+    _common.check_model(detector, args)
+    series = _common.read_series(args.input, _common.time_choice(args), args.columns, out)
     frac = args.train_fraction if args.train_fraction is not None else 1.0
     n_train = max(1, int(frac * len(series)))
     train = series.iloc[:n_train]

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import argparse
 
+import pandas as pd
+
 from seqae.cli import _common
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.cli.detect import add_output_files, check_length, check_missing, check_outputs, report
-from seqae.exceptions import DataFileError
+from seqae.exceptions import MissingColumnError
 
 EPILOG = """\
-INPUT must have the value columns the model was trained on (found by name; --columns picks others, in the
-training order). The output is as for 'seqae detect': one row per input row with 'score' and 'label'.
+INPUT must have the value columns the model was trained on: they are found by name (the file's other
+columns are ignored), and a file without them is an error that names them. --columns names the file's
+columns that stand for the model's instead, in the model's order. The output is as for 'seqae detect':
+one row per input row with 'score' and 'label'.
 
 examples:
   seqae score model.seqae new.csv --time-column timestamp -o scores.csv --plot anomalies.png
@@ -38,19 +42,41 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _read_for_model(args: argparse.Namespace, names: list[str]):
+def _check_column_map(columns: list[str], names: list[str]) -> None:
+    """--columns stands for the model's columns, in its order: a model column named in another place is a mistake
+    (scored by position, a swapped pair flags nearly every point), never a mapping."""
+    given = ",".join(columns)
+    if len(columns) != len(names):
+        raise CLIError(f"--columns {given}: the model expects {len(names)} value column(s) ({','.join(names)}), "
+                       f"got {len(columns)}")
+    for i, col in enumerate(columns):
+        if col != names[i] and col in names:
+            raise CLIError(f"--columns {given}: {col!r} is the model's column {names.index(col) + 1}, not {i + 1}; "
+                           f"give its columns in its order ({','.join(names)}), or other columns in their places")
+
+
+def _read_for_model(args: argparse.Namespace, names: list[str], out) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The series as read (for the output) and as the model sees it (its column names).
+
+    By default the model's columns are found by name (the file's other columns are ignored, its order does not
+    matter); a file without them is an error that names the missing columns and the file's others. --columns
+    names the file's columns that stand for the model's, in its order.
+    """
+    choice = _common.time_choice(args)
     if args.columns is not None:
-        return _common.read_series(args.input, args.time_column, args.columns)
+        _check_column_map(args.columns, names)
+        series = _common.read_series(args.input, choice, args.columns, out)
+        return series, series.set_axis(names, axis=1)
     try:
-        return _common.read_series(args.input, args.time_column, names)
-    except DataFileError as exc:
-        if "no column" not in str(exc):
-            raise
-        series = _common.read_series(args.input, args.time_column, None)
-    if series.shape[1] != len(names):
-        raise CLIError(f"{args.input} has no column(s) {', '.join(map(repr, names))} that the model was trained on; "
-                       f"it has {', '.join(map(repr, series.columns[:20]))}. Name the ones to use with --columns")
-    return series  # as many columns as the model, under other names: used in file order
+        series = _common.read_series(args.input, choice, names, out)
+    except MissingColumnError as exc:
+        if not set(exc.missing) <= set(names):
+            raise  # the time column
+        instead = f"; it has {', '.join(map(repr, exc.others))} instead" if exc.others else ""
+        raise CLIError(f"{args.input} lacks the model's column(s) {', '.join(map(repr, exc.missing))}{instead}. "
+                       f"Rename them, or name the columns that stand for the model's ({','.join(names)}) in that "
+                       "order with --columns") from None
+    return series, series
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,14 +93,15 @@ def run(args: argparse.Namespace) -> int:
     if args.missing is not None:
         model.set_params(missing=args.missing)
     names = list(model.feature_names_in_)
-    series = _read_for_model(args, names)
-    if series.shape[1] != len(names):
-        raise CLIError(f"the model expects {len(names)} value column(s) ({', '.join(names)}), got "
-                       f"{series.shape[1]} from --columns")
+    series, as_fitted = _read_for_model(args, names, out)
+    args.time_column = series.index.name  # found or given: the labels and the output use it
     check_missing(series, args.input, model.missing)
     check_length(len(series), model.window, args.input, "the model needs at least one full window")
     truth = _common.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
     out.step(f"read {len(series)} rows x {series.shape[1]} column(s) from {args.input}; scoring with {args.model}")
-    detected = model.detect(series)
+    detected = model.detect(as_fitted)
+    # Contributions under the file's names, as its value columns in the output.
+    detected = detected.rename(columns={f"contribution_{m}": f"contribution_{f}"
+                                        for m, f in zip(as_fitted.columns, series.columns)})
     report(out, args, series, detected, model, truth)
     return 0

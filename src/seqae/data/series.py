@@ -1,6 +1,7 @@
 """Validation of one time series (array, pandas Series or DataFrame) for the anomaly detector."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +28,41 @@ def _describe_position(index: pd.Index, i: int) -> str:
     return f"row {i} ({index[i]})"
 
 
-def check_series(X: Any, *, n_features: int | None = None, min_length: int = 1,
-                 missing: str = "raise") -> SeriesInput:
+def _generated_names(n_features: int) -> tuple[list[str], ...]:
+    """The names ``check_series`` gives the columns of an array (and of an unnamed Series)."""
+    return ([f"x{j}" for j in range(n_features)],) + ((["value"],) if n_features == 1 else ())
+
+
+def _check_feature_names(frame: pd.DataFrame, expected: Sequence[str]) -> None:
+    """scikit-learn's ``feature_names_in_`` rule: a DataFrame's column names must be the fitted ones, in order.
+
+    Checked only when both sides have names: a DataFrame whose names are all strings, and a model fitted on
+    named columns. A model fitted on an array has the generated names ('x0', ... or 'value'), and an array
+    input has none; either way the columns go by position, as before. Without the check a renamed or reordered
+    DataFrame was scored by position, and a swapped pair of columns flagged nearly every point.
+    """
+    names = list(frame.columns)
+    expected = list(expected)
+    if not all(isinstance(c, str) for c in names) or expected in _generated_names(len(expected)):
+        return
+    if names == expected:
+        return
+    fitted = ", ".join(map(repr, expected))
+    if sorted(names) == sorted(expected):
+        raise InputError(f"the columns are those seen in fit but in another order: {', '.join(map(repr, names))} "
+                         f"instead of {fitted}; reorder them (X[feature_names_in_])")
+    parts = []
+    absent = [c for c in expected if c not in names]
+    if absent:
+        parts.append(f"missing {', '.join(map(repr, absent))}")
+    unexpected = [c for c in names if c not in expected]
+    if unexpected:
+        parts.append(f"unexpected {', '.join(map(repr, unexpected))}")
+    raise InputError(f"the column names differ from those seen in fit ({fitted}): {'; '.join(parts)}")
+
+
+def check_series(X: Any, *, n_features: int | None = None, feature_names: Sequence[str] | None = None,
+                 min_length: int = 1, missing: str = "raise") -> SeriesInput:
     """Validate one time series and return it as float32 ``(n, F)`` values.
 
     Parameters
@@ -37,6 +71,9 @@ def check_series(X: Any, *, n_features: int | None = None, min_length: int = 1,
         One series; rows are time steps. A DataFrame's index (e.g. a DatetimeIndex) is kept for outputs.
     n_features : int, optional
         Features the fitted model expects.
+    feature_names : sequence of str, optional
+        The fitted model's ``feature_names_in_``: a DataFrame's column names must be these, in this order
+        (scikit-learn's rule; arrays, and models fitted on arrays, go by position).
     min_length : int
         Shortest length allowed (the detector passes its window).
     missing : {"raise", "interpolate"}
@@ -47,7 +84,8 @@ def check_series(X: Any, *, n_features: int | None = None, min_length: int = 1,
     ------
     InputError
         Wrong shape, non-numeric column, NaN (with ``missing="raise"``), inf, overflow, too short,
-        wrong number of features.
+        wrong number of features, column names other than ``feature_names`` (naming the missing and unexpected
+        ones, or saying that only the order differs).
     """
     if missing not in MISSING:
         raise ValueError(f"missing must be one of {MISSING}, got {missing!r}")
@@ -56,6 +94,8 @@ def check_series(X: Any, *, n_features: int | None = None, min_length: int = 1,
         was_1d = True
     elif isinstance(X, pd.DataFrame):
         was_1d = False
+        if feature_names is not None:
+            _check_feature_names(X, feature_names)
     else:
         arr = np.asarray(X)
         if arr.ndim not in (1, 2):

@@ -147,7 +147,8 @@ class AnomalyDetector(DetectorBase):
         self._check_threshold_params()
 
     def _validate(self, X, fitted: bool) -> SeriesInput:
-        return check_series(X, n_features=self.n_features_in_ if fitted else None, min_length=self.window,
+        return check_series(X, n_features=self.n_features_in_ if fitted else None,
+                            feature_names=self.feature_names_in_ if fitted else None, min_length=self.window,
                             missing=self.missing)
 
     def fit(self, X, y=None, *, checkpoint=None):
