@@ -566,3 +566,34 @@ def test_bad_input_is_one_line_and_exit_code_2(name, make_input, argv, expected,
     assert expected in lines[0]
     assert "Traceback" not in err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_detect_and_score_write_the_events(tmp_path, series_csv, capsys):
+    events_path, scores_path, model = tmp_path / "events.csv", tmp_path / "s.csv", tmp_path / "m.seqae"
+    code, out, err = run(["detect", series_csv, "-o", scores_path, "--events", events_path, "--save-model", model,
+                          "--train-fraction", "0.5", "--threshold", "quantile", "--contamination", "0.05", *FAST],
+                         capsys)
+    assert code == 0, err
+    events = pd.read_csv(events_path)
+    assert list(events.columns) == ["start", "end", "start_pos", "end_pos", "length", "peak", "peak_score",
+                                    "severity", "channels"]
+    scores = pd.read_csv(scores_path)
+    flagged = np.flatnonzero(scores["label"].to_numpy())
+    assert len(events) >= 1 and f"wrote {len(events)} events" in out
+    # every flagged row lies in an event, and the events are in time order with timestamps
+    inside = np.zeros(len(scores), bool)
+    for a, b in events[["start_pos", "end_pos"]].to_numpy():
+        inside[a:b + 1] = True
+    assert inside[flagged].all() and events["start_pos"].is_monotonic_increasing
+    assert (pd.to_datetime(events["start"]) == pd.to_datetime(scores["timestamp"][events["start_pos"]]).values).all()
+    # score with the saved model writes the same events
+    again = tmp_path / "again.csv"
+    code, _, err = run(["score", model, series_csv, "-o", tmp_path / "s2.csv", "--events", again], capsys)
+    assert code == 0, err
+    pd.testing.assert_frame_equal(pd.read_csv(again), events)
+
+
+def test_events_output_kind_is_checked_before_training(tmp_path, series_csv, capsys):
+    code, _, err = run(["detect", series_csv, "-o", tmp_path / "s.csv", "--events", tmp_path / "e.txt", *FAST],
+                       capsys)
+    assert code == 2 and "--events" in err and not (tmp_path / "s.csv").exists()

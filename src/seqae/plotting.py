@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from seqae.events import label_runs as runs  # noqa: F401  (kept under its old name here)
 from seqae.exceptions import InputError
 
 __all__ = ["plot_anomalies", "plot_contributions", "plot_embedding", "plot_history", "runs", "save_figure"]
@@ -70,21 +71,6 @@ def _finish(fig, path):
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-def runs(flags: Any) -> np.ndarray:
-    """Inclusive ``[start, end]`` index pairs of the runs of ones in a 0/1 (or boolean) array, shape (k, 2).
-
-    >>> runs([0, 1, 1, 0, 1]).tolist()
-    [[1, 2], [4, 4]]
-    """
-    b = np.asarray(flags).astype(bool).ravel()
-    if b.size == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    d = np.diff(np.concatenate([[0], b.astype(np.int8), [0]]))
-    starts = np.flatnonzero(d == 1)
-    ends = np.flatnonzero(d == -1) - 1
-    return np.column_stack([starts, ends]).astype(np.int64)
-
-
 def _as_x(index: Any, n: int, name: str = "index") -> np.ndarray:
     """The x values: datetimes stay datetimes (matplotlib formats the axis), anything else becomes float."""
     if index is None:

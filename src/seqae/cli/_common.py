@@ -207,15 +207,15 @@ def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, An
 def rule_parameters(rule: str) -> dict[str, Any]:
     """The --threshold-param names a threshold rule takes, with their defaults: its threshold function's, and
     the labelling parameters the detector takes out of threshold_params for it (``LABEL_PARAMS`` of
-    seqae.detection.base, where the library has them: main's "dynamic" rule has min_percent).
+    seqae.detection.base: "dynamic" has min_percent).
 
     Raises InputError for a rule the threshold functions do not know.
     """
-    from seqae.detection import base
+    from seqae.detection.base import LABEL_PARAMS
     from seqae.thresholds import threshold_parameters
 
     params = threshold_parameters(rule)
-    params.update(getattr(base, "LABEL_PARAMS", {}).get(rule, {}))
+    params.update(LABEL_PARAMS.get(rule, {}))
     return params
 
 
@@ -457,6 +457,14 @@ def read_series(path: str, time_column: str | None, columns: Sequence[str] | Non
     return series
 
 
+def events_table(events: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
+    """The events file: with a time column, times in start/end/peak and row positions beside them; without,
+    start/end/peak are the 0-based row positions (the same as start_pos/end_pos, which are then left out)."""
+    if time_column:
+        return events.reset_index(drop=True)
+    return events.drop(columns=["start_pos", "end_pos"]).reset_index(drop=True)
+
+
 def result_frame(series: pd.DataFrame, detected: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
     """One row per input row: time (when the input had a time column), the values, score, label, contributions."""
     clash = sorted(set(map(str, series.columns)) & set(map(str, detected.columns)))
@@ -485,9 +493,9 @@ class Truth:
         """(start, end) pairs in the units of ``index`` for the plot."""
         if self.windows is not None and self.windows_are_times:
             return [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in self.windows]
-        from seqae.plotting import runs
+        from seqae.events import label_runs
 
-        return [(index[a], index[b]) for a, b in runs(self.labels)]
+        return [(index[a], index[b]) for a, b in label_runs(self.labels)]
 
 
 def _stem(name: str) -> str:
@@ -714,23 +722,21 @@ def format_metrics(metrics: dict[str, float], extra: dict[str, Any] | None = Non
     return "\n".join(f"  {name:<{width}}  {value:>7}" for name, value in rows)
 
 
-def describe_events(index: pd.Index, labels: np.ndarray, scores: np.ndarray, limit: int = 10) -> list[str]:
-    """Flagged runs of points as text lines, the highest-scoring first."""
-    from seqae.plotting import runs
-
-    events = runs(labels)
+def describe_events(events: pd.DataFrame, limit: int = 10) -> list[str]:
+    """Events (``AnomalyDetector.detect_events``'s frame) as text lines in time order, at most ``limit``: the
+    highest-scoring."""
     if not len(events):
         return []
-    peaks = np.array([scores[a:b + 1].max() for a, b in events])
-    order = np.argsort(-peaks)[:limit]
+    shown = events.nlargest(limit, "peak_score").sort_values("start_pos")
     lines = []
-    for k in sorted(order, key=lambda k: events[k][0]):
-        a, b = events[k]
-        if isinstance(index, pd.RangeIndex):  # no time column: 1-based row numbers, as in the error messages
-            where = f"row {a + 1}" if a == b else f"rows {a + 1} .. {b + 1}"
+    for e in shown.itertuples():
+        if isinstance(e.start, (int, np.integer)):  # no time column: 1-based row numbers, as in the errors
+            where = f"row {e.start + 1}" if e.length == 1 else f"rows {e.start + 1} .. {e.end + 1}"
         else:
-            where = f"{index[a]}" if a == b else f"{index[a]} .. {index[b]}"
-        lines.append(f"  {where}  ({b - a + 1} point{'s' if b > a else ''}, peak score {peaks[k]:.3g})")
+            where = f"{e.start}" if e.length == 1 else f"{e.start} .. {e.end}"
+        channels = f", mostly {e.channels.replace(';', ', ')}" if e.channels else ""
+        lines.append(f"  {where}  ({e.length} point{'s' if e.length > 1 else ''}, peak score "
+                     f"{e.peak_score:.3g}{channels})")
     if len(events) > limit:
         lines.append(f"  ... and {len(events) - limit} more (the {limit} highest-scoring are shown)")
     return lines

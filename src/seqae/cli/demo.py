@@ -127,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
     truth = _common.Truth(labels=np.asarray(windows_to_labels(index.to_numpy(), window_strings), dtype=np.int8),
                           windows=window_strings, windows_are_times=True, source="NAB's labelled windows")
     metrics = _common.evaluate_scores(truth, scores, labels, index)
+    events = detector.events_of(detected)
     plot_anomalies(index, series.to_numpy(), scores, detector.threshold_, labels=labels, true_windows=windows,
-                   path=paths["anomalies.png"], names=["value"], train_end=index[n_train - 1],
+                   path=paths["anomalies.png"], names=["value"], train_end=index[n_train - 1], events=events,
                    title=f"seqae demo: {args.series} - {int(labels.sum())} points flagged (red), known anomaly "
                          "windows (green)")
     plot_history(ae.history_, paths["loss.png"], best_epoch=ae.best_epoch_)
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     out.info("")
     n_flagged = int(labels.sum())
     out.info(f"Flagged {n_flagged} of {n} points ({n_flagged / n:.2%}); events (start .. end):")
-    for line in _common.describe_events(index, labels, scores) or ["  none"]:
+    for line in _common.describe_events(events) or ["  none"]:
         out.info(line)
     out.info("Known anomaly windows (NAB labels):")
     for line in _window_report(index, labels, windows):

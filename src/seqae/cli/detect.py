@@ -52,7 +52,9 @@ def add_parser(sub) -> None:
 
 def add_output_files(p: argparse.ArgumentParser, *, save_model: bool) -> None:
     grp = p.add_argument_group("other outputs")
-    grp.add_argument("--plot", metavar="FILE.png", help="plot of the series, scores, threshold and anomalies")
+    grp.add_argument("--events", metavar="FILE", help="the anomaly events, one row per interval (start, end, "
+                     "peak, peak_score, severity, channels), as .csv or .parquet")
+    grp.add_argument("--plot", metavar="FILE.png", help="plot of the series, scores, threshold and anomaly events")
     grp.add_argument("--plot-contributions", metavar="FILE.png",
                      help="plot of each column's share of the score (several value columns)")
     if save_model:
@@ -65,6 +67,9 @@ def check_outputs(args: argparse.Namespace) -> None:
     _common.check_writable(args.output, "output")
     inputs = [getattr(args, name, None) for name in ("input", "train", "model", "labels", "windows")]
     _common.check_not_input(args.output, *inputs)
+    if getattr(args, "events", None):
+        _common.table_kind(args.events, "--events")
+        _common.check_writable(args.events, "--events")
     for attr, what in (("plot", "--plot"), ("plot_contributions", "--plot-contributions"),
                        ("save_model", "--save-model")):
         path = getattr(args, attr, None)
@@ -155,11 +160,15 @@ def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detecte
     n_flagged = int(labels.sum())
     out.info(f"wrote {len(frame)} rows to {args.output}: {n_flagged} flagged ({n_flagged / len(frame):.2%}), "
              f"threshold {detector.threshold_:.4g}")
-    events = _common.describe_events(series.index, labels, scores)
-    if events:
-        out.info("flagged (start .. end):")
-        for line in events:
+    events = detector.events_of(detected)
+    lines = _common.describe_events(events)
+    if lines:
+        out.info(f"{len(events)} event{'s' if len(events) != 1 else ''} (start .. end):")
+        for line in lines:
             out.info(line)
+    if getattr(args, "events", None):
+        _common.write_table(_common.events_table(events, args.time_column), args.events)
+        out.info(f"wrote {len(events)} events to {args.events}")
     metrics = None
     if truth is not None:
         metrics = _common.evaluate_scores(truth, scores, labels, series.index if args.time_column else None)
@@ -169,7 +178,7 @@ def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detecte
     if getattr(args, "plot", None):
         plot_anomalies(series.index, series.to_numpy(), scores, detector.threshold_, labels=labels,
                        true_windows=truth.plot_windows(series.index) if truth is not None else None,
-                       path=args.plot, names=names)
+                       path=args.plot, names=names, events=events)
         out.info(f"wrote the plot to {args.plot}")
     if getattr(args, "plot_contributions", None):
         contributions = (detected[[f"contribution_{c}" for c in names]].to_numpy() if len(names) > 1

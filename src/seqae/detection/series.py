@@ -264,12 +264,18 @@ class AnomalyDetector(DetectorBase):
         multivariate input, the channels that make up 90% of the event's error, at most three, largest
         first; empty for one channel).
         """
+        return self.events_of(self.detect(X))
+
+    def events_of(self, detected: pd.DataFrame) -> pd.DataFrame:
+        """The events of a frame that :meth:`detect` returned, without scoring again (see :meth:`detect_events`)."""
         check_is_fitted(self, "autoencoder_")
-        series = self._validate(X, fitted=True)
-        errors = self._point_errors(series)
-        score = errors.mean(axis=1)
-        return events_frame(self._runs(score), score, self.threshold_, index=series.index,
-                            contributions=errors, channels=series.columns)
+        score = detected["score"].to_numpy(np.float64)
+        names = [c for c in self.feature_names_in_]
+        parts = [f"contribution_{c}" for c in names]
+        contributions = detected[parts].to_numpy(np.float64) if len(names) > 1 and set(parts) <= set(detected) \
+            else None
+        return events_frame(self._runs(score), score, self.threshold_, index=detected.index,
+                            contributions=contributions, channels=names)
 
     def _extra_state(self) -> dict:
         return {"feature_names_in_": list(self.feature_names_in_), "error_scale_": self.error_scale_.tolist()}
