@@ -29,9 +29,11 @@ overrides and ``--tag NAME`` stores such a run as ``seqae@NAME``), and the peers
 ``python3.11 -m venv .venv-peers && .venv-peers/bin/pip install torch==2.13.0 && .venv-peers/bin/pip install
 pyod==3.6.7 tqdm``).
 
-``--rules '{"NAME": {...}}'`` also scores each seqae fit with other scoring or thresholding parameters
-(``forecast_weight``, ``score_aggregation``, ``threshold``, ``threshold_params``, ``event_gap``) set after the fit,
-stored as ``<stem>~NAME``: how variants of the scoring were compared without refitting.
+``--rules '{"NAME": {...}}'`` also evaluates each seqae fit with other scoring or thresholding parameters
+(``forecast_weight``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``) applied to the same
+per-point errors, stored as ``<stem>~NAME``: how the threshold rule and the mix of errors were chosen.
+Events here are cut from the whole series' scores (their part after ``eval_from``), so that one scoring pass
+serves every rule.
 
 Outputs (``--out``, default ``benchmarks/results/detection.md``): the report, and per method one CSV in
 ``benchmarks/results/detection/`` (one row per series and protocol) with a JSON sidecar (command, date,
@@ -75,6 +77,8 @@ TRAIN_SHARE, MIN_TRAIN, VUS_WINDOW = 0.15, 256, 100
 GROUPS = ("NAB", "SMAP", "SMAP-25", "UCR", "SKAB")
 ORION_NAB_GROUPS = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchange", "realTraffic", "realTweets")
 PEERS = ("zscore", "iforest", "pyod-ae", "pyod-lstm")
+# What a --rules entry may set: parameters applied after the fit to the same per-point errors.
+RULE_PARAMS = {"forecast_weight", "threshold", "threshold_params", "contamination", "event_gap"}
 FIELDS = ["group", "series", "protocol", "n_eval", "auc_pr", "auc_roc", "vus_pr", "vus_roc", "tp", "fp", "fn",
           "flagged", "labelled", "fit_s", "score_s", "error", "params"]
 
@@ -226,8 +230,10 @@ def evaluate_case(case: Case, scores: np.ndarray, detected: np.ndarray, fit_s: f
 
 # ============================================================================================== running
 def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
-    """{rule: (scores, detected events, fit_s, score_s)}: the fit with ``params`` (rule ""), then for each
-    rule the same fit with the rule's scoring and thresholding parameters set (threshold_ refitted)."""
+    """{rule: (scores, detected events, fit_s, score_s)}: the fit with ``params`` (rule ""), then for each rule
+    the same fit and the same per-point errors, combined and thresholded with the rule's parameters
+    (``forecast_weight``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``): the series is
+    scored once, so a grid of rules costs little beside the fit."""
     import torch
     from seqae import AnomalyDetector
     torch.set_num_threads(threads)
@@ -235,18 +241,21 @@ def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
     t0 = time.perf_counter()
     det.fit(case.values[:case.n_train])
     fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    train_parts = det._error_parts(det._validate(case.values[:case.n_train], fitted=True))
+    parts = det._error_parts(det._validate(case.values, fitted=True))
+    score_s = time.perf_counter() - t0
     out = {}
     for rule, overrides in {"": {}, **rules}.items():
-        t0 = time.perf_counter()
-        if overrides:
-            det.set_params(**{**params, **overrides})
-            det._fit_threshold(det.decision_function(case.values[:case.n_train]))
-        scores = det.decision_function(case.values)
-        detected = np.zeros((0, 2), np.int64)
-        if "events" in case.protocols:
-            events = det.detect_events(case.values[case.eval_from:])
-            detected = events[["start_pos", "end_pos"]].to_numpy(np.int64) + case.eval_from
-        out[rule] = (scores, detected, fit_s, time.perf_counter() - t0)
+        bad = set(overrides) - RULE_PARAMS
+        if bad:
+            raise ValueError(f"--rules: {sorted(bad)} need another fit; a rule sets only {sorted(RULE_PARAMS)}")
+        det.set_params(**{**params, **overrides})
+        det._fit_threshold(det._combine(*train_parts).mean(axis=1))
+        scores = det._combine(*parts).mean(axis=1)
+        detected = det._runs(scores[case.eval_from:]) + case.eval_from if "events" in case.protocols \
+            else np.zeros((0, 2), np.int64)
+        out[rule] = (scores, detected, fit_s, score_s)
     return out
 
 
@@ -257,6 +266,13 @@ def _peer_python(method: str, extra: list[str]) -> str | None:
                                                     capture_output=True).returncode == 0:
             return python
     return None
+
+
+def _effective(params: dict) -> dict:
+    """Every AnomalyDetector parameter as the run uses it (library defaults filled in): a change of default
+    makes --resume run the series again."""
+    from seqae import AnomalyDetector
+    return json.loads(json.dumps(AnomalyDetector(**params).get_params(), default=str))
 
 
 def params_key(params: dict) -> str:
@@ -284,7 +300,8 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 def run_method(method: str, stem: str, cases: list[Case], args, params: dict, csv_path: Path) -> None:
     rules = json.loads(args.rules) if method == "seqae" else {}
     paths = {"": csv_path, **{r: csv_path.with_name(f"{csv_path.stem}~{r}.csv") for r in rules}}
-    keys = {r: params_key({**params, **rules.get(r, {})}) for r in paths}
+    keys = {r: params_key(_effective({**params, **rules.get(r, {})}) if method == "seqae"
+                          else params) for r in paths}
     done = set.intersection(*({(x["group"], x["series"]) for x in read_rows(paths[r])
                                if x["params"] == keys[r] and not x["error"]} for r in paths)) \
         if args.resume else set()
@@ -347,7 +364,7 @@ def run_method(method: str, stem: str, cases: list[Case], args, params: dict, cs
                     record(c, {"": (z["scores"], events, float(z["fit_s"]), float(z["score_s"]))})
     sidecar = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "params": params,
-               "params_key": key, "seconds": round(time.perf_counter() - started, 1), "jobs": args.jobs,
+               "seconds": round(time.perf_counter() - started, 1), "jobs": args.jobs,
                "threads": args.threads, "git": _git_rev()}
     for r, path in paths.items():
         path.with_suffix(".json").write_text(json.dumps({**sidecar, "rule": rules.get(r, {}),
