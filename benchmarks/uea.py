@@ -25,7 +25,7 @@ Examples::
 
     .venv-uea/bin/python benchmarks/uea.py                       # everything, one seed, writes results/uea.md
     .venv-uea/bin/python benchmarks/uea.py --seeds 3             # mean over seeds 0, 1, 2
-    .venv/bin/python benchmarks/uea.py --sets GunPoint --variants ae-last,concat --quick --no-write
+    .venv/bin/python benchmarks/uea.py --sets GunPoint --variants default,before16 --quick --no-write
 """
 from __future__ import annotations
 
@@ -48,66 +48,91 @@ SETS = ["JapaneseVowels", "BasicMotions", "GunPoint", "ArrowHead", "ItalyPowerDe
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # ------------------------------------------------------------------------------------------ seqae variants
-# One configuration for all sets (LSTMAutoencoder's defaults), no per-set tuning. Alternatives tried on the train
-# splits (hidden 128, bidirectional, 1 epoch) are in results/uea.md.
-BASE = dict(hidden_size=64, latent_dim=16, epochs=100, batch_size=32, patience=10, learning_rate=1e-3)
-# ConcatPooling: for each of CONCAT_MODELS autoencoders (different seeds), its latent code and the last/mean/max
-# pooling of its encoder's per-step outputs: 3 x (16 + 3 x 64) = 624 values.
-CONCAT = dict(BASE)
-CONCAT_MODELS = 3
-QUICK_EPOCHS = 15
+# "default" is LSTMAutoencoder(random_state=seed): the library's defaults, no per-set tuning. Every other row
+# changes one thing against it (issue #16: one row per idea), or is the configuration before issue #16.
+QUICK_STEPS = 100
 
 
 def seqae_variants() -> dict[str, Callable[[int, bool], object]]:
     from seqae import LSTMAutoencoder
-    from seqae.embedding import ConcatPooling
+    from seqae.autoencoder import PARAMS_BEFORE_ISSUE_16
 
-    def ae(**extra):
+    def ae(**change):
         def make(seed: int, quick: bool):
-            params = {**BASE, **extra}
+            params = dict(change)
             if quick:
-                params["epochs"] = QUICK_EPOCHS
-            return LSTMAutoencoder(**params, random_state=seed, device="cpu")
+                params.update(epochs=5, min_steps=QUICK_STEPS)
+            return LSTMAutoencoder(**params, random_state=seed)
         return make
 
-    def concat(seed: int, quick: bool, epochs: int | None = None):
-        params = {**CONCAT, **({"epochs": QUICK_EPOCHS} if quick else {})}
-        if epochs is not None:
-            params["epochs"] = epochs
-        models = [LSTMAutoencoder(**params, random_state=1000 * seed + k, device="cpu")
-                  for k in range(CONCAT_MODELS)]
-        return ConcatPooling(models)
+    return {name: ae(**change) for name, change in VARIANTS.items()} | {
+        "before16": ae(**PARAMS_BEFORE_ISSUE_16)}
 
-    return {
-        "ae-last": ae(pooling="last"),
-        "ae-mean": ae(pooling="mean"),
-        "ae-attention": ae(pooling="attention"),
-        "vae-last": ae(pooling="last", variational=True, beta_warmup=10),
-        "vae-mean": ae(pooling="mean", variational=True, beta_warmup=10),
-        "vae-attention": ae(pooling="attention", variational=True, beta_warmup=10),
-        "concat": concat,
-        # Control: the same models after one epoch, i.e. nearly random LSTMs: what does training add?
-        "concat-1epoch": lambda seed, quick: concat(seed, quick, epochs=1),
-    }
 
+# name -> parameters given to LSTMAutoencoder besides random_state. "default" passes none. The idea rows are
+# measured against STAGE1, the default as it was before crops, masking and the 64-value latent were adopted
+# (the step budget and the multi-scale read-out alone), each changing one thing.
+STAGE1 = dict(min_crop=1.0, mask_fraction=0.0, latent_dim=16)
+VARIANTS = {
+    "default": {},
+    "stage1": STAGE1,
+    "epoch-rule": {**STAGE1, "min_steps": None, "lr_schedule": "constant"},
+    "pooled": {**STAGE1, "embedding": "pooled"},
+    "latent-only": {**STAGE1, "embedding": "latent"},
+    "latent-64": {**STAGE1, "latent_dim": 64},
+    "hidden-128": {**STAGE1, "hidden_size": 128},
+    "bidirectional": {**STAGE1, "bidirectional": True},
+    "crop": {**STAGE1, "min_crop": 0.5},
+    "mask": {**STAGE1, "mask_fraction": 0.25},
+    "contrastive": {**STAGE1, "contrastive_weight": 1.0},
+    "default+contrastive": {"contrastive_weight": 1.0},
+    # Candidates for the default, each against it (chosen by train CV, see results/uea.md).
+    "default-crop0.8": {"min_crop": 0.8},
+    "default-nomask": {"mask_fraction": 0.0},
+    "default-nocrop": {"min_crop": 1.0},
+    # Control: one optimiser step, i.e. a random LSTM read out the default way: what does training add?
+    "untrained": {**STAGE1, "epochs": 1, "min_steps": 1},
+}
 
 VARIANT_LABELS = {
-    "ae-last": "seqae AE, pooling=last",
-    "ae-mean": "seqae AE, pooling=mean",
-    "ae-attention": "seqae AE, pooling=attention",
-    "vae-last": "seqae VAE, pooling=last",
-    "vae-mean": "seqae VAE, pooling=mean",
-    "vae-attention": "seqae VAE, pooling=attention",
-    "concat": "seqae ConcatPooling: 3 AEs, latent + last/mean/max of encoder outputs",
-    "concat-1epoch": "control: the same ConcatPooling after 1 training epoch (nearly random LSTMs)",
-    "raw": "raw: zero-pad, flatten",
+    "default": "**seqae default** `LSTMAutoencoder(random_state=s)`",
+    "before16": "seqae default before #16 (epoch rule, constant LR, 16-value latent only)",
+    "stage1": "stage 1: step budget + cosine LR + multi-scale read-out (`min_crop=1, mask_fraction=0, latent_dim=16`)",
+    "epoch-rule": "stage 1, but the epoch rule (`min_steps=None, lr_schedule='constant'`)",
+    "pooled": "stage 1, but `embedding='pooled'` (latent + last/mean/max of the top layer)",
+    "latent-only": "stage 1, but `embedding='latent'` (16 values)",
+    "latent-64": "stage 1 + `latent_dim=64`",
+    "hidden-128": "stage 1 + `hidden_size=128`",
+    "bidirectional": "stage 1 + `bidirectional=True`",
+    "crop": "stage 1 + random crops `min_crop=0.5`",
+    "mask": "stage 1 + masked steps `mask_fraction=0.25`",
+    "contrastive": "stage 1 + contrastive term `contrastive_weight=1.0`",
+    "default+contrastive": "default + contrastive term `contrastive_weight=1.0`",
+    "default-crop0.8": "default, but `min_crop=0.8`",
+    "default-nomask": "default, but `mask_fraction=0` (crops only)",
+    "default-nocrop": "default, but `min_crop=1` (masked steps only)",
+    "untrained": "control: stage 1 after one optimiser step (`epochs=1, min_steps=1`)",
+    "raw": "raw: zero-pad, flatten (measured here)",
     "dtw": "1-NN DTW (aeon, full window)",
     "minirocket": "MiniRocket (aeon)",
     "ts2vec": "TS2Vec (ts2vec package)",
 }
+# Peer figures from shared/reference/peers_UEA.md (aeon 1.6.0 and ts2vec 0.1 run side by side on 2026-11-22),
+# used where those packages are not installed here: raw padded + LinearSVC, 1-NN DTW, MiniRocket + ridge,
+# TS2Vec + RBF SVM.
+REFERENCE = {
+    "raw (reference)": dict(JapaneseVowels=0.946, BasicMotions=0.775, GunPoint=0.893, ArrowHead=0.669,
+                            ItalyPowerDemand=0.966),
+    "1-NN DTW (reference)": dict(JapaneseVowels=0.949, BasicMotions=0.975, GunPoint=0.907, ArrowHead=0.703,
+                                 ItalyPowerDemand=0.950),
+    "TS2Vec + SVM (reference)": dict(JapaneseVowels=0.984, BasicMotions=0.975, GunPoint=0.980, ArrowHead=0.846,
+                                     ItalyPowerDemand=0.956),
+    "MiniRocket + ridge (reference)": dict(JapaneseVowels=0.989, BasicMotions=1.000, GunPoint=0.993,
+                                           ArrowHead=0.851, ItalyPowerDemand=0.964),
+}
 BASELINES = ["raw", "dtw", "minirocket", "ts2vec"]
 MINIROCKET_SVM = False  # --minirocket-svm
-CONTROLS = {"concat-1epoch"}  # reported, but not counted as "seqae" in the per-set comparison
+CONTROLS = {"untrained", "before16"}  # not seqae candidates  # reported, but not counted as "seqae" in the per-set comparison
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -178,6 +203,7 @@ def run_transformer(name, make, train, test, seed, quick) -> Result:
         setattr(r, k, v)
     fitted = getattr(model, "autoencoders_", [model])
     r.notes["epochs"] = "/".join(str(m.n_epochs_) for m in fitted)
+    r.notes["stop"] = "/".join(m.stop_reason_ for m in fitted)
     return r
 
 
@@ -341,7 +367,7 @@ def markdown(results: list[Result], args, command: str, started: str, seconds: f
     sets = [s for s in args.sets if any(k[0] == s for k in agg)]
     methods = [m for m in args.variants + args.baselines if any(k[1] == m for k in agg)]
     lines = [
-        "# seqae embeddings on UEA/UCR sets (issue #4)",
+        "# seqae embeddings on UEA/UCR sets (issues #4, #16)",
         "",
         f"Command: `{command}`  ",
         f"Date: {started}" + (f", {seconds / 60:.1f} min in all" if np.isfinite(seconds) else "")
@@ -375,18 +401,28 @@ def markdown(results: list[Result], args, command: str, started: str, seconds: f
                 parts.append(fmt(a["other"], a["other_std"]))
             cells.append(" / ".join(parts))
         lines.append(f"| {VARIANT_LABELS.get(m, m)} | " + " | ".join(cells) + " |")
-    lines += ["", "## Per set: best seqae variant against the best baseline", "",
-              "One figure per method, chosen without the test split: the SVM (linear or RBF) with the higher 5-fold "
-              "CV accuracy on train; for DTW and MiniRocket their own classifier. Picking the best seqae variant per "
-              "set after the fact flatters seqae; the per-variant rows above are the honest comparison. The "
-              "1-epoch control is not counted as a seqae variant.", "",
-              "| set | best seqae variant | best baseline | seqae - baseline |", "|---|---|---|---|"]
-    for s in sets:
-        ours = [(agg[(s, m)]["chosen"], m) for m in args.variants if (s, m) in agg and m not in CONTROLS]
-        theirs = [(agg[(s, m)]["chosen"], m) for m in args.baselines if (s, m) in agg]
-        if ours and theirs:
-            (a, ma), (b, mb) = max(ours), max(theirs)
-            lines.append(f"| {s} | {a:.3f} ({ma}) | {b:.3f} ({mb}) | {a - b:+.3f} |")
+    lines += ["", "## Summary: one figure per method and set", "",
+              "The classifier is chosen without the test split: the SVM (linear or RBF) with the higher 5-fold CV "
+              "accuracy on train; for DTW and MiniRocket their own classifier. Mean (± std) over the seeds; "
+              "reference rows are copied from shared/reference/peers_UEA.md (aeon / ts2vec not installed here). "
+              "Fit s: mean seconds to fit the representation, per set.", "",
+              "| method | " + " | ".join(sets) + " | mean | mean train CV | fit s (max over sets) |",
+              "|---|" + "---|" * (len(sets) + 3)]
+    for m in methods:
+        vals = [agg[(s, m)]["chosen"] if (s, m) in agg else float("nan") for s in sets]
+        cells = [fmt(agg[(s, m)]["chosen"], agg[(s, m)]["chosen_std"]) if (s, m) in agg else "n/a" for s in sets]
+        fits = [agg[(s, m)]["fit_s"] for s in sets if (s, m) in agg]
+        mean = float(np.mean(vals)) if np.isfinite(vals).all() else float("nan")
+        # What a user could choose by without the test split: the CV accuracy of the SVM each set picked.
+        cvs = [np.nanmax([agg[(s, m)]["linear_cv"], agg[(s, m)]["rbf_cv"]]) if (s, m) in agg
+               and np.isfinite(agg[(s, m)]["linear_cv"]) else float("nan") for s in sets]
+        cv = float(np.mean(cvs)) if np.isfinite(cvs).all() else float("nan")
+        lines.append(f"| {VARIANT_LABELS.get(m, m)} | " + " | ".join(cells) + f" | {fmt(mean)} | {fmt(cv)} | "
+                     + (f"{max(fits):.1f}" if fits else "-") + " |")
+    if set(sets) <= set(next(iter(REFERENCE.values()))):
+        for name, row in REFERENCE.items():
+            lines.append(f"| {name} | " + " | ".join(f"{row[s]:.3f}" for s in sets)
+                         + f" | {np.mean([row[s] for s in sets]):.3f} | - | - |")
     lines += ["",
               "## CV accuracy on train (what chose C / gamma), embedding size, seconds", "",
               "| set | method | seeds | dim | linear CV | RBF CV | chosen (test) | fit s | embed s |",
@@ -454,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="baselines, comma-separated, or 'none'; those whose package is missing are skipped")
     p.add_argument("--seeds", type=int, default=1, help="run seeds 0..N-1 and report the mean (default 1)")
     p.add_argument("--first-seed", type=int, default=0, help="seeds run are FIRST..FIRST+N-1 (default 0)")
-    p.add_argument("--quick", action="store_true", help=f"{QUICK_EPOCHS} epochs and small grids: a smoke run")
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps and small grids: a smoke run")
     p.add_argument("--minirocket-svm", action="store_true", help="also the SVM columns for MiniRocket (slow)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     p.add_argument("--output", type=Path, default=RESULTS / "uea.md", help="markdown report")
@@ -490,6 +526,10 @@ def main(argv: list[str] | None = None) -> int:
     from seqae.datasets import load_uea
     # The first torch.optim.Adam of a process imports torch._dynamo (5-20 s here): do it before any timing.
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    # The first fit of a process also loads the compiled LSTM kernels (seconds): not part of any set's fit time.
+    from seqae import LSTMAutoencoder
+    warm = [np.zeros((5, 1), dtype=np.float32) + np.arange(5, dtype=np.float32)[:, None]] * 4
+    LSTMAutoencoder(hidden_size=4, latent_dim=2, epochs=1, min_steps=1, random_state=0).fit(warm)
 
     command = "python benchmarks/uea.py " + " ".join(sys.argv[1:] if argv is None else argv)
     started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -526,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 r.set = s
                 results.append(r)
+                if not args.no_write:
+                    write_csv(results, args.csv)   # as it goes: an interrupted run keeps what it measured
                 print(f"{s:16s} {m:14s} seed {seed}: linear {fmt(r.linear)} rbf {fmt(r.rbf)} own {fmt(r.other)} "
                       f"(cv {fmt(r.linear_cv)}/{fmt(r.rbf_cv)}, dim {r.dim}) fit {r.fit_s:.1f}s "
                       f"embed {r.embed_s:.2f}s {r.notes or ''}", flush=True)

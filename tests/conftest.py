@@ -9,12 +9,20 @@ import numpy as np
 import pytest
 import torch
 
+from seqae.autoencoder import PARAMS_BEFORE_ISSUE_16
+
 # Every model variant of the core issue: (variational, pooling, decoder, bidirectional, num_layers).
 VARIANTS = [
     dict(variational=v, pooling=p, decoder=d, bidirectional=b, num_layers=n)
     for v, p, d, (b, n) in itertools.product(
         (False, True), ("last", "mean", "attention"), ("repeat", "autoregressive"), ((False, 1), (True, 2)))
 ]
+
+
+# LSTMAutoencoder's parameters as they were before issue #16 changed its defaults (the epoch rule, whole clean
+# sequences, the latent code as the embedding): tests written for that model's mechanics (epoch counts, the fused
+# loss, checkpoints, threads, transform's width) pass these; tests/test_training_budget.py tests the new ones.
+BEFORE_16 = {k: v for k, v in PARAMS_BEFORE_ISSUE_16.items() if k != "latent_dim"}
 
 
 def variant_id(v: dict) -> str:

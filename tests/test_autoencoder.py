@@ -9,8 +9,9 @@ from sklearn.preprocessing import FunctionTransformer
 
 from conftest import VARIANTS, sine_collection, variant_id
 from seqae import InputError, LSTMAutoencoder, load
+from conftest import BEFORE_16  # the training and read-out of before issue #16
 
-TINY = dict(hidden_size=8, latent_dim=3, epochs=2, batch_size=8, random_state=0, device="cpu")
+TINY = dict(hidden_size=8, latent_dim=3, epochs=2, batch_size=8, random_state=0, device="cpu", **BEFORE_16)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +171,7 @@ def test_input_not_modified(data):
 def test_learns_sines_and_flags_an_odd_sequence():
     rng = np.random.default_rng(42)
     train, test = sine_collection(rng, 240), sine_collection(rng, 40)
-    ae = LSTMAutoencoder(hidden_size=32, latent_dim=8, epochs=40, learning_rate=3e-3, random_state=0,
+    ae = LSTMAutoencoder(**BEFORE_16, hidden_size=32, latent_dim=8, epochs=40, learning_rate=3e-3, random_state=0,
                          device="cpu").fit(train)
     err = ae.reconstruction_error(test)
     # Predicting each feature's mean scores 1.0 in standardised units.
@@ -193,7 +194,7 @@ def test_pooled_features_latent_part_and_masking(data):
 
 
 def test_decoder_hidden_size_narrows_only_the_decoder_and_survives_save(data, tmp_path):
-    ae = LSTMAutoencoder(hidden_size=12, decoder_hidden_size=3, latent_dim=4, epochs=2, random_state=0).fit(data)
+    ae = LSTMAutoencoder(**BEFORE_16, hidden_size=12, decoder_hidden_size=3, latent_dim=4, epochs=2, random_state=0).fit(data)
     assert ae.module_.encoder.forward_layers[0].hidden_size == 12
     assert ae.module_.decoder.lstm.hidden_size == 3
     assert ae.module_.decoder.head.in_features == 3
@@ -202,7 +203,7 @@ def test_decoder_hidden_size_narrows_only_the_decoder_and_survives_save(data, tm
     loaded = load(path)
     assert loaded.decoder_hidden_size == 3
     np.testing.assert_array_equal(loaded.reconstruction_error(data), ae.reconstruction_error(data))
-    same = LSTMAutoencoder(hidden_size=12, latent_dim=4, epochs=1, random_state=0).fit(data)
+    same = LSTMAutoencoder(**BEFORE_16, hidden_size=12, latent_dim=4, epochs=1, random_state=0).fit(data)
     assert same.module_.decoder.lstm.hidden_size == 12          # None: the encoder's width
     with pytest.raises(ValueError, match="decoder_hidden_size"):
         LSTMAutoencoder(decoder_hidden_size=0).fit(data)

@@ -342,7 +342,8 @@ def test_embed_ts_file(tmp_path, capsys):
                           "--epochs", "2", "--seed", "0", "--device", "cpu"], capsys)
     assert code == 0, err
     frame = pd.read_csv(out_path)
-    assert list(frame.columns) == ["id", "label", "z0", "z1", "z2", "reconstruction_error"]
+    width = 3 + 9 * 8   # the default embedding: the code, then 9 poolings of the 8 encoder units
+    assert list(frame.columns) == ["id", "label", *[f"z{j}" for j in range(width)], "reconstruction_error"]
     assert len(frame) == 24 and set(frame["label"]) == {"up", "down"}
     assert png.stat().st_size > 10_000
 
@@ -358,7 +359,8 @@ def test_embed_long_csv_to_parquet(tmp_path, capsys):
     out_path, model = tmp_path / "emb.parquet", tmp_path / "ae.seqae"
     code, out, err = run(["embed", src, "--id-column", "seq", "--time-column", "t", "--label-column", "cls",
                           "-o", out_path, "--save-model", model, "--hidden-size", "8", "--latent-dim", "2",
-                          "--decoder-hidden-size", "3", "--epochs", "1", "--seed", "0", "--device", "cpu"], capsys)
+                          "--decoder-hidden-size", "3", "--epochs", "1", "--seed", "0", "--device", "cpu",
+                          "--embedding", "latent", "--min-steps", "none"], capsys)
     assert code == 0, err
     frame = pd.read_parquet(out_path)
     assert list(frame.columns) == ["id", "label", "z0", "z1", "reconstruction_error"]
@@ -367,6 +369,58 @@ def test_embed_long_csv_to_parquet(tmp_path, capsys):
     assert model.stat().st_size > 0
     from seqae.persistence import load
     assert load(model).module_.decoder.lstm.hidden_size == 3
+
+
+def _tiny_ts(path: Path, n: int, seed: int, labels=("up", "down")) -> Path:
+    rng = np.random.default_rng(seed)
+    lines = ["@problemName tiny", "@univariate true", "@equalLength false",
+             "@classLabel true " + " ".join(labels), "@data"]
+    for i in range(n):
+        k = int(rng.integers(10, 20))
+        label = labels[i % len(labels)]
+        x = np.sin(np.arange(k) / 3 + i) if label == "up" else np.sign(np.sin(np.arange(k) / 2 + i))
+        lines.append(",".join(f"{v:.4f}" for v in x) + f":{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_embed_applies_a_saved_model_to_new_sequences(tmp_path, capsys):
+    train, new = _tiny_ts(tmp_path / "train.ts", 20, 0), _tiny_ts(tmp_path / "new.ts", 9, 1)
+    model = tmp_path / "ae.seqae"
+    code, _, err = run(["embed", train, "-o", tmp_path / "train.csv", "--save-model", model, "--hidden-size", "8",
+                        "--latent-dim", "3", "--min-steps", "20", "--seed", "0", "--device", "cpu"], capsys)
+    assert code == 0, err
+    code, out, err = run(["embed", new, "-o", tmp_path / "new.csv", "--model", model], capsys)
+    assert code == 0, err
+    frame = pd.read_csv(tmp_path / "new.csv")
+    from seqae import load
+    from seqae.datasets import read_ts
+    X_new = read_ts(new)[0]
+    expected = load(model).transform(X_new)
+    assert len(frame) == 9
+    np.testing.assert_allclose(frame[[f"z{j}" for j in range(expected.shape[1])]].to_numpy(), expected, atol=1e-5)
+    code, _, err = run(["embed", new, "-o", tmp_path / "x.csv", "--model", model, "--hidden-size", "4"], capsys)
+    assert code == 2 and "--model" in err and "hidden_size" in err
+
+
+def test_score_sequences_fits_saves_and_reloads(tmp_path, capsys):
+    normal = _tiny_ts(tmp_path / "normal.ts", 24, 0, labels=("up",))
+    mixed = _tiny_ts(tmp_path / "mixed.ts", 20, 1)
+    model, scores = tmp_path / "det.seqae", tmp_path / "scores.csv"
+    code, out, err = run(["score-sequences", mixed, "--train", normal, "-o", scores, "--save-model", model,
+                          "--hidden-size", "8", "--latent-dim", "3", "--epochs", "20", "--seed", "0",
+                          "--device", "cpu"], capsys)
+    assert code == 0, err
+    frame = pd.read_csv(scores)
+    assert list(frame.columns) == ["id", "label", "score", "anomaly"] and len(frame) == 20
+    from sklearn.metrics import roc_auc_score
+    assert roc_auc_score(frame["label"] == "down", frame["score"]) > 0.8   # square waves are the anomalies
+    again = tmp_path / "again.csv"
+    code, _, err = run(["score-sequences", mixed, "--model", model, "-o", again], capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(pd.read_csv(again)["score"], frame["score"], rtol=1e-5)
+    code, _, err = run(["score-sequences", mixed, "--model", model, "--train", normal, "-o", again], capsys)
+    assert code == 2 and "--train" in err
 
 
 # ================================================================================================== demo
@@ -383,7 +437,7 @@ def test_demo_writes_scores_and_plots(tmp_path, capsys):
 
 
 # ============================================================================================ help, misc
-@pytest.mark.parametrize("command", ["detect", "fit", "score", "evaluate", "embed", "demo"])
+@pytest.mark.parametrize("command", ["detect", "fit", "score", "evaluate", "embed", "score-sequences", "demo"])
 def test_each_command_has_help_with_examples(command, capsys):
     code, out, _ = run([command, "--help"], capsys)
     assert code == 0 and "examples:" in out and f"seqae {command}" in out

@@ -43,9 +43,10 @@ def test_detect_events_finds_the_injected_anomalies(threshold):
 
 def test_dynamic_rule_flags_less_than_a_low_quantile_on_clean_data():
     clean = _series(900, seed=3)
-    quantile = AnomalyDetector(**TINY, contamination=0.05).fit(_series())
+    quantile = AnomalyDetector(**TINY, threshold="quantile", contamination=0.05).fit(_series())
     dynamic = AnomalyDetector(**TINY, threshold="dynamic").fit(_series())
     assert dynamic.predict(clean).sum() < quantile.predict(clean).sum()
+    assert len(dynamic.detect_events(clean)) <= 1
 
 
 def test_dynamic_rule_parameters_reach_pruning_and_threshold():

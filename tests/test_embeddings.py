@@ -14,8 +14,9 @@ from sklearn.svm import SVC
 
 from seqae import InputError, LSTMAutoencoder
 from seqae.embedding import ConcatPooling
+from conftest import BEFORE_16  # the training and read-out of before issue #16
 
-TINY = dict(hidden_size=8, latent_dim=4, batch_size=16, device="cpu")
+TINY = dict(hidden_size=8, latent_dim=4, batch_size=16, device="cpu", **BEFORE_16)
 
 
 def waves(n: int, seed: int, min_length: int = 15, max_length: int = 40) -> tuple[list[np.ndarray], np.ndarray]:
@@ -39,7 +40,7 @@ def data():
 def test_pipeline_with_svc_learns_sine_vs_square(data):
     (X, y), (X_test, y_test) = data
     assert len({len(x) for x in X}) > 10  # really variable-length
-    ae = LSTMAutoencoder(hidden_size=16, latent_dim=8, batch_size=16, pooling="mean", epochs=10, patience=None,
+    ae = LSTMAutoencoder(**BEFORE_16, hidden_size=16, latent_dim=8, batch_size=16, pooling="mean", epochs=10, patience=None,
                          random_state=1, device="cpu")
     pipe = make_pipeline(ae, StandardScaler(), SVC()).fit(X, y)
     predictions = pipe.predict(X_test)

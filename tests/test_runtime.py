@@ -15,6 +15,7 @@ from seqae._runtime import (FIT_THREADS_MIN_STEP_WORK, INFERENCE_ROWS, INFERENCE
                             MIN_PARALLEL_STEPS, check_num_threads, cyclic_gc_paused, inference_batches,
                             recurrent_step_work, scoring_pass, scoring_workers, torch_threads)
 from seqae.data.batching import length_grouped_batches
+from conftest import BEFORE_16  # the training and read-out of before issue #16
 
 CPU = torch.device("cpu")
 
@@ -60,7 +61,7 @@ def test_cyclic_gc_paused_restores_the_collector_state(enabled):
 def test_scoring_pauses_the_collector_and_restores_it():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 12, 2)).astype(np.float32)
-    ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
+    ae = LSTMAutoencoder(**BEFORE_16, hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
     seen = []
     handle = ae.module_.register_forward_hook(lambda *_: seen.append(gc.isenabled()))
     try:
@@ -159,7 +160,7 @@ def fit_threads(monkeypatch, two_threads):
 @pytest.mark.parametrize("hidden, decoder, want", [(8, None, 1), (64, None, 1), (100, None, 2), (8, 100, 2)])
 def test_the_estimators_default_trains_wide_models_on_torchs_threads(fit_threads, hidden, decoder, want):
     X = np.random.default_rng(0).standard_normal((8, 5, 1)).astype(np.float32)
-    LSTMAutoencoder(hidden_size=hidden, decoder_hidden_size=decoder, latent_dim=2, epochs=1, batch_size=32,
+    LSTMAutoencoder(**BEFORE_16, hidden_size=hidden, decoder_hidden_size=decoder, latent_dim=2, epochs=1, batch_size=32,
                     random_state=0, device="cpu", max_batches_per_epoch=1).fit(X)
     assert fit_threads == [want]
     assert torch.get_num_threads() == 2
@@ -167,7 +168,7 @@ def test_the_estimators_default_trains_wide_models_on_torchs_threads(fit_threads
 
 def test_the_estimators_default_trains_on_one_thread_and_scores_on_torchs(fit_threads):
     X = np.random.default_rng(0).standard_normal((40, 12, 2)).astype(np.float32)
-    ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
+    ae = LSTMAutoencoder(**BEFORE_16, hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
     assert ae.num_threads == "auto" and fit_threads == [1]
     seen = []
     handle = ae.module_.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))  # output unchanged
@@ -264,7 +265,7 @@ def test_scoring_pass_stopped_early_leaves_the_rest_unscored(two_threads):
 def test_the_estimators_score_alike_on_worker_threads_and_on_one_thread(two_threads):
     rng = np.random.default_rng(0)
     X = [rng.standard_normal((int(t), 3)).astype(np.float32) for t in rng.integers(3, 40, size=300)]
-    ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
+    ae = LSTMAutoencoder(**BEFORE_16, hidden_size=8, latent_dim=4, epochs=1, random_state=0, device="cpu").fit(X)
     names = []
     handle = ae.module_.register_forward_hook(lambda *_: names.append(threading.current_thread().name))
     try:

@@ -23,7 +23,16 @@ from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceA
 from seqae.nn.decoder import DECODERS
 from seqae.nn.encoder import POOLINGS, masked_pool
 from seqae.nn.losses import forecast_squared_error, per_step_squared_error
+from seqae.nn.readout import SEGMENT_SCALES, multiscale_pool
+from seqae.training.budget import SCHEDULES, keep_validation_split
 from seqae.training.loop import TrainingConfig, train_autoencoder
+from seqae.training.objectives import ObjectiveConfig
+
+EMBEDDINGS = ("latent", "pooled", "multiscale")
+# The values of the parameters added in issue #16 that reproduce the models saved before it: a file that lacks
+# them is loaded with these, not with today's defaults (seqae.persistence).
+PARAMS_BEFORE_ISSUE_16 = dict(latent_dim=16, min_steps=None, lr_schedule="constant", min_crop=1.0,
+                              mask_fraction=0.0, contrastive_weight=0.0, embedding="latent")
 
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """LSTM autoencoder for collections of variable-length multivariate sequences.
@@ -39,8 +48,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     decoder_hidden_size : int or None, default=None
         LSTM units of the decoder when it should differ from ``hidden_size`` (None: the same). A narrow
         decoder under a wide encoder, as in many Keras models, trains and scores faster.
-    latent_dim : int, default=16
-        Size of the embedding.
+    latent_dim : int, default=64
+        Size of the latent code (the first part of the embedding; 16 before issue #16).
     num_layers : int, default=1
         Stacked LSTM layers.
     bidirectional : bool, default=False
@@ -74,6 +83,30 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Gradient clipping by global norm.
     max_batches_per_epoch : int or None, default=None
         Cap on optimisation steps per epoch (random batches each epoch); useful on very large window sets.
+    min_steps : int or None, default=1000
+        Training budget floor, in optimiser steps: a small collection trains for more epochs than ``epochs``
+        until it has had this many steps, early stopping never ends training before it, and a validation
+        split of fewer than 32 sequences is not made (the training loss is monitored instead: a handful of
+        held-out sequences cannot rank epochs). Large collections, whose ``epochs`` already give more steps,
+        train as before. None: the epoch rule alone (``epochs``, ``patience``), as before issue #16.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        "cosine": the learning rate decays from ``learning_rate`` to 5% of it over the planned steps
+        (``max(epochs * batches, min_steps)``); "constant": ``learning_rate`` throughout.
+    min_crop : float in (0, 1], default=0.5
+        Training on random crops: each sequence of a batch is replaced by a random contiguous piece of at
+        least this share of its length (1.0: whole sequences).
+    mask_fraction : float in [0, 1), default=0.25
+        Masked-step (denoising) reconstruction: this share of the real input steps is set to the feature mean
+        for the encoder, and the clean sequence is the target.
+    contrastive_weight : float, default=0.0
+        Weight of a hierarchical contrastive term (after TS2Vec) between the encoder's per-step outputs on two
+        overlapping crops of each sequence (``seqae.nn.contrastive``); 0: none.
+    embedding : {"multiscale", "pooled", "latent"}, default="multiscale"
+        What ``transform`` returns. "latent": the code (``latent_dim`` values). "pooled": the code, then the
+        top encoder layer's outputs at the last real step, their mean and their maximum (``latent_dim + 3P``,
+        P = ``hidden_size`` per direction). "multiscale": the code, then for every encoder layer the last
+        step, the maximum and the means over the whole sequence, its halves and its quarters
+        (``latent_dim + 9P`` per layer; ``seqae.nn.readout``).
     random_state : int, Generator or None, default=None
         Seeds weights, splits, batch order, dropout and VAE noise. Two fits with the same int are identical on CPU.
     device : str, default="auto"
@@ -116,15 +149,20 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     >>> rng = np.random.default_rng(0)
     >>> X = [np.sin(np.linspace(0, 6, n))[:, None] + 0.05 * rng.standard_normal((n, 1)) for n in range(20, 40)]
     >>> ae = LSTMAutoencoder(hidden_size=16, latent_dim=4, epochs=2, random_state=0).fit(X)
-    >>> ae.transform(X).shape
+    >>> ae.transform(X).shape          # the code (4), then 9 poolings of the 16 encoder units
+    (20, 148)
+    >>> ae.latent_code(X).shape
     (20, 4)
     """
 
-    def __init__(self, *, hidden_size=64, decoder_hidden_size=None, latent_dim=16, num_layers=1, bidirectional=False,
+    _legacy_params = PARAMS_BEFORE_ISSUE_16   # what a file saved before issue #16 was fitted with
+
+    def __init__(self, *, hidden_size=64, decoder_hidden_size=None, latent_dim=64, num_layers=1, bidirectional=False,
                  dropout=0.0, variational=False, beta=1.0, beta_warmup=0, pooling="last", decoder="repeat",
-                 forecast=False,
-                 epochs=100, batch_size=32, learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0,
-                 max_batches_per_epoch=None, random_state=None, device="auto", num_threads="auto", verbose=False):
+                 forecast=False, epochs=100, batch_size=32, learning_rate=1e-3, validation_fraction=0.1, patience=10,
+                 clip_norm=1.0, max_batches_per_epoch=None, min_steps=1000, lr_schedule="cosine", min_crop=0.5,
+                 mask_fraction=0.25, contrastive_weight=0.0, embedding="multiscale", random_state=None,
+                 device="auto", num_threads="auto", verbose=False):
         self.hidden_size = hidden_size
         self.decoder_hidden_size = decoder_hidden_size
         self.latent_dim = latent_dim
@@ -144,6 +182,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.patience = patience
         self.clip_norm = clip_norm
         self.max_batches_per_epoch = max_batches_per_epoch
+        self.min_steps = min_steps
+        self.lr_schedule = lr_schedule
+        self.min_crop = min_crop
+        self.mask_fraction = mask_fraction
+        self.contrastive_weight = contrastive_weight
+        self.embedding = embedding
         self.random_state = random_state
         self.device = device
         self.num_threads = num_threads
@@ -157,6 +201,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_int("decoder_hidden_size", self.decoder_hidden_size, 1, allow_none=True)
         check_int("patience", self.patience, 1, allow_none=True)
         check_int("max_batches_per_epoch", self.max_batches_per_epoch, 1, allow_none=True)
+        check_int("min_steps", self.min_steps, 1, allow_none=True)
+        check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
+        check_float("min_crop", self.min_crop, 0.0, 1.0, low_open=True)
+        check_float("mask_fraction", self.mask_fraction, 0.0, 1.0, high_open=True)
+        check_float("contrastive_weight", self.contrastive_weight, 0.0, 1e6)
+        check_choice("embedding", self.embedding, EMBEDDINGS)
         check_num_threads(self.num_threads)
         check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
         check_float("beta", self.beta, 0.0, 1e6)
@@ -179,7 +229,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @property
     def _n_features_out(self) -> int:
-        return self.latent_dim
+        if self.embedding == "latent":
+            return self.latent_dim
+        pooled = self.hidden_size * (2 if self.bidirectional else 1)
+        if self.embedding == "pooled":
+            return self.latent_dim + 3 * pooled
+        return self.latent_dim + self.num_layers * pooled * (2 + sum(SEGMENT_SCALES))
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, validation_data=None, checkpoint: str | os.PathLike | None = None):
@@ -224,7 +279,11 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         cfg = TrainingConfig(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                              patience=self.patience, clip_norm=self.clip_norm, beta=self.beta,
                              beta_warmup=self.beta_warmup, verbose=bool(self.verbose),
-                             max_batches_per_epoch=self.max_batches_per_epoch)
+                             max_batches_per_epoch=self.max_batches_per_epoch, min_steps=self.min_steps,
+                             lr_schedule=self.lr_schedule,
+                             objective=ObjectiveConfig(min_crop=float(self.min_crop),
+                                                       mask_fraction=float(self.mask_fraction),
+                                                       contrastive_weight=float(self.contrastive_weight)))
         fingerprint = self._fingerprint(sequences, val) if checkpoint is not None else ""
         torch_seed = int(rng.integers(2**63 - 1))
         # fork_rng: the torch seed below is local to this fit; the user's global torch RNG is left as it was.
@@ -250,7 +309,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _split(self, sequences: list[np.ndarray], rng: np.random.Generator):
         n_val = int(round(self.validation_fraction * len(sequences)))
-        if n_val == 0 or len(sequences) - n_val < 1:
+        if n_val == 0 or len(sequences) - n_val < 1 or not keep_validation_split(n_val, self.min_steps):
             return sequences, None
         perm = rng.permutation(len(sequences))
         return [sequences[i] for i in perm[n_val:]], [sequences[i] for i in perm[:n_val]]
@@ -304,11 +363,42 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return out
 
     def transform(self, X) -> np.ndarray:
-        """Embed each sequence: (N, latent_dim), the deterministic code or the VAE's posterior mean."""
+        """Embed each sequence: (N, n_features_out) float32, as ``embedding`` says (see the class docstring).
+
+        The code is the deterministic latent or the VAE's posterior mean; pooled parts see real steps only.
+        """
+        if self.embedding == "latent":
+            return self.latent_code(X)
+        if self.embedding == "pooled":
+            return self.pooled_features(X)
+        return self._encoder_features(X, lambda module, batch: [multiscale_pool(h, batch.lengths,
+                                                                                  module.encoder.bidirectional)
+                                                                for h in module.encoder.layer_outputs(batch.x,
+                                                                                                      batch.lengths)])
+
+    def latent_code(self, X) -> np.ndarray:
+        """The latent code of each sequence: (N, latent_dim), the deterministic code or the VAE's posterior mean."""
         _, sequences = self._prepare(X)
         out = np.empty((len(sequences), self.latent_dim), dtype=np.float32)
         for index, _, o in self._outputs(sequences):
             out[index] = o.embedding.float().cpu().numpy()
+        return out
+
+    def _encoder_features(self, X, parts) -> np.ndarray:
+        """The latent code, then ``parts(module, batch)`` (a list of (N, k) tensors), concatenated: (N, width)."""
+        _, sequences = self._prepare(X)
+        module = self.module_.eval()
+        device = self._device()
+
+        def run(index: np.ndarray) -> np.ndarray:
+            batch = pad_sequences(sequences, index).to(device)
+            code = module.encode(batch.x, batch.lengths)[0].mean
+            return torch.cat([code, *parts(module, batch)], dim=-1).float().cpu().numpy()
+
+        rows = list(scoring_pass(collection_lengths(sequences), self.num_threads, device, run))
+        out = np.empty((len(sequences), rows[0][1].shape[1]), dtype=np.float32)
+        for index, values in rows:
+            out[index] = values
         return out
 
     def pooled_features(self, X, outputs=("latent", "last", "mean", "max")) -> np.ndarray:
@@ -318,7 +408,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ----------
         X : as in ``fit``
         outputs : sequence of {"latent", "last", "mean", "max"}
-            Concatenated in this order: "latent" is ``transform(X)`` (``latent_dim`` values); the others pool
+            Concatenated in this order: "latent" is ``latent_code(X)`` (``latent_dim`` values); the others pool
             the encoder's top-layer outputs over each sequence's real steps (``hidden_size`` values, twice that
             when bidirectional): at the last real step, their mean, their maximum.
 

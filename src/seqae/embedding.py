@@ -1,9 +1,11 @@
 """``ConcatPooling``: richer sequence embeddings from fitted :class:`~seqae.LSTMAutoencoder` models.
 
-An autoencoder's ``transform`` gives its latent code, a small bottleneck (``latent_dim``). For classification
-the encoder holds more than that: its per-step outputs, pooled over each sequence's real steps in several ways
-(the last step, the mean, the maximum), describe the sequence in ``hidden_size`` numbers each. ``ConcatPooling``
-fits one or several autoencoders without labels and concatenates, for each of them, the requested parts.
+An autoencoder's latent code is a small bottleneck (``latent_dim``). For classification the encoder holds more
+than that: its per-step outputs, pooled over each sequence's real steps in several ways (the last step, the mean,
+the maximum), describe the sequence in ``hidden_size`` numbers each. ``ConcatPooling`` fits one or several
+autoencoders without labels and concatenates, for each of them, the requested parts. Since issue #16 a single
+``LSTMAutoencoder``'s ``transform`` does this by default, at several scales (``embedding="multiscale"``);
+``ConcatPooling`` remains the way to combine several models.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ class ConcatPooling(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         The models to fit (as clones, without labels); default one ``LSTMAutoencoder()``. Several models with
         different seeds or poolings give a larger, more stable embedding.
     outputs : tuple of {"latent", "last", "mean", "max"}, default ("latent", "last", "mean", "max")
-        What each model contributes, in this order: "latent" is its ``transform`` (``latent_dim`` values);
+        What each model contributes, in this order: "latent" is its ``latent_code`` (``latent_dim`` values);
         the others pool the per-step outputs of its encoder's top layer (``hidden_size`` values, twice that
         when bidirectional) over the real steps: "last" is the output at the last real step (for a backward
         direction: at step 0, where it has read the whole sequence), "mean" the average, "max" the maximum.

@@ -178,6 +178,8 @@ def load(path: str | os.PathLike, *, device: str | None = None):
             raise ModelFileError(f"{where!r}: tensor {key!r} holds NaN or inf values")
     if device is not None:
         params = {**params, "device": device}
+    # Files saved before a parameter existed are loaded with the value that reproduces them, not the new default.
+    params = {**{k: v for k, v in getattr(cls, "_legacy_params", {}).items() if k in known}, **params}
     try:
         estimator = cls(**params)
         if hasattr(estimator, "_check_params"):

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from seqae.cli import _common
 from seqae.cli._common import PROG, CLIError, HelpFormatter
 
-_COMMANDS = ("detect", "fit", "score", "evaluate", "embed", "demo")
+_COMMANDS = ("detect", "fit", "score", "evaluate", "embed", "score-sequences", "demo")
 
 _DESCRIPTION = """\
 LSTM sequence autoencoders for time-series anomaly detection and sequence embeddings.
@@ -38,7 +38,9 @@ examples:
   seqae fit train.csv --time-column timestamp -o model.seqae --window 48 --seed 0
   seqae score model.seqae new.csv --time-column timestamp -o scores.parquet
   seqae evaluate scores.csv --windows windows.json
-  seqae embed sequences.ts -o embeddings.csv --plot embedding.png
+  seqae embed sequences.ts -o embeddings.csv --plot embedding.png --save-model ae.seqae
+  seqae embed new.ts -o new_embeddings.csv --model ae.seqae
+  seqae score-sequences new.ts --train normal.ts -o scores.csv
 
 Run 'seqae COMMAND --help' for the options of each command."""
 
@@ -59,7 +61,7 @@ class _UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from seqae import __version__
-    from seqae.cli import demo, detect, embed, evaluate, fit, score
+    from seqae.cli import demo, detect, embed, evaluate, fit, score, sequences
 
     parser = _Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "num_threads='auto': one per core to score, and to fit wide models; one thread to fit "
                              "small ones); 1 is often fastest on a machine busy with other work")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (detect, fit, score, evaluate, embed, demo):
+    for module in (detect, fit, score, evaluate, embed, sequences, demo):
         module.add_parser(sub)
     return parser
 

@@ -194,6 +194,12 @@ def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, An
                      help="how the encoder summarises the steps" + d("pooling"))
     grp.add_argument("--decoder", choices=("repeat", "autoregressive"), help="decoder type" + d("decoder"))
     grp.add_argument("--epochs", type=positive_int, metavar="N", help="maximum training epochs" + d("epochs"))
+    grp.add_argument("--min-steps", type=int_or_none, metavar="N", default=argparse.SUPPRESS,
+                     help="train at least N optimiser steps (more epochs on small collections), 'none' for the "
+                          "epoch rule alone" + d("min_steps"))
+    grp.add_argument("--embedding", choices=("multiscale", "pooled", "latent"),
+                     help="what an embedding holds: the latent code ('latent'), or the code and the encoder's "
+                          "outputs pooled" + d("embedding"))
     grp.add_argument("--batch-size", type=positive_int, metavar="N", help="batch size" + d("batch_size"))
     grp.add_argument("--learning-rate", type=positive_float, metavar="LR", help="Adam step size" + d("learning_rate"))
     grp.add_argument("--patience", type=int_or_none, metavar="N", default=argparse.SUPPRESS,
@@ -281,7 +287,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 _AE_OPTIONS = ("hidden_size", "decoder_hidden_size", "latent_dim", "num_layers", "bidirectional", "variational", "pooling", "decoder",
-               "epochs", "batch_size", "learning_rate", "device")
+               "epochs", "batch_size", "learning_rate", "embedding", "device")
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
                      "missing")
 
@@ -298,6 +304,8 @@ def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) ->
         params["patience"] = args.patience
     if detector and getattr(args, "threshold_param", None):
         params["threshold_params"] = dict(args.threshold_param)
+    if hasattr(args, "min_steps"):
+        params["min_steps"] = args.min_steps
     if getattr(args, "seed", None) is not None:
         params["random_state"] = args.seed
     if getattr(args, "threads", None) is not None:

@@ -1,4 +1,5 @@
-"""``seqae embed``: fit an LSTM autoencoder on a collection of sequences and write one embedding per sequence."""
+"""``seqae embed``: fit an LSTM autoencoder on a collection of sequences (or load a saved one) and write one
+embedding per sequence."""
 from __future__ import annotations
 
 import argparse
@@ -18,13 +19,17 @@ Input formats (by extension unless --format is given):
         (default: every other column)
 
 Sequences may have different lengths. The output has one row per sequence: 'id', 'label' (when known),
-'z0' .. 'z{k-1}' (the embedding, k = --latent-dim) and 'reconstruction_error' (mean squared error of the
-sequence in standardised units; high = unusual).
+'z0' .. 'z{k-1}' (the embedding: the latent code, then the encoder's pooled outputs, see LSTMAutoencoder's
+'embedding') and 'reconstruction_error' (mean squared error of the sequence in standardised units; high =
+unusual). With --model, a model saved by --save-model embeds INPUT without training (new sequences must have
+the features it was fitted on).
 
 examples:
   seqae embed JapaneseVowels_TRAIN.ts -o embeddings.csv --plot embedding.png
   seqae embed events.csv --id-column session --time-column t --label-column outcome \\
       --latent-dim 8 --epochs 30 -o embeddings.parquet --save-model ae.seqae
+  seqae embed JapaneseVowels_TRAIN.ts -o train.csv --save-model ae.seqae
+  seqae embed JapaneseVowels_TEST.ts -o test.csv --model ae.seqae
 """
 
 
@@ -46,6 +51,9 @@ def add_parser(sub) -> None:
     outs.add_argument("--plot", metavar="FILE.png",
                       help="2-D projection of the embeddings (PCA, or UMAP when installed), coloured by label")
     outs.add_argument("--save-model", metavar="FILE", help="save the fitted autoencoder")
+    p.add_argument("--model", metavar="FILE",
+                   help="embed with this saved autoencoder (from --save-model) instead of fitting one; "
+                        "the model options below do not apply")
     _common.add_embed_model_options(p)
     _common.add_output_options(p)
     p.set_defaults(run=run)
@@ -84,6 +92,21 @@ def read_collection(args: argparse.Namespace):
                            feature_columns=args.feature_columns, label_column=args.label_column)
 
 
+def load_autoencoder(path: str, device: str | None):
+    """The LSTMAutoencoder saved in ``path`` (a SequenceAnomalyDetector's own autoencoder is accepted too)."""
+    import seqae
+    from seqae import LSTMAutoencoder, SequenceAnomalyDetector
+    from seqae.exceptions import ModelFileError
+
+    model = seqae.load(path, device=device)
+    if isinstance(model, SequenceAnomalyDetector):
+        model = model.autoencoder_
+    if not isinstance(model, LSTMAutoencoder):
+        raise ModelFileError(f"{path!r} holds a {type(model).__name__}, not an LSTMAutoencoder; 'seqae embed --model' "
+                             "needs a model from 'seqae embed --save-model'")
+    return model
+
+
 def run(args: argparse.Namespace) -> int:
     from seqae import LSTMAutoencoder
     from seqae.plotting import plot_embedding
@@ -97,18 +120,32 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--plot {args.plot!r}: plots are written as PNG; use a .png name")
         _common.check_writable(args.plot, "--plot")
     if args.save_model:
+        if args.model:
+            raise CLIError("--save-model and --model: the model is already saved; pass one of them")
         _common.check_writable(args.save_model, "--save-model")
-    ae = LSTMAutoencoder(**_common.model_params(args, detector=False, progress=out.progress_bars))
-    _common.check_model(ae)
-    X, y, ids = read_collection(args)
-    lengths = np.array([len(x) for x in X])
-    out.step(f"read {len(X)} sequences from {args.input}: {X[0].shape[1]} feature(s), lengths "
-             f"{lengths.min()}..{lengths.max()}" + ("" if y is None else f", {len(pd.unique(y))} distinct labels"))
-    p = ae.get_params()
-    out.step(f"training: hidden {p['hidden_size']}, latent {p['latent_dim']}, up to {p['epochs']} epochs")
-    ae.fit(X)
-    out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s ({ae.stop_reason_.replace('_', ' ')}; "
-             f"kept epoch {ae.best_epoch_})")
+    if args.model:
+        given = [name for name in _common.model_params(args, detector=False, progress=False)
+                 if name not in ("verbose", "device", "num_threads")]
+        if given:
+            raise CLIError(f"--model {args.model!r}: model options ({', '.join(given)}) apply when fitting; "
+                           "the saved model keeps its own")
+        ae = load_autoencoder(args.model, args.device)
+        X, y, ids = read_collection(args)
+        out.step(f"read {len(X)} sequences from {args.input}; embedding with {args.model}")
+    else:
+        ae = LSTMAutoencoder(**_common.model_params(args, detector=False, progress=out.progress_bars))
+        _common.check_model(ae)
+        X, y, ids = read_collection(args)
+        lengths = np.array([len(x) for x in X])
+        out.step(f"read {len(X)} sequences from {args.input}: {X[0].shape[1]} feature(s), lengths "
+                 f"{lengths.min()}..{lengths.max()}" + ("" if y is None else f", {len(pd.unique(y))} distinct labels"))
+        p = ae.get_params()
+        out.step(f"training: hidden {p['hidden_size']}, latent {p['latent_dim']}, up to {p['epochs']} epochs "
+                 f"(at least {p['min_steps']} steps)" if p["min_steps"] else
+                 f"training: hidden {p['hidden_size']}, latent {p['latent_dim']}, up to {p['epochs']} epochs")
+        ae.fit(X)
+        out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s "
+                 f"({ae.stop_reason_.replace('_', ' ')}; kept epoch {ae.best_epoch_})")
     Z = ae.transform(X)
     errors = ae.reconstruction_error(X)
     frame = pd.DataFrame({"id": ids})

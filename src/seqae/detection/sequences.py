@@ -19,7 +19,9 @@ class SequenceAnomalyDetector(DetectorBase):
     threshold_params : dict, optional
         Extra arguments of the threshold function (``k`` for "sigma"; ``q``, ``level`` for "pot").
     **autoencoder parameters
-        Every :class:`~seqae.LSTMAutoencoder` parameter, same names and defaults.
+        Every :class:`~seqae.LSTMAutoencoder` parameter, same names and defaults, except the training budget
+        and objective added in issue #16: here ``min_steps=None`` and ``lr_schedule="constant"`` (the epoch
+        rule the detection defaults were chosen with), no crops, masking or contrastive term.
 
     Attributes
     ----------
@@ -42,8 +44,10 @@ class SequenceAnomalyDetector(DetectorBase):
     def __init__(self, *, contamination=0.05, threshold="quantile", threshold_params=None, hidden_size=64,
                  decoder_hidden_size=None,
                  latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0,
-                 beta_warmup=0, pooling="last", decoder="repeat", forecast=False, epochs=100, batch_size=32, learning_rate=1e-3,
-                 validation_fraction=0.1, patience=10, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
+                 beta_warmup=0, pooling="last", decoder="repeat", forecast=False, epochs=100, batch_size=32,
+                 learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0, max_batches_per_epoch=None,
+                 min_steps=None, lr_schedule="constant", min_crop=1.0, mask_fraction=0.0, contrastive_weight=0.0,
+                 embedding="latent", random_state=None,
                  device="auto", num_threads="auto", verbose=False):
         self.contamination = contamination
         self.threshold = threshold
@@ -67,6 +71,12 @@ class SequenceAnomalyDetector(DetectorBase):
         self.patience = patience
         self.clip_norm = clip_norm
         self.max_batches_per_epoch = max_batches_per_epoch
+        self.min_steps = min_steps
+        self.lr_schedule = lr_schedule
+        self.min_crop = min_crop
+        self.mask_fraction = mask_fraction
+        self.contrastive_weight = contrastive_weight
+        self.embedding = embedding
         self.random_state = random_state
         self.device = device
         self.num_threads = num_threads

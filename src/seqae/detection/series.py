@@ -99,10 +99,13 @@ class AnomalyDetector(DetectorBase):
     """
 
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="dynamic", threshold_params=None,
-                 event_gap=None, score_aggregation="window_max", forecast_weight=0.5, missing="raise", max_train_windows=4096, hidden_size=32,
-                 decoder_hidden_size=None, latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
+                 event_gap=None, score_aggregation="window_max", forecast_weight=0.5, missing="raise",
+                 max_train_windows=4096, hidden_size=32, decoder_hidden_size=None, latent_dim=16, num_layers=1,
+                 bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
                  pooling="last", decoder="repeat", forecast=False, epochs=50, batch_size=64, learning_rate=1e-3,
-                 validation_fraction=0.1, patience=5, clip_norm=1.0, max_batches_per_epoch=None, random_state=None,
+                 validation_fraction=0.1, patience=5, clip_norm=1.0, max_batches_per_epoch=None,
+                 min_steps=None, lr_schedule="constant", min_crop=1.0, mask_fraction=0.0, contrastive_weight=0.0,
+                 embedding="latent", random_state=None,
                  device="auto", num_threads="auto", verbose=False):
         self.window = window
         self.stride = stride
@@ -133,6 +136,12 @@ class AnomalyDetector(DetectorBase):
         self.patience = patience
         self.clip_norm = clip_norm
         self.max_batches_per_epoch = max_batches_per_epoch
+        self.min_steps = min_steps
+        self.lr_schedule = lr_schedule
+        self.min_crop = min_crop
+        self.mask_fraction = mask_fraction
+        self.contrastive_weight = contrastive_weight
+        self.embedding = embedding
         self.random_state = random_state
         self.device = device
         self.num_threads = num_threads

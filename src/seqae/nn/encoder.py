@@ -109,8 +109,10 @@ class LSTMEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.attention = AttentionPooling(self.output_size, attention_size) if pooling == "attention" else None
 
-    def sequence_outputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Per-step outputs of the top layer, (N, T, F) -> (N, T, P); values at padded steps are meaningless."""
+    def layer_outputs(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        """Per-step outputs of every layer, bottom first: a list of (N, T, P); values at padded steps are
+        meaningless."""
+        outputs = []
         h = x
         for i, fwd in enumerate(self.forward_layers):
             if i > 0:
@@ -119,8 +121,13 @@ class LSTMEncoder(nn.Module):
             if self.bidirectional:
                 rev, _ = run_lstm(self.backward_layers[i], reverse_padded(h, lengths))
                 out = torch.cat([out, reverse_padded(rev, lengths)], dim=-1)  # (N, T, 2H)
+            outputs.append(out)
             h = out
-        return h
+        return outputs
+
+    def sequence_outputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-step outputs of the top layer, (N, T, F) -> (N, T, P); values at padded steps are meaningless."""
+        return self.layer_outputs(x, lengths)[-1]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.pool(self.sequence_outputs(x, lengths), lengths)

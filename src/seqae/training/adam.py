@@ -49,6 +49,9 @@ class FlatAdam:
         self.exp_avg = torch.zeros_like(param.detach())
         self.exp_avg_sq = torch.zeros_like(self.exp_avg)
 
+    def set_lr(self, lr: float) -> None:
+        self.lr = lr
+
     def zero_grad(self) -> None:
         """Zero the gradient in place (the parameters' gradients are views of it)."""
         self.param.grad.zero_()
@@ -103,6 +106,10 @@ class TorchAdam:
     def __init__(self, params: list[torch.Tensor], lr: float, clip_norm: float | None, fused: bool):
         self.params, self.clip_norm = params, clip_norm
         self.optimizer = torch.optim.Adam(params, lr=lr, fused=fused)
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def zero_grad(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)

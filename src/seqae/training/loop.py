@@ -18,11 +18,11 @@ from seqae._runtime import cyclic_gc_paused
 from seqae.data.batching import length_grouped_batches, pad_sequences
 from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
-from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
-from seqae.nn.losses import autoencoder_loss, forecast_loss
 from seqae.training.adam import FlatAdam, TorchAdam
+from seqae.training.budget import plan_budget
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from seqae.training.flat import FlatParameters
+from seqae.training.objectives import ObjectiveConfig, batch_loss
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class TrainingConfig:
     min_delta: float = 1e-4       # relative improvement that counts as one for early stopping
     verbose: bool = False         # progress bar over epochs
     max_batches_per_epoch: int | None = None  # cap on steps per epoch (random batches), for huge window sets
+    min_steps: int | None = None  # floor on optimiser steps: more epochs are planned when `epochs` give fewer,
+                                  # and early stopping waits for it (training/budget.py); None: the epoch rule
+    lr_schedule: str = "constant"  # "constant" or "cosine" (decay over the planned steps)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)  # crops, masking, contrastive term
 
 
 @dataclass
@@ -61,20 +65,6 @@ def _improved(loss: float, best: float, min_delta: float) -> bool:
     return not math.isfinite(best) or loss < best - min_delta * abs(best)
 
 
-def _batch_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], index: np.ndarray, device: torch.device,
-                beta: float) -> tuple[torch.Tensor, int]:
-    batch = pad_sequences(seqs, index).to(device)
-    if fused_loss_applies(module, batch.x, batch.lengths):
-        # The default architecture: the same loss and gradients as below, as one autograd node.
-        total = fused_autoencoder_loss(module, batch.x, batch.lengths, beta)
-    else:
-        out = module(batch.x, batch.lengths)
-        total, _, _ = autoencoder_loss(out.reconstruction, batch.x, batch.lengths, out.embedding, out.logvar, beta)
-        if out.forecast is not None:  # next-step prediction beside reconstruction, weighted equally
-            total = total + forecast_loss(out.forecast, batch.x, batch.lengths)
-    return total, int(batch.lengths.sum()) * batch.x.shape[-1]
-
-
 def evaluate_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], device: torch.device, beta: float,
                   batch_size: int = 256) -> float:
     """Mean loss per real element over a collection, in eval mode (no sampling, no teacher forcing)."""
@@ -84,7 +74,7 @@ def evaluate_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], device: t
     with torch.inference_mode():
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
         for index in length_grouped_batches(lengths, batch_size):
-            loss, n = _batch_loss(module, seqs, index, device, beta)
+            loss, n = batch_loss(module, seqs, index, device, beta)
             total += float(loss.detach()) * n
             count += n
     module.train(was_training)
@@ -167,17 +157,22 @@ def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: lis
     # leaves the three consistent.
     best: tuple[float, int, dict[str, torch.Tensor]] = (math.inf, -1, _state_copy(module))
     wait, start_epoch = 0, 0
+    lengths = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
+    per_epoch = math.ceil(len(train) / cfg.batch_size)     # what length_grouped_batches makes of them
+    if cfg.max_batches_per_epoch is not None:
+        per_epoch = min(per_epoch, cfg.max_batches_per_epoch)
+    budget = plan_budget(cfg.epochs, per_epoch, cfg.min_steps, cfg.lr_schedule)
     if checkpoint is not None and os.path.exists(checkpoint):
         ckpt = _restore_checkpoint(checkpoint, fingerprint, module, optimizer, rng)
         best = (ckpt.best_loss, ckpt.best_epoch, ckpt.best_state)
-        wait, start_epoch = ckpt.wait, min(ckpt.epoch, cfg.epochs)
+        wait, start_epoch = ckpt.wait, min(ckpt.epoch, budget.epochs)
         result.history = copy.deepcopy(ckpt.history)
-        if cfg.patience is not None and wait >= cfg.patience:
+        if cfg.patience is not None and wait >= cfg.patience and budget.may_stop(start_epoch * per_epoch):
             # The checkpointed run had already stopped early (it was killed before returning): stop here too.
             result.stop_reason = "early_stopping"
-            start_epoch = cfg.epochs
-    lengths = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
-    epochs = range(start_epoch, cfg.epochs)
+            start_epoch = budget.epochs
+    step = start_epoch * per_epoch       # optimiser steps done (every epoch but a non-finite one runs per_epoch)
+    epochs = range(start_epoch, budget.epochs)
     bar = tqdm(epochs, desc="training", unit="epoch", disable=not cfg.verbose, leave=False)
 
     def stop_non_finite(what: str, epoch: int, hint: str) -> None:
@@ -198,13 +193,16 @@ def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: lis
             total, count, finite = 0.0, 0, True
             with cyclic_gc_paused():
                 for index in batches:
-                    loss, n = _batch_loss(module, train, index, device, beta)
+                    loss, n = batch_loss(module, train, index, device, beta, cfg.objective, rng)
                     if not torch.isfinite(loss):
                         finite = False
                         break
                     optimizer.zero_grad()
                     loss.backward()
+                    if budget.schedule != "constant":
+                        optimizer.set_lr(budget.learning_rate(cfg.learning_rate, step))
                     optimizer.step()                       # clips the gradient first (cfg.clip_norm)
+                    step += 1
                     total += float(loss.detach()) * n
                     count += n
             train_loss = total / count if finite else math.nan
@@ -239,7 +237,8 @@ def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: lis
                     optimizer_state=optimizer.state_dict(), numpy_rng_state=rng.bit_generator.state,
                     torch_rng_state=torch.get_rng_state(), history=result.history, best_loss=best[0],
                     best_epoch=best[1], wait=wait, fingerprint=fingerprint))
-            if cfg.patience is not None and wait >= cfg.patience:
+            if (cfg.patience is not None and wait >= cfg.patience and budget.may_stop(step)
+                    and epoch + 1 < budget.epochs):    # after the last planned epoch it is the budget that ended
                 result.stop_reason = "early_stopping"
                 break
     except KeyboardInterrupt:
