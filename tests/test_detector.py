@@ -80,7 +80,8 @@ def test_sample_starts_bounded_and_spread():
     assert sample_starts(starts, None) is starts
 
 
-def test_every_point_scored_and_pyod_contract(detector):
+def test_every_point_scored_and_pyod_contract():
+    detector = AnomalyDetector(**TINY, threshold="quantile").fit(_series())
     x = _series(300, seed=1)
     scores = detector.decision_function(x)
     assert scores.shape == (300,) and np.isfinite(scores).all() and (scores >= 0).all()
