@@ -1,0 +1,74 @@
+"""benchmarks/detection.py: the events protocol's bookkeeping on hand-made cases, Orion's reference figures, and
+a run of the suite's cheapest method on UCR and SKAB in a subprocess (skipped without the data)."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import detection  # noqa: E402
+
+DATA = Path(os.environ.get("SEQAE_DATA") or ROOT.parent / "shared" / "data")
+ORION = ROOT.parent / "shared" / "reference" / "Orion" / "0.7.1.csv"
+
+
+def _case(protocols=("scores", "events"), eval_from=10):
+    labels = np.zeros(40, np.int64)
+    labels[20:25] = 1
+    labels[32:34] = 1
+    return detection.Case("G", "s", protocols, np.zeros((40, 1)), 10, eval_from, labels,
+                           np.array([[20, 24], [32, 33]]))
+
+
+def test_events_protocol_counts_and_flagged_share():
+    case = _case()
+    scores = np.zeros(40)
+    scores[21] = 1.0
+    # one detection inside the first event, one false alarm, one before eval_from (ignored), none on the second
+    detected = np.array([[2, 4], [21, 22], [28, 29]])
+    rows = {r["protocol"]: r for r in detection.evaluate_case(case, scores, detected, 1.0, 0.5, "k")}
+    e = rows["events"]
+    assert (e["tp"], e["fp"], e["fn"]) == (1, 1, 1)
+    assert e["flagged"] == pytest.approx(4 / 30) and e["labelled"] == pytest.approx(7 / 30)
+    s = rows["scores"]
+    assert s["n_eval"] == 30 and 0 < s["auc_pr"] <= 1 and 0 < s["vus_pr"] <= 1
+
+
+def test_a_detection_reaching_back_before_the_evaluated_part_is_cut_at_its_start():
+    case = _case(protocols=("events",), eval_from=22)
+    rows = detection.evaluate_case(case, np.zeros(40), np.array([[15, 23]]), 0.0, 0.0, "k")
+    assert (rows[0]["tp"], rows[0]["fp"], rows[0]["fn"]) == (1, 0, 1)
+    assert rows[0]["flagged"] == pytest.approx(2 / 18)
+
+
+@pytest.mark.skipif(not ORION.is_file(), reason="shared/reference/Orion/0.7.1.csv not found")
+def test_orion_reference_figures_are_the_published_ones():
+    ref = detection.orion_f1()
+    # AER's figures as quoted in issue #15, from the per-signal table summed per group
+    assert ref["artificialWithAnomaly"]["aer"] == pytest.approx(0.750, abs=5e-4)
+    assert ref["realAWSCloudwatch"]["aer"] == pytest.approx(0.702, abs=5e-4)
+    assert ref["SMAP"]["aer"] == pytest.approx(0.764, abs=5e-4)
+
+
+@pytest.mark.skipif(not (DATA / "UCR_Anomaly").is_dir() or not (DATA / "SKAB").is_dir(),
+                    reason="UCR_Anomaly and SKAB not found under ../shared/data or $SEQAE_DATA")
+def test_suite_runs_a_peer_on_ucr_and_skab(tmp_path):
+    out = tmp_path / "detection.md"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "detection.py"), "--methods", "zscore", "--groups",
+           "UCR,SKAB", "--limit", "2", "--jobs", "1", "--data", str(DATA), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with (tmp_path / "detection" / "zscore.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["group"], r["protocol"]) for r in rows} == {("UCR", "scores"), ("UCR", "events"),
+                                                          ("SKAB", "scores"), ("SKAB", "events")}
+    assert not any(r["error"] for r in rows)
+    text = out.read_text()
+    assert "| zscore |" in text and "## Events" in text
