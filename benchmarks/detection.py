@@ -311,6 +311,8 @@ def run_method(method: str, stem: str, cases: list[Case], args, params: dict, cs
     started = time.perf_counter()
 
     def record(case: Case, result) -> None:
+        if not isinstance(result, BaseException) and not all(np.isfinite(v[0]).all() for v in result.values()):
+            result = RuntimeError("the method returned non-finite scores")  # an error row, the run goes on
         for r in paths:
             if isinstance(result, BaseException):
                 rows[r].append({"group": case.group, "series": case.series, "protocol": case.protocols[0],
