@@ -30,8 +30,9 @@ overrides and ``--tag NAME`` stores such a run as ``seqae@NAME``), and the peers
 pyod==3.6.7 tqdm``).
 
 ``--rules '{"NAME": {...}}'`` also evaluates each seqae fit with other scoring or thresholding parameters
-(``forecast_weight``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``) applied to the same
-per-point errors, stored as ``<stem>~NAME``: how the threshold rule and the mix of errors were chosen.
+(``forecast_weight``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``,
+``score_aggregation``) applied to the same fit (one scoring pass per aggregation), stored as ``<stem>~NAME``:
+how the threshold rule, the aggregation and the mix of errors were compared.
 Events here are cut from the whole series' scores (their part after ``eval_from``), so that one scoring pass
 serves every rule.
 
@@ -78,7 +79,8 @@ GROUPS = ("NAB", "SMAP", "SMAP-25", "UCR", "SKAB")
 ORION_NAB_GROUPS = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchange", "realTraffic", "realTweets")
 PEERS = ("zscore", "iforest", "pyod-ae", "pyod-lstm")
 # What a --rules entry may set: parameters applied after the fit to the same per-point errors.
-RULE_PARAMS = {"forecast_weight", "threshold", "threshold_params", "contamination", "event_gap"}
+RULE_PARAMS = {"forecast_weight", "threshold", "threshold_params", "contamination", "event_gap",
+               "score_aggregation"}
 FIELDS = ["group", "series", "protocol", "n_eval", "auc_pr", "auc_roc", "vus_pr", "vus_roc", "tp", "fp", "fn",
           "flagged", "labelled", "fit_s", "score_s", "error", "params"]
 
@@ -231,9 +233,8 @@ def evaluate_case(case: Case, scores: np.ndarray, detected: np.ndarray, fit_s: f
 # ============================================================================================== running
 def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
     """{rule: (scores, detected events, fit_s, score_s)}: the fit with ``params`` (rule ""), then for each rule
-    the same fit and the same per-point errors, combined and thresholded with the rule's parameters
-    (``forecast_weight``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``): the series is
-    scored once, so a grid of rules costs little beside the fit."""
+    the same fit, its per-point errors combined and thresholded with the rule's parameters (RULE_PARAMS): the
+    series is scored once per aggregation, so a grid of rules costs little beside the fit."""
     import torch
     from seqae import AnomalyDetector
     torch.set_num_threads(threads)
@@ -241,16 +242,23 @@ def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
     t0 = time.perf_counter()
     det.fit(case.values[:case.n_train])
     fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    train_parts = det._error_parts(det._validate(case.values[:case.n_train], fitted=True))
-    parts = det._error_parts(det._validate(case.values, fitted=True))
-    score_s = time.perf_counter() - t0
+    cache: dict[str, tuple] = {}     # score_aggregation -> (training parts, parts, seconds): one pass each
+
+    def error_parts():
+        if det.score_aggregation not in cache:
+            t0 = time.perf_counter()
+            cache[det.score_aggregation] = (det._error_parts(det._validate(case.values[:case.n_train], fitted=True)),
+                                            det._error_parts(det._validate(case.values, fitted=True)),
+                                            time.perf_counter() - t0)
+        return cache[det.score_aggregation]
+
     out = {}
     for rule, overrides in {"": {}, **rules}.items():
         bad = set(overrides) - RULE_PARAMS
         if bad:
             raise ValueError(f"--rules: {sorted(bad)} need another fit; a rule sets only {sorted(RULE_PARAMS)}")
         det.set_params(**{**params, **overrides})
+        train_parts, parts, score_s = error_parts()
         det._fit_threshold(det._combine(*train_parts).mean(axis=1))
         scores = det._combine(*parts).mean(axis=1)
         detected = det._runs(scores[case.eval_from:]) + case.eval_from if "events" in case.protocols \
