@@ -58,7 +58,7 @@ def random_crops(x: torch.Tensor, lengths: torch.Tensor, min_crop: float,
     return torch.where(keep, gathered, torch.zeros((), dtype=x.dtype, device=x.device)), torch.from_numpy(crop)
 
 
-def mask_steps(x: torch.Tensor, lengths: torch.Tensor, fraction: float, rng: np.random.Generator) -> torch.Tensor:
+def mask_steps(x: torch.Tensor, fraction: float, rng: np.random.Generator) -> torch.Tensor:
     """x (N, T, F) with a random ``fraction`` of its steps set to 0 (the real steps matter: padding is left out
     of every loss)."""
     drop = torch.from_numpy(rng.random(x.shape[:2]) < fraction).to(x.device)           # (N, T)
@@ -103,7 +103,7 @@ def objective_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.
         x, lengths = random_crops(x, lengths, objective.min_crop, rng)
     x_in = x
     if objective.mask_fraction > 0.0:
-        x_in = mask_steps(x, lengths, objective.mask_fraction, rng)
+        x_in = mask_steps(x, objective.mask_fraction, rng)
     loss = _reconstruction(module, x_in, x, lengths, beta)
     shortest = int(lengths.min())
     if objective.contrastive_weight > 0.0 and shortest >= 2:
