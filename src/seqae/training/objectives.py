@@ -122,9 +122,9 @@ def _count(x: torch.Tensor, lengths: torch.Tensor) -> int:
 
 def _reconstruction(module: SequenceAutoencoder, x_in: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor,
                     beta: float) -> torch.Tensor:
-    """Reconstruction loss of ``target`` from ``x_in`` (plus the VAE's KL): one fused node when x_in is target."""
-    if x_in is target and fused_loss_applies(module, x_in, lengths):
-        return fused_autoencoder_loss(module, x_in, lengths, beta)
+    """Reconstruction loss of ``target`` from ``x_in`` (plus the VAE's KL), as one fused node where it applies."""
+    if fused_loss_applies(module, x_in, lengths) and not target.requires_grad:
+        return fused_autoencoder_loss(module, x_in, lengths, beta, target=target)
     out = module(x_in, lengths)
     total, _, _ = autoencoder_loss(out.reconstruction, target, lengths, out.embedding, out.logvar, beta)
     return total
