@@ -3,7 +3,8 @@ plus an optional contrastive term between two views.
 
 Why: plain reconstruction of the whole sequence from its last LSTM state teaches the encoder little that a
 random LSTM does not already give (issue #16). Each term here is off by default at this level (0 or 1.0), so
-a configuration that asks for none of them trains exactly as before, on the fused loss where it applies:
+a configuration that asks for none of them trains exactly as before (``LSTMAutoencoder``'s defaults turn crops
+and masked steps on):
 
 - random crops (``min_crop`` < 1): each sequence of the batch is replaced by a random contiguous piece of at
   least that share of its length; the model must encode whatever piece it is given, not one fixed outline;
@@ -12,8 +13,10 @@ a configuration that asks for none of them trains exactly as before, on the fuse
 - contrastive (``contrastive_weight`` > 0): :func:`seqae.nn.contrastive.hierarchical_contrastive_loss` between
   the encoder's per-step outputs on two overlapping crops, both inside the batch's shortest sequence.
 
-Padding stays out of every term: crops and masks are drawn inside each sequence's real length, the
-reconstruction loss sees real steps only, and the contrastive views hold real steps only.
+Padding stays out of every term: crops gather real steps only, a mask that falls on padding sets a 0 to 0, the
+reconstruction loss sees real steps only, and the contrastive views hold real steps only. Crops and masked steps
+keep the fused loss (the C++ loss takes the clean target beside the masked input); the contrastive term runs
+the encoder again on its two views through the module.
 """
 from __future__ import annotations
 
