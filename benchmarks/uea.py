@@ -1,5 +1,9 @@
 #!/usr/bin/env python
-"""Sequence embeddings on UEA/UCR classification sets (issue #4): seqae against unsupervised baselines.
+"""Sequence embeddings on UEA/UCR classification sets (issues #4, #16): seqae against unsupervised baselines.
+
+Rows: "default" is ``LSTMAutoencoder(random_state=seed)`` with no per-set tuning; every other seqae row changes
+one thing (``VARIANTS``), "before16" is the default before issue #16, "untrained" a control. Peers that need
+packages not installed here (aeon, ts2vec) are shown from shared/reference/peers_UEA.md, labelled "(reference)".
 
 Protocol, the same for every representation:
 
@@ -9,7 +13,8 @@ Protocol, the same for every representation:
    and an RBF SVM (``SVC``, C and gamma by the same CV); report test accuracy.
 
 Nothing is chosen on the test split. Baselines run in the same script and on the same splits when their
-packages are installed (see ``make_env`` below): raw series (zero-padded, flattened, standardised, LinearSVC),
+packages are installed (see below): raw series (zero-padded, flattened, standardised; through the same two SVMs,
+so its figure can differ from the reference's LinearSVC-only one),
 1-NN DTW (aeon, full window, unequal lengths natively), MiniRocket + RidgeClassifierCV (aeon, unequal lengths
 zero-padded to the longest train/test length, as in shared/reference/peers_UEA.md), and TS2Vec (the authors'
 PyPI package ``ts2vec``, 320-dim full-series encoding, RBF SVM) when importable. For MiniRocket and TS2Vec the
@@ -26,6 +31,8 @@ Examples::
     .venv-uea/bin/python benchmarks/uea.py                       # everything, one seed, writes results/uea.md
     .venv-uea/bin/python benchmarks/uea.py --seeds 3             # mean over seeds 0, 1, 2
     .venv/bin/python benchmarks/uea.py --sets GunPoint --variants default,before16 --quick --no-write
+    PYTHONPATH=src .venv/bin/python benchmarks/uea.py --variants default,before16 --baselines raw --seeds 3 \
+        --threads 1        # the summary's default row (issue #16)
 """
 from __future__ import annotations
 
@@ -90,6 +97,7 @@ VARIANTS = {
     "default-crop0.8": {"min_crop": 0.8},
     "default-nomask": {"mask_fraction": 0.0},
     "default-nocrop": {"min_crop": 1.0},
+    "default-epoch-rule": {"min_steps": None, "lr_schedule": "constant"},
     # Control: one optimiser step, i.e. a random LSTM read out the default way: what does training add?
     "untrained": {**STAGE1, "epochs": 1, "min_steps": 1},
 }
@@ -111,6 +119,7 @@ VARIANT_LABELS = {
     "default-crop0.8": "default, but `min_crop=0.8`",
     "default-nomask": "default, but `mask_fraction=0` (crops only)",
     "default-nocrop": "default, but `min_crop=1` (masked steps only)",
+    "default-epoch-rule": "default, but the epoch rule (`min_steps=None, lr_schedule='constant'`)",
     "untrained": "control: stage 1 after one optimiser step (`epochs=1, min_steps=1`)",
     "raw": "raw: zero-pad, flatten (measured here)",
     "dtw": "1-NN DTW (aeon, full window)",

@@ -71,6 +71,29 @@ def test_loss_and_every_gradient_match_the_module(config, beta, padded):
         torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
 
 
+@pytest.mark.parametrize("config", CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
+@pytest.mark.parametrize("padded", [False, True], ids=["windows", "padded"])
+def test_a_masked_input_with_a_clean_target_matches_the_module(config, padded):
+    # Masked-step training (training/objectives.py): the encoder reads x_in, the decoder must give back x.
+    module = _module(**config)
+    lengths = torch.tensor(PADDED) if padded else torch.full((7,), 11)
+    x = torch.randn(7, 11, module.config.n_features, dtype=torch.float64)
+    x = torch.where(torch.arange(11)[None, :, None] < lengths[:, None, None], x, 0.0)
+    x_in = torch.where(torch.rand(7, 11, 1) < 0.3, 0.0, x)
+
+    def reference():
+        out = module(x_in, lengths)
+        return autoencoder_loss(out.reconstruction, x, lengths, out.embedding, out.logvar)[0]
+
+    ref_loss, ref_grads = _loss_and_grads(module, reference)
+    loss, grads = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x_in, lengths, target=x))
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-10, atol=0)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)
+    plain, _ = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x_in, lengths))
+    assert not torch.allclose(plain, loss), "the target must matter"
+
+
 def test_padding_values_change_nothing():
     module = _module()
     lengths = torch.tensor(PADDED)

@@ -58,6 +58,15 @@ def test_small_validation_split_is_not_made_with_a_step_budget():
     assert old.history_["val_loss"][0] is not None
 
 
+def test_checkpoint_of_a_budgeted_run_resumes_to_the_same_model(tmp_path):
+    X = collection(10)                          # 1 step per epoch: the floor plans 15 epochs for epochs=2
+    path = tmp_path / "run.ckpt"
+    a = LSTMAutoencoder(**TINY, epochs=2, min_steps=15, random_state=0).fit(X, checkpoint=path)
+    b = LSTMAutoencoder(**TINY, epochs=2, min_steps=15, random_state=0).fit(X, checkpoint=path)
+    assert a.n_epochs_ == b.n_epochs_ == 15
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
 def test_cosine_schedule_decays_to_five_percent_and_changes_training():
     budget = plan_budget(epochs=10, batches_per_epoch=10, min_steps=None, schedule="cosine")
     assert budget.learning_rate(1e-3, 0) == pytest.approx(1e-3)

@@ -148,12 +148,10 @@ def run(args: argparse.Namespace) -> int:
                  f"({ae.stop_reason_.replace('_', ' ')}; kept epoch {ae.best_epoch_})")
     Z = ae.transform(X)
     errors = ae.reconstruction_error(X)
-    frame = pd.DataFrame({"id": ids})
-    if y is not None:
-        frame["label"] = y
-    for j in range(Z.shape[1]):
-        frame[f"z{j}"] = Z[:, j]
-    frame["reconstruction_error"] = errors
+    # Built in one piece: the default embedding has hundreds of columns, inserted one by one pandas warns.
+    columns = {"id": ids, **({} if y is None else {"label": y}), **{f"z{j}": Z[:, j] for j in range(Z.shape[1])},
+               "reconstruction_error": errors}
+    frame = pd.DataFrame(columns)
     _common.write_table(frame, args.output)
     out.info(f"wrote {len(frame)} embeddings of size {Z.shape[1]} to {args.output} "
              f"(reconstruction error: median {np.median(errors):.4g}, max {errors.max():.4g})")

@@ -54,29 +54,30 @@ def _parameters(module: SequenceAutoencoder) -> tuple[torch.Tensor, ...]:
 
 
 def fused_autoencoder_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor,
-                           beta: float = 1.0) -> torch.Tensor:
-    """``autoencoder_loss(module(x, lengths), x, lengths, ..., beta)[0]`` as one autograd node.
+                           beta: float = 1.0, target: torch.Tensor | None = None) -> torch.Tensor:
+    """``autoencoder_loss(module(x, lengths), target, lengths, ..., beta)[0]`` as one autograd node.
 
-    Shapes: x (N, T, F) zero-padded, lengths (N,) -> a scalar. Call only where :func:`fused_loss_applies`. A VAE
-    draws its noise with ``torch.randn_like`` at the same point of the computation as the module does, so both
-    give the same sample under the same seed.
+    Shapes: x (N, T, F) zero-padded, lengths (N,) -> a scalar; ``target`` (N, T, F), default x: what the decoder
+    must reconstruct (the clean sequences when x has masked steps). Call only where :func:`fused_loss_applies`
+    (for x and for target). A VAE draws its noise with ``torch.randn_like`` at the same point of the computation
+    as the module does, so both give the same sample under the same seed.
     """
     cfg = module.config
     spec = _extension().LossSpec(variational=cfg.variational, reverse=cfg.reverse_decoding, beta=float(beta),
                                  logvar_min=_LOGVAR_MIN, logvar_max=_LOGVAR_MAX, inline_features=_INLINE_FEATURES)
-    return _FusedLoss.apply(x, lengths, spec, *_parameters(module))
+    return _FusedLoss.apply(x, x if target is None else target, lengths, spec, *_parameters(module))
 
 
 class _FusedLoss(torch.autograd.Function):
-    """Scalar loss of the autoencoder; gradients for every parameter (none for x or lengths).
+    """Scalar loss of the autoencoder; gradients for every parameter (none for x, target or lengths).
 
     Both passes are one call each into the extension (``csrc/autoencoder_loss.cpp``), which does what the module
     does (see the module docstring); the tensors the backward reads stay on ``ctx`` as one list.
     """
 
     @staticmethod
-    def forward(ctx, x, lengths, spec, *params):
-        loss, count, saved = _extension().loss_forward(x, lengths, spec, list(params))
+    def forward(ctx, x, target, lengths, spec, *params):
+        loss, count, saved = _extension().loss_forward(x, target, lengths, spec, list(params))
         ctx.spec, ctx.count, ctx.saved = spec, count, saved
         ctx.save_for_backward(lengths, *params)      # inputs: autograd checks they were not changed in place
         return loss
@@ -87,4 +88,4 @@ class _FusedLoss(torch.autograd.Function):
         lengths, *params = ctx.saved_tensors
         grads = _extension().loss_backward(grad, lengths, ctx.spec, ctx.count, params, ctx.saved)
         ctx.saved = None                             # free the forward's buffers (back to the kernel's pool)
-        return (None, None, None, *grads)
+        return (None, None, None, None, *grads)

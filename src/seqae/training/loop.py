@@ -167,7 +167,8 @@ def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: lis
         best = (ckpt.best_loss, ckpt.best_epoch, ckpt.best_state)
         wait, start_epoch = ckpt.wait, min(ckpt.epoch, budget.epochs)
         result.history = copy.deepcopy(ckpt.history)
-        if cfg.patience is not None and wait >= cfg.patience and budget.may_stop(start_epoch * per_epoch):
+        if (cfg.patience is not None and wait >= cfg.patience and budget.may_stop(start_epoch * per_epoch)
+                and start_epoch < budget.epochs):    # as below: the last planned epoch ends with "max_epochs"
             # The checkpointed run had already stopped early (it was killed before returning): stop here too.
             result.stop_reason = "early_stopping"
             start_epoch = budget.epochs

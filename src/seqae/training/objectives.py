@@ -3,7 +3,8 @@ plus an optional contrastive term between two views.
 
 Why: plain reconstruction of the whole sequence from its last LSTM state teaches the encoder little that a
 random LSTM does not already give (issue #16). Each term here is off by default at this level (0 or 1.0), so
-a configuration that asks for none of them trains exactly as before, on the fused loss where it applies:
+a configuration that asks for none of them trains exactly as before (``LSTMAutoencoder``'s defaults turn crops
+and masked steps on):
 
 - random crops (``min_crop`` < 1): each sequence of the batch is replaced by a random contiguous piece of at
   least that share of its length; the model must encode whatever piece it is given, not one fixed outline;
@@ -12,8 +13,10 @@ a configuration that asks for none of them trains exactly as before, on the fuse
 - contrastive (``contrastive_weight`` > 0): :func:`seqae.nn.contrastive.hierarchical_contrastive_loss` between
   the encoder's per-step outputs on two overlapping crops, both inside the batch's shortest sequence.
 
-Padding stays out of every term: crops and masks are drawn inside each sequence's real length, the
-reconstruction loss sees real steps only, and the contrastive views hold real steps only.
+Padding stays out of every term: crops gather real steps only, a mask that falls on padding sets a 0 to 0, the
+reconstruction loss sees real steps only, and the contrastive views hold real steps only. Crops and masked steps
+keep the fused loss (the C++ loss takes the clean target beside the masked input); the contrastive term runs
+the encoder again on its two views through the module.
 """
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ def random_crops(x: torch.Tensor, lengths: torch.Tensor, min_crop: float,
     return torch.where(keep, gathered, torch.zeros((), dtype=x.dtype, device=x.device)), torch.from_numpy(crop)
 
 
-def mask_steps(x: torch.Tensor, lengths: torch.Tensor, fraction: float, rng: np.random.Generator) -> torch.Tensor:
+def mask_steps(x: torch.Tensor, fraction: float, rng: np.random.Generator) -> torch.Tensor:
     """x (N, T, F) with a random ``fraction`` of its steps set to 0 (the real steps matter: padding is left out
     of every loss)."""
     drop = torch.from_numpy(rng.random(x.shape[:2]) < fraction).to(x.device)           # (N, T)
@@ -103,7 +106,7 @@ def objective_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.
         x, lengths = random_crops(x, lengths, objective.min_crop, rng)
     x_in = x
     if objective.mask_fraction > 0.0:
-        x_in = mask_steps(x, lengths, objective.mask_fraction, rng)
+        x_in = mask_steps(x, objective.mask_fraction, rng)
     loss = _reconstruction(module, x_in, x, lengths, beta)
     shortest = int(lengths.min())
     if objective.contrastive_weight > 0.0 and shortest >= 2:
@@ -122,9 +125,9 @@ def _count(x: torch.Tensor, lengths: torch.Tensor) -> int:
 
 def _reconstruction(module: SequenceAutoencoder, x_in: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor,
                     beta: float) -> torch.Tensor:
-    """Reconstruction loss of ``target`` from ``x_in`` (plus the VAE's KL): one fused node when x_in is target."""
-    if x_in is target and fused_loss_applies(module, x_in, lengths):
-        return fused_autoencoder_loss(module, x_in, lengths, beta)
+    """Reconstruction loss of ``target`` from ``x_in`` (plus the VAE's KL), as one fused node where it applies."""
+    if fused_loss_applies(module, x_in, lengths) and not target.requires_grad:
+        return fused_autoencoder_loss(module, x_in, lengths, beta, target=target)
     out = module(x_in, lengths)
     total, _, _ = autoencoder_loss(out.reconstruction, target, lengths, out.embedding, out.logvar, beta)
     if out.forecast is not None:  # next-step prediction beside reconstruction, weighted equally

@@ -64,10 +64,13 @@ at::Tensor last_outputs(const at::Tensor& hs_e, const at::Tensor& lens, bool win
 }  // namespace
 
 std::tuple<at::Tensor, double, std::vector<at::Tensor>> autoencoder_loss_forward(
-    const at::Tensor& x, const at::Tensor& lengths, const LossSpec& spec, const std::vector<at::Tensor>& params) {
+    const at::Tensor& x, const at::Tensor& target, const at::Tensor& lengths, const LossSpec& spec,
+    const std::vector<at::Tensor>& params) {
   TORCH_CHECK(x.dim() == 3 && lengths.dim() == 1 && lengths.size(0) == x.size(0) && x.device().is_cpu() &&
               lengths.device().is_cpu(), "expected x (N, T, F) and lengths (N,) on the CPU, got ", x.sizes(),
               " and ", lengths.sizes());
+  TORCH_CHECK(target.sizes() == x.sizes() && target.device().is_cpu(), "expected target of x's shape ", x.sizes(),
+              ", got ", target.sizes());
   const Params p = unpack(params, spec.variational);
   const int64_t n = x.size(0), t = x.size(1), f = x.size(2), h = p.w_hh_e.size(1), d = p.w_hh_d.size(1);
   const at::Tensor lens = lengths.to(at::kLong);
@@ -82,6 +85,8 @@ std::tuple<at::Tensor, double, std::vector<at::Tensor>> autoencoder_loss_forward
     order = spec.reverse ? at::where(real, row_lens - 1 - time, time) : time.expand({t, n});
   }
   const at::Tensor x_tm = x.transpose(0, 1).contiguous();  // (T, N, F)
+  // The reconstruction's target: x itself unless the encoder reads a masked copy (training/objectives.py).
+  const at::Tensor target_tm = target.is_same(x) ? x_tm : target.transpose(0, 1).contiguous();
   const at::Tensor zeros = at::zeros({n, h}, x.options());
   std::vector<at::Tensor> enc;
   if (f <= spec.inline_features) {  // projected inside the kernel's loop, as run_lstm does
@@ -109,13 +114,13 @@ std::tuple<at::Tensor, double, std::vector<at::Tensor>> autoencoder_loss_forward
                                              s.narrow(1, d, d).contiguous(), p.w_hh_d, true, std::nullopt,
                                              std::nullopt);  // hs (T+1, N, D)
   const at::Tensor y = at::addmm(p.b_o, dec[0].narrow(0, 1, t).reshape({t * n, d}), p.w_o.t()).view({t, n, f});
-  at::Tensor diff;  // (T, N, F): reconstruction - x, in x's time order, zero at padded steps
+  at::Tensor diff;  // (T, N, F): reconstruction - target, in x's time order, zero at padded steps
   double count;
   if (windows) {
-    diff = (spec.reverse ? y.flip(0) : y) - x_tm;
+    diff = (spec.reverse ? y.flip(0) : y) - target_tm;
     count = static_cast<double>(n * t * f);
   } else {
-    diff = y.gather(0, order.unsqueeze(2).expand({t, n, f})) - x_tm;  // reversed within each length
+    diff = y.gather(0, order.unsqueeze(2).expand({t, n, f})) - target_tm;  // reversed within each length
     diff = at::where(real.unsqueeze(2), diff, 0.0);                    // padded steps: no value, no gradient
     count = static_cast<double>(lens.sum().item<int64_t>() * f);
   }

@@ -17,10 +17,13 @@ struct LossSpec {
   int64_t inline_features;  // inputs of at most this many features are projected inside the LSTM kernel's loop
 };
 
-// x (N, T, F) zero-padded, lengths (N,) int64 on the CPU, params in the order of fused_loss._parameters.
-// Returns the scalar loss, the number of real elements it is averaged over, and the tensors the backward needs.
+// x (N, T, F) zero-padded, the encoder's input; target (N, T, F) what the decoder must reconstruct (x itself, or
+// the clean sequences when x has masked steps); lengths (N,) int64 on the CPU, params in the order of
+// fused_loss._parameters. Returns the scalar loss, the number of real elements it is averaged over, and the
+// tensors the backward needs.
 std::tuple<at::Tensor, double, std::vector<at::Tensor>> autoencoder_loss_forward(
-    const at::Tensor& x, const at::Tensor& lengths, const LossSpec& spec, const std::vector<at::Tensor>& params);
+    const at::Tensor& x, const at::Tensor& target, const at::Tensor& lengths, const LossSpec& spec,
+    const std::vector<at::Tensor>& params);
 
 // The gradients of every parameter, in the order of params, given d(loss) `grad` (a scalar tensor).
 std::vector<at::Tensor> autoencoder_loss_backward(const at::Tensor& grad, const at::Tensor& lengths,
