@@ -19,9 +19,13 @@ class SequenceAnomalyDetector(DetectorBase):
     threshold_params : dict, optional
         Extra arguments of the threshold function (``k`` for "sigma"; ``q``, ``level`` for "pot").
     **autoencoder parameters
-        Every :class:`~seqae.LSTMAutoencoder` parameter, same names and defaults, except the training budget
-        and objective added in issue #16: here ``min_steps=None`` and ``lr_schedule="constant"`` (the epoch
-        rule the detection defaults were chosen with), no crops, masking or contrastive term.
+        Every :class:`~seqae.LSTMAutoencoder` parameter, same names and defaults, except the objective added in
+        issue #16 (no crops, masking or contrastive term here). The step budget (``min_steps=1000``, cosine
+        learning rate) is kept: a class of 10-25 sequences otherwise stops training before it learns anything.
+        With it, mean ROC-AUC over classes (one class normal, the others anomalous) went from 0.580, 0.500,
+        0.496, 0.618 to 0.624, 0.839, 0.755, 0.871 on BasicMotions, GunPoint, ArrowHead, ItalyPowerDemand and
+        from 0.989 to 0.970 on JapaneseVowels, against IsolationForest's 0.601, 0.721, 0.756, 0.803 and 0.898
+        (``benchmarks/results/uea_anomaly.md``).
 
     Attributes
     ----------
@@ -46,7 +50,7 @@ class SequenceAnomalyDetector(DetectorBase):
                  latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0,
                  beta_warmup=0, pooling="last", decoder="repeat", forecast=False, epochs=100, batch_size=32,
                  learning_rate=1e-3, validation_fraction=0.1, patience=10, clip_norm=1.0, max_batches_per_epoch=None,
-                 min_steps=None, lr_schedule="constant", min_crop=1.0, mask_fraction=0.0, contrastive_weight=0.0,
+                 min_steps=1000, lr_schedule="cosine", min_crop=1.0, mask_fraction=0.0, contrastive_weight=0.0,
                  embedding="latent", random_state=None,
                  device="auto", num_threads="auto", verbose=False):
         self.contamination = contamination
