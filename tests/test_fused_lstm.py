@@ -351,9 +351,9 @@ _AVX2_BUILD = textwrap.dedent("""
     import sys, torch
     from torch import nn
     from torch.utils import cpp_extension
-    from seqae.nn import fused_lstm
-    flags, ldflags = fused_lstm._compiler_flags("avx2")
-    ext = cpp_extension.load(name="seqae_lstm_cpu_avx2_check", sources=fused_lstm._SOURCES, extra_cflags=flags,
+    from seqae.nn import kernels
+    flags, ldflags = kernels._compiler_flags("avx2")
+    ext = cpp_extension.load(name="seqae_lstm_cpu_avx2_check", sources=kernels._SOURCES, extra_cflags=flags,
                              extra_ldflags=ldflags, build_directory=sys.argv[1], verbose=False)
     assert not ext.avx512_available()
     torch.manual_seed(0)

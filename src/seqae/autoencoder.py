@@ -22,6 +22,7 @@ from seqae.data.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
 from seqae.nn.decoder import DECODERS
 from seqae.nn.encoder import POOLINGS, masked_pool
+from seqae.nn.fused_lstm import lstm_path
 from seqae.nn.losses import forecast_squared_error, per_step_squared_error
 from seqae.nn.readout import SEGMENT_SCALES, multiscale_pool
 from seqae.training.budget import SCHEDULES, keep_validation_split
@@ -136,6 +137,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Epochs run.
     stop_reason_ : str
         "max_epochs", "early_stopping", "non_finite_loss" or "interrupted".
+    lstm_path_ : str
+        The LSTM path the model trained on: "fused AVX-512 kernels", "fused portable kernels", "nn.LSTM" (a GPU, a
+        bidirectional model, or kernels that could not be built: ``seqae info`` says why) or "mixed (...)".
 
     Notes
     -----
@@ -293,6 +297,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with torch.random.fork_rng(devices=cuda), torch_threads(self.num_threads, device, step_work=step_work):
             torch.manual_seed(torch_seed)
             module = SequenceAutoencoder(config).to(device)
+            # Decided (and the kernels built, the first time) before the training clock starts.
+            path = lstm_path(module, device)
             result = train_autoencoder(module, train, val, cfg, rng, device, checkpoint, fingerprint)
         self.module_ = module
         self.scaler_ = scaler
@@ -302,6 +308,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_epochs_ = len(result.history["train_loss"])
         self.stop_reason_ = result.stop_reason
         self.training_seconds_ = result.seconds
+        self.lstm_path_ = path
         if result.stop_reason == "interrupted":
             raise KeyboardInterrupt("fit interrupted; the estimator keeps the best weights so far "
                                     f"(epoch {self.best_epoch_} of {self.n_epochs_} completed)")
@@ -525,7 +532,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self, "module_")
         doc = {"n_features_in_": self.n_features_in_, "history_": self.history_, "best_epoch_": self.best_epoch_,
                "n_epochs_": self.n_epochs_, "stop_reason_": self.stop_reason_,
-               "training_seconds_": self.training_seconds_}
+               "training_seconds_": self.training_seconds_, "lstm_path_": self.lstm_path_}
         tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
         tensors["scaler.mean"] = torch.from_numpy(self.scaler_.mean)
         tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
@@ -546,3 +553,4 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_epochs_ = int(doc["n_epochs_"])
         self.stop_reason_ = str(doc["stop_reason_"])
         self.training_seconds_ = float(doc["training_seconds_"])
+        self.lstm_path_ = str(doc.get("lstm_path_", "unknown"))     # files written before it was recorded

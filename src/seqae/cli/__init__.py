@@ -14,16 +14,14 @@ parameter value) is reported as one line on stderr, ``seqae: error: ...``, witho
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
 
-from seqae.cli import _common
-from seqae.cli._common import PROG, CLIError, HelpFormatter
-
-_COMMANDS = ("detect", "fit", "score", "evaluate", "embed", "score-sequences", "demo")
+from seqae.cli._base import COMMANDS, PROG, CLIError, HelpFormatter, positive_int
 
 _DESCRIPTION = """\
 LSTM sequence autoencoders for time-series anomaly detection and sequence embeddings.
@@ -59,20 +57,34 @@ class _UsageError(Exception):
     pass
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv`` (the first word that is one), None for ``seqae --help`` and the like."""
+    for word in argv:
+        if word == "--":
+            return None
+        if word in COMMANDS:
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full options of ``command`` (every command's with ``"all"``); the other commands are
+    listed by name and help only, so that their modules (numpy, pandas, torch) are not imported."""
     from seqae import __version__
-    from seqae.cli import demo, detect, embed, evaluate, fit, score, sequences
 
     parser = _Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
-    parser.add_argument("--threads", type=_common.positive_int, metavar="N",
+    parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads PyTorch uses while fitting and scoring (default: the estimators' "
                              "num_threads='auto': one per core to score, and to fit wide models; one thread to fit "
                              "small ones); 1 is often fastest on a machine busy with other work")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (detect, fit, score, evaluate, embed, sequences, demo):
-        module.add_parser(sub)
+    for name, (module, summary) in COMMANDS.items():
+        if command in (name, "all"):
+            importlib.import_module(f"seqae.cli.{module}").add_parser(sub)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -112,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv[: argv.index("--") if "--" in argv else len(argv)]
     try:
-        parser = build_parser()
+        parser = build_parser(_command_in(argv))
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help and --version
@@ -125,11 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _format_warning
             for noisy in (r".*does not have many workers.*", r".*TypedStorage is deprecated.*"):
                 warnings.filterwarnings("ignore", message=noisy)
+            if args.threads is None:
+                return int(args.run(args) or 0)
             import torch
 
             threads = torch.get_num_threads()
-            if args.threads is not None:
-                torch.set_num_threads(args.threads)
+            torch.set_num_threads(args.threads)
             try:
                 return int(args.run(args) or 0)
             finally:

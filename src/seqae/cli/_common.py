@@ -19,13 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqae.cli._base import PROG, CLIError, HelpFormatter, int_at_least, positive_int  # noqa: F401 (re-exported)
 from seqae.exceptions import DataFileError, InputError
-
-PROG = "seqae"
-
-
-class CLIError(InputError):
-    """A usage problem found by the CLI itself (bad option combination, bad output path): exit code 2."""
 
 
 # ============================================================================================== messages
@@ -64,23 +59,28 @@ def console(args: argparse.Namespace) -> Console:
     return Console(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
 
 
+def prepare_kernels(out: Console, device: str | None) -> None:
+    """Build the fused CPU kernels before a fit that will use them, so that their one-time build (about a minute)
+    is reported apart from the training time."""
+    from seqae._params import resolve_device
+    from seqae.nn import kernels
+
+    if resolve_device(device).type != "cpu":
+        return
+    status = kernels.kernel_status()
+    if not status.reason.startswith("not built yet"):
+        return
+    out.step("building the fused CPU LSTM kernels for this installation (once; 'seqae build-kernels' does it "
+             "ahead of time)")
+    t0 = time.perf_counter()
+    available = kernels.extension() is not None
+    out.step(f"built the kernels in {time.perf_counter() - t0:.1f}s" if available else
+             "the kernels could not be built: training on torch's nn.LSTM (see the warning)")
+
+
 # ======================================================================================== argument types
-def _int_at_least(low: int, unit: str = ""):
-    """An argparse type: a whole number >= low."""
-    def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}{unit}, got {value}")
-        return value
-    return convert
-
-
-positive_int = _int_at_least(1)
-window_length = _int_at_least(2, " points")
-seed = _int_at_least(0)
+window_length = int_at_least(2, " points")
+seed = int_at_least(0)
 
 
 def int_or_none(text: str) -> int | None:
@@ -137,14 +137,6 @@ def column_list(text: str) -> list[str]:
 
 
 # ======================================================================================== argument groups
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the epilog's examples as written, and shows defaults where given."""
-
-    def __init__(self, prog, **kwargs):
-        kwargs.setdefault("max_help_position", 32)
-        super().__init__(prog, **kwargs)
-
-
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     talk = parser.add_argument_group("messages")
     excl = talk.add_mutually_exclusive_group()

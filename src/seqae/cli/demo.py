@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.cli import _common
+from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 
 # Chosen so that the demo finishes in well under a minute on one idle CPU core (about 30 s measured, 75 s on a
@@ -41,7 +42,7 @@ examples:
 def add_parser(sub) -> None:
     from seqae.datasets import list_demo_series
 
-    p = sub.add_parser("demo", help="anomaly detection on a built-in NAB series (about a minute)",
+    p = sub.add_parser("demo", help=command_help("demo"),
                        description="Run the anomaly detector on a series that ships with seqae, write the scores "
                                    "and plots, and evaluate against the known anomalies.",
                        epilog=EPILOG, formatter_class=HelpFormatter)
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
              f"{', before any known anomaly' if clean else ''}): window {params['window']} points, up to "
              f"{params['epochs']} epochs (under a minute on a laptop)")
     detector = AnomalyDetector(**params)
+    _common.prepare_kernels(out, detector.device)
     t0 = time.perf_counter()
     detector.fit(series.iloc[:n_train])
     ae = detector.autoencoder_

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.cli import _common
+from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, Console, HelpFormatter
 
 EPILOG = """\
@@ -31,7 +32,7 @@ DEFAULT_TRAIN_FRACTION = 0.3
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("detect", help="fit on the first part of a series and score every row",
+    p = sub.add_parser("detect", help=command_help("detect"),
                        description="Fit an LSTM-autoencoder anomaly detector and score every row of a time "
                                    "series (CSV or Parquet).",
                        epilog=EPILOG, formatter_class=HelpFormatter)
@@ -141,6 +142,7 @@ def fit_detector(detector, train: pd.DataFrame, out: Console):
     cap = params["max_train_windows"]
     out.step(f"training: window {params['window']}, hidden {params['hidden_size']}, latent {params['latent_dim']}, "
              f"up to {params['epochs']} epochs on {'all' if cap is None else f'at most {cap}'} windows")
+    _common.prepare_kernels(out, params["device"])
     detector.fit(train)
     ae = detector.autoencoder_
     out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s ({ae.stop_reason_.replace('_', ' ')}; "

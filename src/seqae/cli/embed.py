@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.cli import _common
+from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 
 EPILOG = """\
@@ -34,7 +35,7 @@ examples:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("embed", help="embed each sequence of a collection (LSTM autoencoder)",
+    p = sub.add_parser("embed", help=command_help("embed"),
                        description="Fit an LSTM autoencoder on a collection of (variable-length) sequences and "
                                    "write one fixed-length embedding per sequence.",
                        epilog=EPILOG, formatter_class=HelpFormatter)
@@ -143,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         out.step(f"training: hidden {p['hidden_size']}, latent {p['latent_dim']}, up to {p['epochs']} epochs "
                  f"(at least {p['min_steps']} steps)" if p["min_steps"] else
                  f"training: hidden {p['hidden_size']}, latent {p['latent_dim']}, up to {p['epochs']} epochs")
+        _common.prepare_kernels(out, p["device"])
         ae.fit(X)
         out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s "
                  f"({ae.stop_reason_.replace('_', ' ')}; kept epoch {ae.best_epoch_})")

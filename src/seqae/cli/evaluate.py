@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.cli import _common
+from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.exceptions import DataFileError
 
@@ -29,7 +30,7 @@ examples:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="metrics of a scores file against known anomalies",
+    p = sub.add_parser("evaluate", help=command_help("evaluate"),
                        description="Evaluate anomaly scores (from 'seqae detect' or 'seqae score', or any "
                                    "CSV/Parquet file with a score column) against known anomalies.",
                        epilog=EPILOG, formatter_class=HelpFormatter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from seqae.cli import _common
+from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.cli.detect import check_length, check_missing, fit_detector
 
@@ -20,7 +21,7 @@ examples:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("fit", help="fit an anomaly detector on a series and save it",
+    p = sub.add_parser("fit", help=command_help("fit"),
                        description="Fit an LSTM-autoencoder anomaly detector on a time series (CSV or Parquet) "
                                    "and save it to one file.",
                        epilog=EPILOG, formatter_class=HelpFormatter)

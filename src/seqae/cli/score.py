@@ -6,6 +6,7 @@ import argparse
 import pandas as pd
 
 from seqae.cli import _common
+from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.cli.detect import add_output_files, check_length, check_missing, check_outputs, report
 from seqae.exceptions import MissingColumnError
@@ -23,7 +24,7 @@ examples:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("score", help="score a series with a saved detector",
+    p = sub.add_parser("score", help=command_help("score"),
                        description="Score every row of a time series (CSV or Parquet) with a detector saved by "
                                    "'seqae fit' or 'seqae detect --save-model'.",
                        epilog=EPILOG, formatter_class=HelpFormatter)

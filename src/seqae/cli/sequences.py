@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.cli import _common
+from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.cli.embed import read_collection
 
@@ -30,7 +31,7 @@ examples:
 def add_parser(sub) -> None:
     from seqae import SequenceAnomalyDetector
 
-    p = sub.add_parser("score-sequences", help="score each sequence of a collection for anomalies",
+    p = sub.add_parser("score-sequences", help=command_help("score-sequences"),
                        description="Fit a sequence-level anomaly detector (or load one) and score every sequence "
                                    "of a collection.",
                        epilog=EPILOG, formatter_class=HelpFormatter)
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             out.step(f"read {len(X_train)} training sequences from {args.train}")
         else:
             X_train = X
+        _common.prepare_kernels(out, det.device)
         det.fit(X_train)
         ae = det.autoencoder_
         out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s; threshold {det.threshold_:.4g}")

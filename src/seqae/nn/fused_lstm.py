@@ -16,90 +16,25 @@ returned them to the system between batches and every batch page-faulted them in
 The parameters stay those of the ``nn.LSTM`` module (same names, same state dict), so a model trained with one
 path runs with the other, and saved models do not depend on the kernel.
 
-The kernel is compiled on first use with the C++ compiler torch's extensions use (about 30 to 40 s, once per
-machine and environment, with a logged warning that says so), into a folder under ``$TORCH_EXTENSIONS_DIR``
-(by default ``~/.cache/torch_extensions``) named after the kernel and the torch installation. Where it
-cannot be built (no compiler) a warning says why and ``nn.LSTM`` is used; ``SEQAE_FUSED_LSTM=0`` turns it off.
+The kernel is compiled on first use (``kernels.py``: where, how, what a failed build does; ``seqae build-kernels``
+builds it ahead of time). Where it cannot be built, ``nn.LSTM`` is used; ``SEQAE_FUSED_LSTM=0`` turns it off.
 On a GPU, ``nn.LSTM`` (cuDNN) is always used.
 
 Legend: N batch, T time, F input features, H hidden units, L layers, G = 4H gates.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import logging
-import os
-import sys
-import warnings
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-# The kernel, the autoencoder's fused loss on it (used by fused_loss.py), and their Python bindings.
-_SOURCES = [str(Path(__file__).with_name("csrc") / name)
-            for name in ("lstm_cpu.cpp", "lstm_avx512.cpp", "lstm_avx512_forward.cpp", "lstm_avx512_backward.cpp",
-                         "row_products_avx512.cpp", "autoencoder_loss.cpp", "bindings.cpp")]
-_log = logging.getLogger("seqae")
+from seqae.nn.kernels import extension as _extension
+from seqae.nn.kernels import path_name
+
 # Inputs this narrow (a series' channels) are projected inside the kernel's loop instead of all steps at once
 # beforehand: 15.7 MB less memory traffic per 1024 windows of 30 steps (see set_input_row in csrc/lstm_cpu.cpp).
 _INLINE_FEATURES = 16
-
-
-def _compiler_flags(capability: str) -> tuple[list[str], list[str]]:
-    """Compiler and linker flags of the kernel for torch's CPU capability ("avx2", "avx512" or "default")."""
-    # Vector flags only where torch itself found the instructions, so a cached build never meets a CPU
-    # without them; -fno-trapping-math lets the compiler turn the clamps in the gate loop into vector blends.
-    flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
-    if capability in ("avx2", "avx512"):
-        flags += ["-mavx2", "-mfma"]
-    if capability == "avx512":
-        # The steps and weight gradients in 512-bit registers (csrc/lstm_avx512*.cpp); torch reports "avx512"
-        # only where the CPU has AVX-512 F, BW, VL and DQ.
-        flags += ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq"]
-    ldflags = []
-    if sys.platform.startswith("linux") and torch.backends.openmp.is_available():
-        # The kernel splits a batch's rows over torch's threads (at::parallel_for, OpenMP). It links
-        # libgomp.so.1 by name, and the dynamic loader hands it the copy torch has already loaded (same
-        # soname), so one OpenMP runtime and one thread pool serve both. Without OpenMP it runs on one thread.
-        flags.append("-fopenmp")
-        ldflags.append("-fopenmp")
-    return flags, ldflags
-
-
-@functools.cache
-def _extension():
-    """The compiled kernel module, or None where it is switched off or cannot be built (warned once)."""
-    if os.environ.get("SEQAE_FUSED_LSTM", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    from torch.utils import cpp_extension
-
-    capability = torch.backends.cpu.get_cpu_capability().lower()       # "avx2", "avx512" or "default"
-    flags, ldflags = _compiler_flags(capability)
-    name = f"seqae_lstm_cpu_{capability}"
-    # One folder per torch installation (version, Python, and where it lies: torch rebuilds an extension whose
-    # include paths changed, so two environments sharing a folder would rebuild it in turn), under torch's
-    # extension root ($TORCH_EXTENSIONS_DIR or its default).
-    root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()
-    where = hashlib.sha256(str(Path(torch.__file__).resolve().parent).encode()).hexdigest()[:8]
-    build = Path(root) / f"{name}-torch{torch.__version__}-py{sys.version_info.major}{sys.version_info.minor}-{where}"
-    try:
-        if not any(build.glob(f"{name}*.so")):
-            # Once per machine (logging's default handler prints warnings): the first fit would otherwise pause
-            # for half a minute without a word.
-            _log.warning("seqae: building the fused CPU LSTM kernel for this machine (once, under a minute)")
-        build.mkdir(parents=True, exist_ok=True)
-        return cpp_extension.load(name=name, sources=_SOURCES, extra_cflags=flags, extra_ldflags=ldflags,
-                                  build_directory=str(build), verbose=False)
-    except (OSError, RuntimeError, ImportError, ValueError) as exc:
-        # No compiler, a failed build or an unloadable library: the model still runs, on torch's own kernel.
-        reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
-        warnings.warn(f"the fused CPU LSTM kernel could not be built ({reason}); using torch's nn.LSTM, which "
-                      "is slower. Set SEQAE_FUSED_LSTM=0 to silence this.", RuntimeWarning, stacklevel=3)
-        return None
 
 
 def fused_lstm_available() -> bool:
@@ -202,8 +137,24 @@ def _recurrence(xg, h0, c0, w_hh, w_ih=None, bias=None):
 
 
 def _use_fused(lstm: nn.LSTM, x: torch.Tensor) -> bool:
-    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and lstm.batch_first
+    return uses_fused(lstm, x.device, x.dtype)
+
+
+def uses_fused(lstm: nn.LSTM, device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
+    """Whether :func:`run_lstm` runs ``lstm`` on the fused kernel for inputs on ``device`` of ``dtype``."""
+    return (device.type == "cpu" and dtype in (torch.float32, torch.float64) and lstm.batch_first
             and not lstm.bidirectional and lstm.proj_size == 0 and lstm.bias and fused_lstm_available())
+
+
+def lstm_path(model: nn.Module, device: torch.device) -> str:
+    """The path a model's LSTM layers take on ``device``: the kernels' name, "nn.LSTM", or "mixed (...)"
+    (a bidirectional encoder runs on nn.LSTM beside a fused decoder, for example)."""
+    fused = {uses_fused(m, device) for m in model.modules() if isinstance(m, nn.LSTM)}
+    if fused == {True}:
+        return path_name()
+    if fused == {False} or not fused:
+        return "nn.LSTM"
+    return f"mixed ({path_name()} and nn.LSTM)"
 
 
 def run_lstm(lstm: nn.LSTM, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None,
