@@ -161,3 +161,38 @@ def test_skab_file_reads_with_its_datetime_column():
     df = read_table(SKAB, time_column="auto")
     assert df.index.name == "datetime" and isinstance(df.index, pd.DatetimeIndex)
     assert df.shape == (745, 10) and "Accelerometer1RMS" in df.columns
+
+
+def test_a_csv_without_header_is_read_as_data_and_the_cli_says_so(tmp_path, capsys):
+    from seqae.cli import main
+    from seqae.datasets import read_table
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(300, 2))
+    path = tmp_path / "nohead.csv"
+    pd.DataFrame(values).to_csv(path, index=False, header=False)
+    df = read_table(path)
+    assert list(df.columns) == ["0", "1"] and len(df) == 300 and df.attrs["headerless"]
+    np.testing.assert_allclose(df.to_numpy(), values)
+    out = tmp_path / "scores.csv"
+    assert main(["detect", str(path), "-o", str(out), "--epochs", "1", "--window", "16", "--columns", "1"]) == 0
+    assert "has no header row" in capsys.readouterr().err
+    assert list(pd.read_csv(out).columns[:1]) == ["1"]
+
+
+def test_epoch_seconds_and_milliseconds_are_times(tmp_path):
+    from seqae.datasets import read_table
+
+    seconds = 1_700_000_000 + 60 * np.arange(5)
+    path = tmp_path / "epoch.csv"
+    pd.DataFrame({"epoch": seconds, "v": np.arange(5.0)}).to_csv(path, index=False)
+    auto = read_table(path, time_column="auto")                       # found by its name
+    assert auto.index.name == "epoch" and auto.index[0] == pd.Timestamp("2023-11-14 22:13:20")
+    ms = tmp_path / "ms.csv"
+    pd.DataFrame({"t_ms": seconds * 1000, "v": np.arange(5.0)}).to_csv(ms, index=False)
+    named = read_table(ms, time_column="t_ms")                        # named by the caller: any name
+    assert (named.index == auto.index).all()
+    steps = tmp_path / "steps.csv"
+    pd.DataFrame({"t": np.arange(5), "v": np.arange(5.0)}).to_csv(steps, index=False)
+    with pytest.raises(Exception, match="holds numbers, not dates/times.*milliseconds since 1970"):
+        read_table(steps, time_column="t")                            # step numbers are not times

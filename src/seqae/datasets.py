@@ -330,6 +330,18 @@ class _Frame(NamedTuple):
     df: pd.DataFrame
     source: str                 # the file (or "DataFrame") for messages
     exact_lines: bool           # data row i is on file line i + 2 (a plain CSV with no blank lines or quotes)
+    headerless: bool = False    # a CSV without a header row: columns named "0", "1", ... by position
+
+
+def _header_is_data(df: pd.DataFrame) -> bool:
+    """Every column name of a CSV reads as a number: the first row holds values, not names."""
+    def number(name: Any) -> bool:
+        try:
+            float(name)
+        except (TypeError, ValueError):
+            return False
+        return True
+    return len(df.columns) > 0 and all(isinstance(c, str) and number(c) for c in df.columns)
 
 
 def _row_ref(frame: _Frame, i: int) -> str:
@@ -368,6 +380,13 @@ def _load_frame(path: Path) -> _Frame:
         raise DataFileError(f"{path}: the file is empty") from err
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # ParserError is a ValueError
         raise DataFileError(f"{path}: cannot parse as CSV: {str(err).strip()}") from err
+    if _header_is_data(df):
+        # A file without a header row: its first row holds values, not names. Read it as data, the columns named
+        # by position ("0", "1", ...), which read_table records in attrs["headerless"] for the CLI to say.
+        df = pd.read_csv(io.BytesIO(raw), low_memory=False, compression=compression, header=None,
+                         sep=_csv_separator(_first_line(raw, compression)))
+        df.columns = [str(i) for i in range(df.shape[1])]
+        return _Frame(df, str(path), False, headerless=True)
     normalised = raw.replace(b"\r\n", b"\n")
     exact = (not compressed and b'"' not in raw and b"\r" not in normalised
              and re.search(rb"(^|\n)[ \t]*\n", normalised.rstrip(b"\n")) is None)
@@ -476,10 +495,12 @@ def _looks_like_time(value: Any) -> bool:
 # layouts ('01/31/2024 10:00').
 _TIME_FORMATS = ("ISO8601", "mixed")
 # Integer columns under these names (case, '_', '-' and spaces ignored) hold whole seconds since 1970 ...
-_TIME_NAMES = ("time", "timestamp", "date", "datetime")
+_TIME_NAMES = ("time", "timestamp", "date", "datetime", "epoch", "unixtime")
 # ... when every value lies in this range (1973-03-03 .. 2286-11-20): a 'time' column of step numbers 0, 1, 2
 # or of milliseconds is not read as seconds since 1970.
 _EPOCH_SECONDS = (10**8, 10**10)
+# A column the caller names as the time column may also hold milliseconds since 1970 (1973 .. 2286).
+_EPOCH_MILLISECONDS = (10**11, 10**13)
 # Rows looked at to decide whether a text column holds times; read_table then parses all of it (and names the
 # first row that does not parse), so a long file is not parsed twice.
 _TIME_SAMPLE = 1000
@@ -491,10 +512,18 @@ def _epoch_seconds(s: pd.Series, name: Any) -> bool:
     """True for an integer column named like a time whose every value is a plausible count of seconds since 1970."""
     if not isinstance(name, str) or re.sub(r"[\s_-]", "", name.lower()) not in _TIME_NAMES:
         return False
+    return _epoch_unit(s) == "s"
+
+
+def _epoch_unit(s: pd.Series) -> str | None:
+    """"s" or "ms" where every value of an integer column is a plausible count of seconds or milliseconds since
+    1970, else None."""
     if not pd.api.types.is_integer_dtype(s.dtype) or len(s) == 0:
-        return False
-    low, high = _EPOCH_SECONDS
-    return bool(s.between(low, high).all())
+        return None
+    for unit, (low, high) in (("s", _EPOCH_SECONDS), ("ms", _EPOCH_MILLISECONDS)):
+        if s.between(low, high).all():
+            return unit
+    return None
 
 
 def _text_holds_times(s: pd.Series) -> bool:
@@ -547,19 +576,22 @@ def find_time_columns(df: pd.DataFrame) -> list[Any]:
     return found
 
 
-def _parse_times(frame: _Frame, col: Any, allow_numeric: bool) -> pd.DatetimeIndex | np.ndarray:
-    """Parse the time column: a DatetimeIndex, or float64 steps when ``allow_numeric`` and it holds numbers."""
+def _parse_times(frame: _Frame, col: Any, allow_numeric: bool, named: bool = False) -> pd.DatetimeIndex | np.ndarray:
+    """Parse the time column: a DatetimeIndex, or float64 steps when ``allow_numeric`` and it holds numbers.
+    ``named``: the caller chose this column as time, so whole seconds or milliseconds since 1970 are read as times
+    whatever the column's name."""
     s = frame.df[col]
     where = f"{frame.source}: time column {col!r}"
+    unit = _epoch_unit(s) if named else ("s" if _epoch_seconds(s, col) else None)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         times = pd.DatetimeIndex(s)
-    elif not allow_numeric and _epoch_seconds(s, col):  # read_long_table orders by the numbers as they are
-        times = pd.DatetimeIndex(pd.to_datetime(s.to_numpy(dtype=np.int64), unit="s"))
+    elif not allow_numeric and unit is not None:  # read_long_table orders by the numbers as they are
+        times = pd.DatetimeIndex(pd.to_datetime(s.to_numpy(dtype=np.int64), unit=unit))
     elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         if not allow_numeric:
             raise DataFileError(f"{where} holds numbers, not dates/times; convert it to dates (e.g. ISO 8601 "
                                 "'2024-01-31 12:00:00') or pass time_column=None to index by position (whole "
-                                f"seconds since 1970 are read as times in a column named {' or '.join(_TIME_NAMES)})")
+                                "seconds or milliseconds since 1970, from 1973 on, are read as times)")
         steps = s.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(steps)
         if bad.any():
@@ -602,9 +634,9 @@ def _parse_times(frame: _Frame, col: Any, allow_numeric: bool) -> pd.DatetimeInd
     return times
 
 
-def _time_index(frame: _Frame, time_column: Any) -> pd.DatetimeIndex:
+def _time_index(frame: _Frame, time_column: Any, named: bool = False) -> pd.DatetimeIndex:
     """The time column as the index: parsed, present on every row, strictly increasing."""
-    times = _parse_times(frame, time_column, allow_numeric=False)
+    times = _parse_times(frame, time_column, allow_numeric=False, named=named)
     assert isinstance(times, pd.DatetimeIndex)
     step = np.diff(times.asi8)
     if (step <= 0).any():
@@ -693,7 +725,7 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
     index: pd.Index
     if time_column is not None:
         try:
-            index = _time_index(frame, time_column)
+            index = _time_index(frame, time_column, named=found is None)
         except DataFileError as exc:
             if found:  # the caller did not name this column: say how to choose another, or none
                 exc.args = (f"{exc} (found by time_column='auto'; pass another time_column, or time_column=None "
@@ -706,6 +738,8 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
     out = pd.DataFrame(data, index=index, columns=pd.Index(value_columns))
     if found is not None:
         out.attrs["time_columns"] = found
+    if frame.headerless:
+        out.attrs["headerless"] = True
     return out
 
 

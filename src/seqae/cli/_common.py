@@ -448,6 +448,9 @@ def read_series(path: str, time_column: str | None, columns: Sequence[str] | Non
     except InputError as exc:
         exc.args = (option_words(str(exc)),)  # keeps the type, and a MissingColumnError's columns
         raise
+    if series.attrs.get("headerless") and out is not None:
+        out.note(f"{path} has no header row (its first row holds numbers): every row read as data, the columns "
+                 "named 0, 1, ... by position (for --columns); add a header row to name them")
     if time_column == AUTO and out is not None and series.index.name is not None:
         taken = series.index.name
         others = [c for c in series.attrs["time_columns"] if c != taken]
