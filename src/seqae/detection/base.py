@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from seqae._params import check_choice, check_float
 from seqae.autoencoder import LSTMAutoencoder
+from seqae.detection.probability import label_confidence, outlier_probability
 from seqae.thresholds import compute_threshold
 
 from seqae.thresholds import THRESHOLD_METHODS
@@ -66,6 +67,31 @@ class DetectorBase(BaseEstimator):
         computed on the scores of ``X`` itself)."""
         check_is_fitted(self, "threshold_")
         return self._label(self.decision_function(X))
+
+    def predict_proba(self, X, method: str = "linear", return_confidence: bool = False):
+        """Probabilities of (normal, outlier) per score, ``(n, 2)``, from the training scores as PyOD computes them
+        (``method`` "linear": min-max scaled; "unify": the Gaussian error function of the standardised score; see
+        :func:`seqae.detection.probability.outlier_probability`). With ``return_confidence``, also
+        :meth:`predict_confidence`'s values."""
+        check_is_fitted(self, "threshold_")
+        scores = self.decision_function(X)
+        outlier = outlier_probability(self.decision_scores_, scores, method)
+        proba = np.column_stack([1.0 - outlier, outlier])
+        if return_confidence:
+            return proba, self._confidence(scores)
+        return proba
+
+    def predict_confidence(self, X) -> np.ndarray:
+        """Confidence in each 0/1 label of :meth:`predict`, in [0, 1] (ExCeeD, as PyOD; see
+        :func:`seqae.detection.probability.label_confidence`). The expected share of outliers is the share of
+        training scores above ``threshold_`` (at least one score)."""
+        check_is_fitted(self, "threshold_")
+        return self._confidence(self.decision_function(X))
+
+    def _confidence(self, scores: np.ndarray) -> np.ndarray:
+        train = self.decision_scores_
+        share = max(float(np.mean(train > self.threshold_)), 1.0 / len(train))
+        return label_confidence(train, scores, self._label(scores), share)
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """Fit, then return ``labels_`` (the training data's labels)."""
