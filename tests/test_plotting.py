@@ -166,3 +166,37 @@ def test_plot_anomalies_outlines_events_ranked_by_peak(tmp_path):
     assert ranks == {120: "1", 20: "2"}          # the higher peak ranks first
     with pytest.raises(Exception, match="within"):
         plot_anomalies(None, np.zeros(10), np.zeros(10), events=[[5, 12]])
+
+
+def test_top_events_get_close_ups_in_rank_order():
+    s = np.zeros(3000)
+    s[500:503], s[2000:2100], s[2500:2502] = 5.0, 1.0, 9.0
+    events = pd.DataFrame({"start_pos": [500, 2000, 2500], "end_pos": [502, 2099, 2501]})
+    fig = plot_anomalies(None, np.sin(np.arange(3000) / 9), s, threshold=0.5, events=events, zoom=2)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles.count("event 1: peak score 9") == 1 and titles.count("event 2: peak score 5") == 1
+    assert not any(t.startswith("event 3") for t in titles)
+    close_up = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("event 2"))
+    lo, hi = close_up.get_xlim()
+    assert lo <= 500 - 50 and hi >= 502 + 50 and hi - lo < 200          # the event and its surroundings only
+    assert len(plot_anomalies(None, np.zeros(3000), s, events=events, zoom=0).axes) == 2
+    with pytest.raises(InputError, match="zoom must be a whole number >= 0"):
+        plot_anomalies(None, np.zeros(3000), s, events=events, zoom=-1)
+
+
+def test_a_dwarfing_peak_keeps_marginal_alarms_visible():
+    s = np.full(1000, 0.5)
+    s[100:110] = 1.2                                     # marginal alarms just above the threshold
+    s[800] = 500.0                                       # one peak 500 times the threshold
+    fig = plot_anomalies(None, np.zeros(1000), s, threshold=1.0)
+    scores_ax = fig.axes[1]
+    assert scores_ax.get_yscale() == "symlog" and scores_ax.get_ylim()[0] == 0
+    assert plot_anomalies(None, np.zeros(1000), np.minimum(s, 3.0), threshold=1.0).axes[1].get_yscale() == "linear"
+
+
+def test_the_end_of_training_is_marked_in_both_panels():
+    fig = plot_anomalies(pd.date_range("2024-01-01", periods=300, freq="h"), np.zeros(300), np.zeros(300),
+                         train_end=pd.Timestamp("2024-01-03"))
+    top = fig.axes[0]
+    assert "end of training" in [line.get_label() for line in top.get_lines()]
+    assert sum(line.get_linestyle() == ":" for ax in fig.axes[:2] for line in ax.get_lines()) == 2

@@ -137,8 +137,13 @@ def _naive(t):
 def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None = None, labels: Any = None,
                    true_windows: Sequence[Sequence[Any]] | None = None, path: str | os.PathLike | None = None, *,
                    names: Sequence[str] | None = None, title: str | None = None, train_end: Any = None,
-                   events: Any = None):
-    """The series with flagged and true anomalies, and the anomaly scores underneath.
+                   events: Any = None, zoom: int = 3):
+    """The series with flagged and true anomalies, the anomaly scores underneath, and the top events up close.
+
+    On a long series an event of a few points is a sliver: with ``events``, a row of panels under the scores
+    shows the ``zoom`` highest-ranked events with their surroundings. Where a peak of the scores dwarfs the rest
+    (above 20 times the threshold), the score axis is linear up to the threshold and logarithmic above it, so
+    that marginal alarms stay visible beside it.
 
     Parameters
     ----------
@@ -166,6 +171,8 @@ def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None
         Anomaly events (``AnomalyDetector.detect_events``; or inclusive ``[start, end]`` positions), each
         outlined as a span over both panels and numbered by its rank in peak score (1 = highest), so that an
         operator sees which to look at first.
+    zoom : int, default=3
+        How many of the highest-ranked events get a close-up panel (0 for none).
 
     Returns
     -------
@@ -183,8 +190,20 @@ def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None
         names = ["value"] if n_channels == 1 else [f"x{j}" for j in range(n_channels)]
     names = [str(c) for c in names]
 
-    fig = _new_figure(12, 6.5)
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    spans = _event_spans(events, n)
+    if isinstance(zoom, bool) or not isinstance(zoom, (int, np.integer)) or zoom < 0:
+        raise InputError(f"zoom must be a whole number >= 0, got {zoom!r}")
+    n_zoom = min(int(zoom), len(spans))
+    if n_zoom:
+        fig = _new_figure(12, 9.0)
+        grid = fig.add_gridspec(3, n_zoom, height_ratios=[3, 2, 2])
+        top = fig.add_subplot(grid[0, :])
+        bottom = fig.add_subplot(grid[1, :], sharex=top)
+        close_ups = [fig.add_subplot(grid[2, j]) for j in range(n_zoom)]
+    else:
+        fig = _new_figure(12, 6.5)
+        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+        close_ups = []
     flagged = None if labels is None else np.asarray(labels).astype(bool).ravel()
     if flagged is not None and len(flagged) != n:
         raise InputError(f"labels must have {n} entries (one per point), got {len(flagged)}")
@@ -213,7 +232,7 @@ def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None
             top.scatter(x[flagged], np.full(int(flagged.sum()), 0.015), s=30, marker="|", color=_FLAG_COLOR,
                         transform=top.get_xaxis_transform(), zorder=3, linewidths=1)
         bottom.scatter(x[flagged], s[flagged], s=7, color=_FLAG_COLOR, zorder=3, linewidths=0)
-    spans = _event_spans(events, n)
+    ranks = np.zeros(0, dtype=np.int64)
     if len(spans):
         ranks = np.argsort(np.argsort([-s[a:b + 1].max() for a, b in spans], kind="stable"), kind="stable") + 1
         for (a, b), rank in zip(spans, ranks):
@@ -236,14 +255,65 @@ def plot_anomalies(index: Any, values: Any, scores: Any, threshold: float | None
     if threshold is not None and np.isfinite(threshold):
         bottom.axhline(threshold, color=_FLAG_COLOR, linestyle="--", linewidth=1.0,
                        label=f"threshold {threshold:.3g}")
-    finite = s[np.isfinite(s)]
-    if finite.size and finite.min() > 0 and finite.max() > 50 * np.percentile(finite, 99):
-        bottom.set_yscale("log")  # a few huge spikes would flatten everything else on a linear axis
+    _score_scale(bottom, s, threshold)
     bottom.set_ylabel("anomaly score")
     bottom.legend(loc="upper left", fontsize=8, framealpha=0.8)
     bottom.set_xlabel("time" if x.dtype.kind == "M" else "index")
     bottom.set_xlim(x[0], x[-1])
+    for ax, rank in zip(close_ups, range(1, n_zoom + 1)):
+        a, b = spans[int(np.flatnonzero(ranks == rank)[0])]
+        _close_up(ax, x, v[:, :shown], s, flagged, truth, a, b, rank, threshold)
     return _finish(fig, path)
+
+
+# Above this many times the reference (the threshold, else the 99th percentile), a score peak would flatten the
+# rest of a linear axis: the axis turns logarithmic above the reference.
+_PEAK_RATIO = 20
+
+
+def _score_scale(ax, s: np.ndarray, threshold: float | None) -> None:
+    finite = s[np.isfinite(s)]
+    if not finite.size:
+        return
+    ref = threshold if threshold is not None and np.isfinite(threshold) and threshold > 0 else None
+    if ref is None:
+        positive = finite[finite > 0]
+        ref = float(np.percentile(positive, 99)) if positive.size else None
+    if ref and finite.max() > _PEAK_RATIO * ref:
+        ax.set_yscale("symlog", linthresh=ref, linscale=2.0)   # linear up to the threshold, log above it
+        if finite.min() >= 0:
+            ax.set_ylim(bottom=0)
+
+
+def _close_up(ax, x, v, s, flagged, truth, a: int, b: int, rank: int, threshold) -> None:
+    """One event and its surroundings (as long again as the event on each side, at least 50 points): the series,
+    standardised, and the scores on a second axis."""
+    pad = max(50, b - a + 1)
+    lo, hi = max(0, a - pad), min(len(s) - 1, b + pad)
+    part = slice(lo, hi + 1)
+    xs = x[part]
+    vv = v[part]
+    std = np.nanstd(vv, axis=0)
+    std[~(std > 0)] = 1.0
+    for j in range(vv.shape[1]):
+        ax.plot(xs, (vv[:, j] - np.nanmean(vv[:, j])) / std[j], linewidth=0.8, color="0.2" if vv.shape[1] == 1 else None)
+    if truth is not None:
+        _shade(ax, xs, truth[part], _TRUE_COLOR, 0.18, None)
+    if flagged is not None:
+        _shade(ax, xs, flagged[part], _FLAG_COLOR, 0.35, None)
+    ax.axvspan(x[a], x[b], facecolor="none", edgecolor=_FLAG_COLOR, linewidth=0.9)
+    score_ax = ax.twinx()
+    score_ax.plot(xs, s[part], color=_SCORE_COLOR, linewidth=0.7)
+    if threshold is not None and np.isfinite(threshold):
+        score_ax.axhline(threshold, color=_FLAG_COLOR, linestyle="--", linewidth=0.8)
+    score_ax.tick_params(labelsize=6)
+    ax.tick_params(labelsize=6)
+    ax.set_yticks([])
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_title(f"event {rank}: peak score {np.nanmax(s[a:b + 1]):.3g}", fontsize=8, loc="left")
+    if x.dtype.kind == "M":
+        for label in ax.get_xticklabels():
+            label.set_rotation(20)
 
 
 def _event_spans(events: Any, n: int) -> np.ndarray:

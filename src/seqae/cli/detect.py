@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         check_length(len(train), window, f"the training file {args.train}",
                      "use a smaller --window or a longer training series")
         where = args.train
+        train_end = None                    # the training part is another file: nothing to mark in this one
     else:
         frac = args.train_fraction if args.train_fraction is not None else DEFAULT_TRAIN_FRACTION
         n_train = max(1, int(frac * len(series)))
@@ -124,13 +125,14 @@ def run(args: argparse.Namespace) -> int:
         check_length(n_train, window, f"the training part (the first {frac:g} of {len(series)} rows)",
                      "use a larger --train-fraction, a smaller --window or a longer series")
         where = f"the first {n_train} rows ({frac:g})"
+        train_end = series.index[n_train - 1]
     truth = _common.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
 
     out.step(f"read {len(series)} rows x {series.shape[1]} column(s) from {args.input}; training on {where}")
     fit_detector(detector, train, out)
     out.step("scoring every row")
     detected = detector.detect(series)
-    report(out, args, series, detected, detector, truth)
+    report(out, args, series, detected, detector, truth, train_end=train_end)
     if getattr(args, "save_model", None):
         detector.save(args.save_model)
         out.info(f"saved the detector to {args.save_model}")
@@ -151,8 +153,9 @@ def fit_detector(detector, train: pd.DataFrame, out: Console):
 
 
 def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detected: pd.DataFrame, detector,
-           truth: _common.Truth | None) -> dict[str, float] | None:
-    """Write the scores (and plots), print what was flagged and, with known anomalies, the evaluation."""
+           truth: _common.Truth | None, train_end=None) -> dict[str, float] | None:
+    """Write the scores (and plots), print what was flagged and, with known anomalies, the evaluation.
+    ``train_end``: the last row of the training part, marked in the plot (None: trained on another file)."""
     from seqae.plotting import plot_anomalies, plot_contributions
 
     frame = _common.result_frame(series, detected, args.time_column)
@@ -180,7 +183,7 @@ def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detecte
     if getattr(args, "plot", None):
         plot_anomalies(series.index, series.to_numpy(), scores, detector.threshold_, labels=labels,
                        true_windows=truth.plot_windows(series.index) if truth is not None else None,
-                       path=args.plot, names=names, events=events)
+                       path=args.plot, names=names, events=events, train_end=train_end)
         out.info(f"wrote the plot to {args.plot}")
     if getattr(args, "plot_contributions", None):
         contributions = (detected[[f"contribution_{c}" for c in names]].to_numpy() if len(names) > 1
