@@ -381,6 +381,39 @@ def _vectorised_errors(ae, X: np.ndarray) -> np.ndarray:
     return out
 
 
+def _fused_loss_fits() -> dict[str, tuple[float, float]]:
+    """Seconds of whole fits with and without the fused loss (medians of 3, interleaved): case A's model on 7,752
+    windows of 30 (4 epochs), and the default AnomalyDetector on 4,000 points (windows of 64)."""
+    import seqae.training.objectives as objectives
+    from seqae import AnomalyDetector, LSTMAutoencoder
+
+    rng = np.random.default_rng(0)
+    t = np.arange(30)
+    windows = np.stack([np.sin(t / 3 + p)[:, None] + 0.1 * rng.normal(size=(30, 1))
+                        for p in rng.uniform(0, 6, 7752)]).astype(np.float32)
+    series = np.sin(np.arange(4000) / 7) + 0.1 * rng.normal(size=4000)
+    fits = {"A, 4 epochs": lambda: LSTMAutoencoder(hidden_size=32, latent_dim=32, epochs=4, min_steps=None,
+                                                   patience=None, num_threads=1, random_state=0).fit(windows),
+            "default AnomalyDetector": lambda: AnomalyDetector(random_state=0, num_threads=1).fit(series)}
+    applies = objectives.fused_loss_applies
+    res = {}
+    try:
+        for label, fit in fits.items():
+            times = {"fused": [], "module": []}
+            for _ in range(3):
+                for mode in times:
+                    objectives.fused_loss_applies = applies if mode == "fused" else (lambda *args: False)
+                    t0 = time.process_time()
+                    fit()
+                    times[mode].append(time.process_time() - t0)
+            for mode in ("module", "fused"):
+                value = float(np.median(times[mode]))
+                res[f"{label}: {mode}"] = (value, value)
+    finally:
+        objectives.fused_loss_applies = applies
+    return res
+
+
 def run_probe(name: str) -> None:
     import torch
     from torch import nn
@@ -439,12 +472,22 @@ def run_probe(name: str) -> None:
                               reps=20 if case == "A" else 2)
             _print_probe(f"Equal-length batches, training step {case}, 1 thread", res)
     elif name == "fused-loss":
-        for case in ("A", "C"):
-            res = _interleave({f"{case}: module + autoencoder_loss": (1, _train_step(case, fused=True)),
-                               f"{case}: fused_autoencoder_loss": (1, _train_step(case, fused_loss=True,
-                                                                                  fused=True))},
-                              reps=20 if case == "A" else 2)
-            _print_probe(f"Loss of a batch of equal lengths, training step {case} (Adam, clipping), 1 thread", res)
+        # The training step with the fused loss against the module's own path, over sequence lengths and sizes
+        # (what seqae.nn.fused_loss.MAX_STEPS is chosen by), then whole fits: case A, and the default detector.
+        shapes = {"A: H=32, 30 steps of 1": ("A", None, None),
+                  "H=32, 30 steps of 8": ("A", None, (8, 30)),
+                  "H=100, 30 steps of 1": ("A", dict(hidden_size=100, latent_dim=100), (1, 30)),
+                  "H=32, 180 steps of 1": ("A", None, (1, 180)),
+                  "H=32, 180 steps of 8": ("A", None, (8, 180)),
+                  "C: H=100 (decoder 8), 180 steps of 8": ("C", None, None)}
+        for label, (case, model, shape) in shapes.items():
+            res = _interleave({"module + autoencoder_loss": (1, _train_step(case, fused=True, model=model,
+                                                                            shape=shape)),
+                               "fused_autoencoder_loss": (1, _train_step(case, fused_loss=True, fused=True,
+                                                                         model=model, shape=shape))},
+                              reps=10 if (shape or (1, 30))[1] <= 30 and case == "A" else 2)
+            _print_probe(f"Training step {label}, batch 32 (Adam, clipping), 1 thread", res)
+        _print_probe("Whole fits, 1 thread", _fused_loss_fits(), unit="s per fit")
     elif name == "infer":
         ae = _quick_fit("I", X)
         ref, new = ae.reconstruction_error(X), _vectorised_errors(ae, X)

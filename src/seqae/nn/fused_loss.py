@@ -29,13 +29,21 @@ from seqae.nn.fused_lstm import _INLINE_FEATURES, _extension, _use_fused
 from seqae.nn.latent import _LOGVAR_MAX, _LOGVAR_MIN
 
 
+# Longest padded batch the fused loss takes. What it saves is per-operation overhead, a fixed cost per step that
+# long sequences amortise: a training step of 32 sequences was 1.35x faster with it at 30 steps (H = 32), equal at
+# 180 steps (H = 32) and 0.87x at 180 steps of case C (H = 100, decoder 8); a whole fit 1.34x (case A, 30 steps)
+# and 1.26x (the default AnomalyDetector, windows of 64). ``benchmarks/perf.py --probe fused-loss``.
+MAX_STEPS = 128
+
+
 def fused_loss_applies(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor) -> bool:
     """Whether :func:`fused_autoencoder_loss` computes this batch's training loss: a module in training mode with
     one unidirectional LSTM layer each side, last-step pooling and the repeat decoder, on the CPU with the fused
-    kernel, and lengths on the CPU. Shapes: x (N, T, F), lengths (N,)."""
+    kernel, lengths on the CPU, and at most ``MAX_STEPS`` padded steps. Shapes: x (N, T, F), lengths (N,)."""
     cfg = module.config
     if not (module.training and cfg.num_layers == 1 and not cfg.bidirectional and cfg.pooling == "last"
-            and cfg.decoder == "repeat" and not cfg.forecast and x.dim() == 3 and not x.requires_grad):
+            and cfg.decoder == "repeat" and not cfg.forecast and x.dim() == 3 and not x.requires_grad
+            and x.shape[1] <= MAX_STEPS):
         return False
     return (lengths.device.type == "cpu" and _use_fused(module.encoder.forward_layers[0], x)
             and _use_fused(module.decoder.lstm, x))
