@@ -28,6 +28,23 @@ def window_starts(n: int, window: int, stride: int) -> np.ndarray:
     return starts
 
 
+def grid_starts(lo: int, hi: int, stride: int) -> np.ndarray:
+    """The starts in ``[lo, hi)`` of the regular windows, those at multiples of ``stride`` (every start of
+    :func:`window_starts` but the one it adds to end at the last point)."""
+    first = -(-max(lo, 0) // stride) * stride
+    return np.arange(first, max(hi, first), stride, dtype=np.int64)
+
+
+def settled_points(n: int, window: int, stride: int) -> int:
+    """How many leading points of a series of ``n`` points (so far) keep their score whatever points follow.
+
+    A point's score depends on the windows covering it. With stride 1, once the window that starts at a point
+    is complete no later window covers it. With a larger stride, :func:`window_starts` adds a window ending at
+    the series' last point, which covers a point until ``window`` points follow it.
+    """
+    return max(0, n - window + (1 if stride == 1 else 0))
+
+
 def iter_windows(values: np.ndarray, window: int, starts: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(starts_chunk, windows)`` with windows of shape (chunk, window, F), a view (no copy) of ``values``."""
     view = sliding_window_view(values, window, axis=0)  # (n - window + 1, F, window), a view
@@ -76,8 +93,10 @@ class PointAccumulator:
         if self._window_level:
             errors = np.broadcast_to(errors.mean(axis=1, keepdims=True), errors.shape)  # (c, 1, F) -> (c, W, F)
         # For a fixed offset j the indices starts + j are distinct, so plain fancy-index updates are exact
-        # and vectorised (np.add.at would be ~10x slower).
-        for j in range(window):
+        # and vectorised (np.add.at would be ~10x slower). Offsets from the last down: each point then gets its
+        # windows' errors in increasing order of start, whatever the chunks, so a stream that adds the windows
+        # as they complete sums in the same order and gets the same bits (seqae.detection.stream).
+        for j in range(window - 1, -1, -1):
             idx = starts + j
             if self._reduce == "mean":
                 self.total[idx] += errors[:, j]

@@ -291,6 +291,16 @@ class AnomalyDetector(DetectorBase):
         return events_frame(self._runs(score), score, self.threshold_, index=detected.index,
                             contributions=contributions, channels=names)
 
+    def stream(self, history=None, **kwargs):
+        """A :class:`~seqae.detection.stream.AnomalyStream` that scores new points as they arrive, with the
+        scores :meth:`decision_function` gives on the whole series once a point's windows are complete.
+
+        ``history``: points that precede the stream (their last ``window`` give the first points context);
+        other keyword arguments go to the stream (``label_window``).
+        """
+        from seqae.detection.stream import AnomalyStream   # here: stream.py imports this module's package
+        return AnomalyStream(self, history=history, **kwargs)
+
     def _extra_state(self) -> dict:
         return {"feature_names_in_": list(self.feature_names_in_), "error_scale_": self.error_scale_.tolist()}
 

@@ -1,0 +1,374 @@
+"""Streaming scoring: a fitted :class:`~seqae.AnomalyDetector` scores points as they arrive.
+
+points -> the last ``window`` points + the new ones -> windows completed by them -> per-step errors -> the
+points whose covering windows are all complete get their final score, label and events; the others a
+provisional score. The stream keeps only that context: the last ``window`` points, the errors of the
+windows that still cover a point without a final score, the last ``label_window`` final scores (for the
+"dynamic" rule) and the event being built.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from seqae._params import check_int
+from seqae._runtime import torch_threads
+from seqae._version import __version__
+from seqae.data.series import check_series
+from seqae.data.windows import ForecastAccumulator, PointAccumulator, grid_starts, settled_points
+from seqae.detection.base import ADAPTIVE_THRESHOLDS
+from seqae.exceptions import InputError, ModelFileError
+from seqae.tensorfile import load_tensor_file, save_tensor_file
+
+STREAM_FORMAT = "seqae-stream"
+STREAM_FORMAT_VERSION = 1
+# Points per internal step of an update: bounds the windows scored at once (and their memory) on large updates.
+_PIECE = 4096
+# Final scores the "dynamic" rule is computed on: Hundman et al. (KDD 2018) apply it to a window of the latest
+# errors, 2,100 in their set-up (30 batches of 70); seeded with the training scores, so labels start at once.
+LABEL_WINDOW = 2048
+EVENT_STREAM_COLUMNS = ("start_pos", "end_pos", "length", "peak", "peak_score", "severity")
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """What one :meth:`AnomalyStream.update` gives. Positions count the points passed to the stream, from 0
+    (``history`` excluded).
+
+    Attributes
+    ----------
+    positions, scores, labels : ndarray (k,)
+        Points whose score became final in this update (in order), their scores and 0/1 labels.
+    provisional_positions, provisional_scores, provisional_labels : ndarray (m,)
+        The latest points, whose scores may still change: what ``decision_function`` gives them on the points
+        seen so far (labels as the stream would give them now).
+    events : DataFrame
+        Events closed in this update (columns ``start_pos``, ``end_pos``, ``length``, ``peak``,
+        ``peak_score``, ``severity``): no later point can join them.
+    """
+
+    positions: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    provisional_positions: np.ndarray
+    provisional_scores: np.ndarray
+    provisional_labels: np.ndarray
+    events: pd.DataFrame = field(repr=False)
+
+
+class AnomalyStream:
+    """Scores a series point by point (or chunk by chunk) with a fitted :class:`~seqae.AnomalyDetector`.
+
+    Made by :meth:`AnomalyDetector.stream`. Each :meth:`update` takes the next points and returns a
+    :class:`StreamResult`.
+
+    **When a score is final.** A point's score combines the errors of the windows that cover it. With
+    ``stride=1`` it is final once ``window - 1`` points have followed it (the window that starts at it is
+    complete); with a larger stride once ``window`` points have (the batch scores add a window ending at the
+    series' last point, which covers the last ``window`` points). A final score equals, bit for bit on the CPU,
+    the score ``decision_function`` gives that point on the concatenation of ``history`` and every point passed
+    so far, whatever follows. The later points get a **provisional** score: the one ``decision_function``
+    gives them on the points seen so far, which changes as windows covering them complete. :meth:`finish`
+    ends the series: the provisional scores become final.
+
+    **Labels and events.** With the rules that set ``threshold_`` once ("quantile", "sigma", "pot") a final
+    point is flagged when its score exceeds ``threshold_``, as :meth:`~AnomalyDetector.predict` flags it.
+    With "dynamic", which is computed on the scores being labelled, the points that become final in an update
+    are labelled by the rule applied (with its pruning) to the last ``label_window`` final scores, the
+    training scores first, as Hundman et al. apply it to a window of recent errors: the labels then differ
+    from ``predict`` on a whole series, which sees the future. Events are the flagged final points merged
+    within ``event_gap``, reported once closed.
+
+    Parameters
+    ----------
+    detector : fitted AnomalyDetector
+    history : array-like, optional
+        Points that precede the stream (e.g. the end of the training series): their windows give the first
+        streamed points their context. Only the last ``window`` are used; none of them is reported.
+    label_window : int, default=2048
+        Final scores the "dynamic" rule is computed on (ignored by the other rules).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqae import AnomalyDetector
+    >>> x = np.sin(np.arange(800) / 8)
+    >>> det = AnomalyDetector(window=32, hidden_size=16, latent_dim=4, epochs=2, threshold="quantile",
+    ...                       random_state=0).fit(x[:400])
+    >>> stream = det.stream(history=x[:400])
+    >>> r = stream.update(x[400:450])
+    >>> len(r.positions), len(r.provisional_positions)     # 31 points still have open windows
+    (19, 31)
+    >>> bool(np.array_equal(r.scores, det.decision_function(x[:450])[400:419]))
+    True
+    """
+
+    def __init__(self, detector, *, history=None, label_window: int = LABEL_WINDOW):
+        check_is_fitted(detector, "autoencoder_")
+        check_int("label_window", label_window, 2)
+        self.detector = detector
+        self.label_window = label_window
+        self._window, self._stride = detector.window, detector.stride
+        self._gap = detector._gap()
+        n_features = detector.n_features_in_
+        self._n = 0                                   # points seen, history included
+        self._origin = 0                              # position of the first streamed point (len(history))
+        self._tail = np.zeros((0, n_features), np.float32)     # the last window points
+        self._starts = np.zeros(0, np.int64)           # open windows: start, and per-step errors (w, W, F)
+        self._rec = np.zeros((0, self._window, n_features), np.float32)
+        self._fc = np.zeros((0, self._window, n_features), np.float32) if detector.autoencoder_.forecast else None
+        self._settled = 0                             # points whose score is final
+        self._recent = np.asarray(detector.decision_scores_[-label_window:], np.float64)
+        self._event: list | None = None               # [start, end, peak, peak_score] of the event being built
+        self._finished = False
+        if history is not None:
+            values = self._check(history, "history")
+            self._origin = len(values)
+            keep = values[len(values) - min(len(values), self._window):]
+            self._n = self._origin - len(keep)
+            self._settled = self._n
+            self._advance(keep)
+
+    # ------------------------------------------------------------------ input
+    def _check(self, points, what: str) -> np.ndarray:
+        det = self.detector
+        raw = points.to_numpy() if isinstance(points, (pd.Series, pd.DataFrame)) else np.asarray(points)
+        if raw.dtype.kind == "f" and np.isnan(raw).any():
+            raise InputError(f"{what}: missing value (NaN) at row {int(np.argwhere(np.isnan(raw))[0][0])}; a stream "
+                             "cannot interpolate ahead of the data: fill missing points before passing them")
+        if raw.size == 0 and raw.ndim <= 2:           # nothing arrived (a poll that found no point)
+            return np.zeros((0, det.n_features_in_), np.float32)
+        if raw.ndim == 1 and det.n_features_in_ > 1 and len(raw) == det.n_features_in_:
+            points = raw[None, :]        # one multivariate point as a vector
+        return check_series(points, n_features=det.n_features_in_, feature_names=det.feature_names_in_).values
+
+    # ------------------------------------------------------------------ scoring
+    def update(self, points) -> StreamResult:
+        """Score the next points: ndarray (k,) or (k, F), a pandas Series or DataFrame (the columns of fit)."""
+        if self._finished:
+            raise RuntimeError("the stream has finished; start a new one with detector.stream()")
+        values = self._check(points, "points")
+        parts = [self._advance(values[i:i + _PIECE]) for i in range(0, max(len(values), 1), _PIECE)]
+        return self._result(parts)
+
+    def finish(self) -> StreamResult:
+        """End of the series: the provisional scores become final (those of ``decision_function`` on the whole
+        series), their labels are given and the last event is closed."""
+        if self._finished:
+            raise RuntimeError("the stream has already finished")
+        part = self._advance(np.zeros((0, self.detector.n_features_in_), np.float32), final=True)
+        self._finished = True
+        return self._result([part])
+
+    def _advance(self, values: np.ndarray, final: bool = False) -> dict:
+        window, stride, det = self._window, self._stride, self.detector
+        n_before = self._n
+        buffer = np.concatenate([self._tail, values])
+        offset = n_before - len(self._tail)           # position of buffer[0]
+        n = n_before + len(values)
+        # Regular windows completed by these points, plus (stride > 1) the window ending at the last point,
+        # which the batch scores add and which lasts only while no point follows.
+        new = grid_starts(max(n_before - window + 1, offset), n - window + 1, stride)
+        extra = None
+        if n >= window and (n - window) % stride:
+            extra = n - window
+        to_score = np.concatenate([new, [extra]]) if extra is not None else new
+        rec, fc = self._score_windows(buffer, to_score - offset)
+        starts = np.concatenate([self._starts, to_score])
+        rec = np.concatenate([self._rec, rec])
+        fc = np.concatenate([self._fc, fc]) if fc is not None else None
+        settled = n if final else settled_points(n, window, stride)
+        settled = max(settled, self._settled)
+        lo = self._settled                             # points scored here: [lo, n)
+        out = {"settled": (lo, settled), "provisional": (settled, n), "scores": np.zeros(0), "events": []}
+        if len(starts) and n > lo:
+            base = min(int(starts[0]), lo)        # (after a trimmed history a few points precede every window)
+            acc = PointAccumulator(n - base, det.n_features_in_, det.score_aggregation)
+            acc.add(starts - base, rec)
+            errors = acc.result()[lo - base:]
+            fc_errors = None
+            if fc is not None:
+                facc = ForecastAccumulator(n - base, det.n_features_in_)
+                facc.add(starts - base, fc)
+                fc_errors = facc.result()[lo - base:]
+            out["scores"] = det._combine(errors, fc_errors).mean(axis=1)
+        elif n > lo:                                   # fewer points than a window so far: nothing to score
+            out["provisional"] = (lo, lo)
+            out["settled"] = (lo, lo)
+            settled = lo
+        # History points are context only: not labelled, never part of an event.
+        first = min(max(lo, self._origin), settled)
+        labels, events = self._label(out["scores"][first - lo:settled - lo], first)
+        out["labels"] = np.concatenate([np.zeros(first - lo, np.int64), labels])
+        out["events"] = events
+        # Keep what later points need: the windows still covering an unsettled point.
+        keep = starts + window > settled
+        if extra is not None:
+            keep[-1] = False
+        self._starts, self._rec = starts[keep], rec[keep]
+        if fc is not None:
+            self._fc = fc[keep]
+        # The last window points: the next windows start after n - window, and finish() may need the one at it.
+        self._tail = buffer[len(buffer) - min(len(buffer), window):].copy()
+        self._n, self._settled = n, settled
+        return out
+
+    def _score_windows(self, buffer: np.ndarray, local_starts: np.ndarray):
+        window, ae = self._window, self.detector.autoencoder_
+        n_features = buffer.shape[1]
+        if len(local_starts) == 0:
+            empty = np.zeros((0, window, n_features), np.float32)
+            return empty, (empty if self._fc is not None else None)
+        windows = np.lib.stride_tricks.sliding_window_view(buffer, window, axis=0)[local_starts].transpose(0, 2, 1)
+        # One thread: an update scores a few windows, which threads would only split into smaller pieces.
+        with torch_threads(1, ae._device()):
+            rec, fc = ae.step_errors(np.ascontiguousarray(windows))
+        return rec, fc
+
+    # ------------------------------------------------------------------ labels and events
+    def _label(self, scores: np.ndarray, lo: int) -> tuple[np.ndarray, list]:
+        """Labels of newly final scores (positions lo, lo + 1, ...), and the events they close."""
+        det = self.detector
+        if len(scores) == 0:
+            return np.zeros(0, np.int64), []
+        if det.threshold in ADAPTIVE_THRESHOLDS:
+            # An update that settles more than label_window points labels them all together.
+            both = np.concatenate([self._recent, scores])
+            labels = det._label(both[-max(self.label_window, len(scores)):])[-len(scores):]
+            self._recent = both[-self.label_window:]
+        else:
+            labels = (scores > det.threshold_).astype(np.int64)
+        closed = []
+        for i in np.flatnonzero(labels):
+            p, s = lo + int(i), float(scores[i])
+            if self._event is not None and p - self._event[1] - 1 <= self._gap:
+                self._event[1] = p
+                if s > self._event[3]:
+                    self._event[2], self._event[3] = p, s
+            else:
+                if self._event is not None:
+                    closed.append(self._event)
+                self._event = [p, p, p, s]
+        last = lo + len(scores) - 1
+        if self._event is not None and last - self._event[1] - 1 >= self._gap:
+            closed.append(self._event)       # no later point is close enough to join it
+            self._event = None
+        return labels, closed
+
+    def _provisional_labels(self, scores: np.ndarray) -> np.ndarray:
+        det = self.detector
+        if det.threshold in ADAPTIVE_THRESHOLDS:
+            if len(scores) == 0:
+                return np.zeros(0, np.int64)
+            both = np.concatenate([self._recent, scores])
+            return det._label(both[-max(self.label_window, len(scores)):])[-len(scores):]
+        return (scores > det.threshold_).astype(np.int64)
+
+    def _result(self, parts: list[dict]) -> StreamResult:
+        origin = self._origin
+        positions, scores, labels, events = [], [], [], []
+        for part in parts:
+            lo, hi = part["settled"]
+            positions.append(np.arange(lo, hi))
+            scores.append(part["scores"][:hi - lo])
+            labels.append(part["labels"])
+            events += part["events"]
+        if self._finished and self._event is not None:
+            events.append(self._event)
+            self._event = None
+        last = parts[-1]
+        plo, phi = last["provisional"]
+        slo = last["settled"][0]
+        prov_scores = last["scores"][plo - slo:]
+        positions, scores, labels = np.concatenate(positions), np.concatenate(scores), np.concatenate(labels)
+        shown = positions >= origin                    # history points are context, not reported
+        prov_positions = np.arange(plo, phi)
+        threshold = self.detector.threshold_
+        rows = [{"start_pos": s - origin, "end_pos": e - origin, "length": e - s + 1, "peak": p - origin,
+                 "peak_score": v, "severity": v / threshold if threshold > 0 else np.inf}
+                for s, e, p, v in events if e >= origin]
+        frame = pd.DataFrame(rows, columns=list(EVENT_STREAM_COLUMNS)).astype(
+            {"start_pos": np.int64, "end_pos": np.int64, "length": np.int64, "peak": np.int64,
+             "peak_score": np.float64, "severity": np.float64})
+        pshown = prov_positions >= origin
+        return StreamResult(positions=positions[shown] - origin, scores=scores[shown], labels=labels[shown],
+                            provisional_positions=prov_positions[pshown] - origin,
+                            provisional_scores=prov_scores[pshown],
+                            provisional_labels=self._provisional_labels(prov_scores)[pshown], events=frame)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def n_seen(self) -> int:
+        """Points passed to the stream so far (``history`` excluded)."""
+        return self._n - self._origin
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the stream's state to one file (safetensors + JSON header, no pickle), atomically.
+
+        The file records a fingerprint of the detector: :meth:`load` refuses to continue it with another one.
+        """
+        doc = {"format": STREAM_FORMAT, "format_version": STREAM_FORMAT_VERSION, "seqae_version": __version__,
+               "detector": _fingerprint(self.detector), "label_window": self.label_window, "n": self._n,
+               "origin": self._origin, "settled": self._settled, "finished": self._finished,
+               "event": None if self._event is None else [int(v) for v in self._event[:3]] + [float(self._event[3])]}
+        tensors = {"tail": torch.from_numpy(self._tail), "starts": torch.from_numpy(self._starts),
+                   "rec": torch.from_numpy(self._rec), "recent": torch.from_numpy(self._recent)}
+        if self._fc is not None:
+            tensors["fc"] = torch.from_numpy(self._fc)
+        save_tensor_file(path, {k: v.contiguous() for k, v in tensors.items()}, doc)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, detector) -> "AnomalyStream":
+        """Continue a stream saved by :meth:`save`, with the detector it was made from."""
+        where = str(Path(path))
+
+        def check(doc: dict) -> None:
+            if doc.get("format") != STREAM_FORMAT:
+                raise ModelFileError(f"{where!r} is not a seqae stream state (format {doc.get('format')!r})")
+            if doc.get("format_version") != STREAM_FORMAT_VERSION:
+                raise ModelFileError(f"{where!r}: stream state format {doc.get('format_version')!r}; this seqae "
+                                     f"({__version__}) reads format {STREAM_FORMAT_VERSION}")
+
+        tensors, doc = load_tensor_file(path, what="seqae stream state", check_document=check)
+        if doc.get("detector") != _fingerprint(detector):
+            raise ModelFileError(f"{where!r} was saved from another detector (weights or settings differ); load "
+                                 "it with the detector the stream was made from")
+        stream = cls(detector, label_window=int(doc["label_window"]))
+        window, n_features = detector.window, detector.n_features_in_
+        try:
+            tail, starts, rec = tensors["tail"].numpy(), tensors["starts"].numpy(), tensors["rec"].numpy()
+            fc = tensors["fc"].numpy() if "fc" in tensors else None
+            n, origin, settled = int(doc["n"]), int(doc["origin"]), int(doc["settled"])
+            if (tail.dtype != np.float32 or tail.shape[1:] != (n_features,) or len(tail) > window
+                    or starts.dtype != np.int64 or rec.shape != (len(starts), window, n_features)
+                    or (fc is None) != (stream._fc is None) or (fc is not None and fc.shape != rec.shape)
+                    or not 0 <= settled <= n or not (np.isfinite(rec).all() and np.isfinite(tail).all())):
+                raise ValueError("shapes or values do not match the detector")
+            event = doc["event"]
+            stream._event = None if event is None else [int(event[0]), int(event[1]), int(event[2]), float(event[3])]
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ModelFileError(f"{where!r}: the stream state is damaged or incomplete ({exc})") from None
+        stream._tail, stream._starts, stream._rec, stream._fc = tail.copy(), starts.copy(), rec.copy(), \
+            (fc.copy() if fc is not None else None)
+        stream._recent = tensors["recent"].numpy().astype(np.float64)
+        stream._n, stream._origin, stream._settled = n, origin, settled
+        stream._finished = bool(doc["finished"])
+        return stream
+
+
+def _fingerprint(detector) -> str:
+    """SHA-256 of a detector's parameters and fitted tensors: a stream state belongs to exactly one detector."""
+    doc, tensors = detector._get_state()
+    h = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in detector.get_params(deep=False).items())).encode())
+    h.update(repr(float(doc["threshold_"])).encode())
+    for name in sorted(tensors):
+        h.update(name.encode())
+        h.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
