@@ -61,7 +61,36 @@ def sample_starts(starts: np.ndarray, max_windows: int | None) -> np.ndarray:
     return starts[pick]
 
 
-class PointAccumulator:
+class _Rolling:
+    """Accumulator arrays (one row per point) that a stream slides along the series: points are appended as they
+    arrive and dropped once their value is final (seqae.detection.stream)."""
+
+    _FIELDS: tuple[str, ...] = ()
+
+    def _fill(self, name: str):
+        raise NotImplementedError
+
+    def extend(self, k: int) -> None:
+        """Append ``k`` points that no window has covered yet."""
+        for name in self._FIELDS:
+            a = getattr(self, name)
+            if a is not None:
+                setattr(self, name, np.concatenate([a, np.full((k,) + a.shape[1:], self._fill(name), a.dtype)]))
+
+    def drop(self, k: int) -> None:
+        """Forget the first ``k`` points."""
+        for name in self._FIELDS:
+            a = getattr(self, name)
+            if a is not None:
+                setattr(self, name, a[k:].copy())
+
+    def copy(self):
+        out = object.__new__(type(self))
+        out.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
+        return out
+
+
+class PointAccumulator(_Rolling):
     """Combines the errors of overlapping windows into one value per point (and feature).
 
     "mean" averages the per-step errors that all covering windows give a point: every window that saw the
@@ -74,6 +103,7 @@ class PointAccumulator:
     # contamination quantile would fall on the plateau and label nothing. Ties are broken by each point's own
     # step-level error, scaled down so that it never reorders points whose window scores differ noticeably.
     TIE_BREAK = 1e-3
+    _FIELDS = ("total", "step_total", "count")
 
     def __init__(self, n: int, n_features: int, how: str = "mean"):
         if how not in AGGREGATIONS:
@@ -86,16 +116,30 @@ class PointAccumulator:
         self.step_total = np.zeros((n, n_features), dtype=np.float64) if self._window_level else None
         self.count = np.zeros(n, dtype=np.int64)
 
+    def _fill(self, name: str):
+        return -np.inf if name == "total" and self._reduce == "max" else 0
+
     def add(self, starts: np.ndarray, errors: np.ndarray) -> None:
-        """starts (c,), errors (c, window, F)."""
+        """starts (c,) in increasing order, errors (c, window, F)."""
         window = errors.shape[1]
         step_errors = errors
         if self._window_level:
             errors = np.broadcast_to(errors.mean(axis=1, keepdims=True), errors.shape)  # (c, 1, F) -> (c, W, F)
-        # For a fixed offset j the indices starts + j are distinct, so plain fancy-index updates are exact
-        # and vectorised (np.add.at would be ~10x slower). Offsets from the last down: each point then gets its
-        # windows' errors in increasing order of start, whatever the chunks, so a stream that adds the windows
-        # as they complete sums in the same order and gets the same bits (seqae.detection.stream).
+        # Each point gets its windows' errors in increasing order of start, whatever the chunks, so a stream
+        # that adds windows as they complete sums in the same order and gets the batch's bits
+        # (seqae.detection.stream). A few windows: one slice per window (a stream's update).
+        if len(starts) < window:
+            for s, e, step in zip(starts.tolist(), errors, step_errors):
+                if self._reduce == "mean":
+                    self.total[s:s + window] += e
+                else:
+                    np.maximum(self.total[s:s + window], e, out=self.total[s:s + window])
+                if self.step_total is not None:
+                    self.step_total[s:s + window] += step
+                self.count[s:s + window] += 1
+            return
+        # Many: for a fixed offset j the indices starts + j are distinct, so plain fancy-index updates are exact
+        # and vectorised (np.add.at would be ~10x slower); offsets from the last down keep the order of starts.
         for j in range(window - 1, -1, -1):
             idx = starts + j
             if self._reduce == "mean":
@@ -115,7 +159,7 @@ class PointAccumulator:
         return out
 
 
-class ForecastAccumulator:
+class ForecastAccumulator(_Rolling):
     """Keeps, for every point, the next-step prediction error of the covering window that gave it the most
     context (the point's largest position in a window), so that a point is judged by the best-informed
     prediction of it. With stride 1 that is the window ending at the point: a one-step forecast from the
@@ -123,9 +167,14 @@ class ForecastAccumulator:
     keeps 0.
     """
 
+    _FIELDS = ("value", "position")
+
     def __init__(self, n: int, n_features: int):
         self.value = np.zeros((n, n_features), dtype=np.float64)
         self.position = np.full(n, -1, dtype=np.int64)
+
+    def _fill(self, name: str):
+        return -1 if name == "position" else 0
 
     def add(self, starts: np.ndarray, errors: np.ndarray) -> None:
         """starts (c,), errors (c, window, F) with errors[:, 0] unused."""

@@ -34,6 +34,7 @@ _PIECE = 4096
 # Final scores the "dynamic" rule is computed on: Hundman et al. (KDD 2018) apply it to a window of the latest
 # errors, 2,100 in their set-up (30 batches of 70); seeded with the training scores, so labels start at once.
 LABEL_WINDOW = 2048
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 EVENT_STREAM_COLUMNS = ("start_pos", "end_pos", "length", "peak", "peak_score", "severity")
 
 
@@ -121,9 +122,9 @@ class AnomalyStream:
         self._n = 0                                   # points seen, history included
         self._origin = 0                              # position of the first streamed point (len(history))
         self._tail = np.zeros((0, n_features), np.float32)     # the last window points
-        self._starts = np.zeros(0, np.int64)           # open windows: start, and per-step errors (w, W, F)
-        self._rec = np.zeros((0, self._window, n_features), np.float32)
-        self._fc = np.zeros((0, self._window, n_features), np.float32) if detector.autoencoder_.forecast else None
+        # Per point not yet final, the errors of the windows covering it so far, summed as the batch sums them.
+        self._acc = PointAccumulator(0, n_features, detector.score_aggregation)
+        self._facc = ForecastAccumulator(0, n_features) if detector.autoencoder_.forecast else None
         self._settled = 0                             # points whose score is final
         self._recent = np.asarray(detector.decision_scores_[-label_window:], np.float64)
         self._event: list | None = None               # [start, end, peak, peak_score] of the event being built
@@ -146,7 +147,13 @@ class AnomalyStream:
         if raw.size == 0 and raw.ndim <= 2:           # nothing arrived (a poll that found no point)
             return np.zeros((0, det.n_features_in_), np.float32)
         if raw.ndim == 1 and det.n_features_in_ > 1 and len(raw) == det.n_features_in_:
-            points = raw[None, :]        # one multivariate point as a vector
+            points = raw = raw[None, :]        # one multivariate point as a vector
+        # Plain finite numbers of the right shape skip check_series, whose DataFrame costs more than scoring a
+        # point; anything else goes through it for its errors.
+        if (isinstance(points, np.ndarray) and raw.dtype.kind in "iuf" and raw.shape[1:] in ((), (det.n_features_in_,))
+                and (raw.ndim == 2 or det.n_features_in_ == 1) and np.isfinite(raw).all()
+                and np.abs(raw).max() <= _FLOAT32_MAX):
+            return raw.astype(np.float32).reshape(len(raw), det.n_features_in_)
         return check_series(points, n_features=det.n_features_in_, feature_names=det.feature_names_in_).values
 
     # ------------------------------------------------------------------ scoring
@@ -169,68 +176,54 @@ class AnomalyStream:
 
     def _advance(self, values: np.ndarray, final: bool = False) -> dict:
         window, stride, det = self._window, self._stride, self.detector
-        n_before = self._n
+        n_before, lo = self._n, self._settled         # the accumulators hold the points [lo, n)
         buffer = np.concatenate([self._tail, values])
         offset = n_before - len(self._tail)           # position of buffer[0]
         n = n_before + len(values)
-        # Regular windows completed by these points, plus (stride > 1) the window ending at the last point,
-        # which the batch scores add and which lasts only while no point follows.
+        self._acc.extend(len(values))
+        if self._facc is not None:
+            self._facc.extend(len(values))
+        # Regular windows completed by these points (in order of start, as the batch adds them; all start at or
+        # after lo), then (stride > 1) the window ending at the last point, which the batch scores add last and
+        # which lasts only while no point follows: added to copies.
         new = grid_starts(max(n_before - window + 1, offset), n - window + 1, stride)
-        extra = None
-        if n >= window and (n - window) % stride:
-            extra = n - window
-        to_score = np.concatenate([new, [extra]]) if extra is not None else new
-        rec, fc = self._score_windows(buffer, to_score - offset)
-        starts = np.concatenate([self._starts, to_score])
-        rec = np.concatenate([self._rec, rec])
-        fc = np.concatenate([self._fc, fc]) if fc is not None else None
-        settled = n if final else settled_points(n, window, stride)
-        settled = max(settled, self._settled)
-        lo = self._settled                             # points scored here: [lo, n)
-        out = {"settled": (lo, settled), "provisional": (settled, n), "scores": np.zeros(0), "events": []}
-        if len(starts) and n > lo:
-            base = min(int(starts[0]), lo)        # (after a trimmed history a few points precede every window)
-            acc = PointAccumulator(n - base, det.n_features_in_, det.score_aggregation)
-            acc.add(starts - base, rec)
-            errors = acc.result()[lo - base:]
-            fc_errors = None
-            if fc is not None:
-                facc = ForecastAccumulator(n - base, det.n_features_in_)
-                facc.add(starts - base, fc)
-                fc_errors = facc.result()[lo - base:]
-            out["scores"] = det._combine(errors, fc_errors).mean(axis=1)
-        elif n > lo:                                   # fewer points than a window so far: nothing to score
-            out["provisional"] = (lo, lo)
-            out["settled"] = (lo, lo)
-            settled = lo
+        extra = [n - window] if n >= window and (n - window) % stride else []
+        rec, fc = self._score_windows(buffer, np.concatenate([new, extra]).astype(np.int64) - offset)
+        self._acc.add(new - lo, rec[:len(new)])
+        if fc is not None:
+            self._facc.add(new - lo, fc[:len(new)])
+        acc, facc = self._acc, self._facc
+        if extra:
+            acc = acc.copy()
+            acc.add(np.array(extra) - lo, rec[len(new):])
+            if facc is not None:
+                facc = facc.copy()
+                facc.add(np.array(extra) - lo, fc[len(new):])
+        if n >= window:
+            settled = n if final else max(settled_points(n, window, stride), lo)
+            scores = det._combine(acc.result(), facc.result() if facc is not None else None).mean(axis=1)
+        else:                                          # fewer points than a window so far: nothing to score
+            settled, scores = lo, np.zeros(0)
         # History points are context only: not labelled, never part of an event.
         first = min(max(lo, self._origin), settled)
-        labels, events = self._label(out["scores"][first - lo:settled - lo], first)
-        out["labels"] = np.concatenate([np.zeros(first - lo, np.int64), labels])
-        out["events"] = events
-        # Keep what later points need: the windows still covering an unsettled point.
-        keep = starts + window > settled
-        if extra is not None:
-            keep[-1] = False
-        self._starts, self._rec = starts[keep], rec[keep]
-        if fc is not None:
-            self._fc = fc[keep]
-        # The last window points: the next windows start after n - window, and finish() may need the one at it.
-        self._tail = buffer[len(buffer) - min(len(buffer), window):].copy()
+        labels, events = self._label(scores[first - lo:settled - lo], first)
+        self._acc.drop(settled - lo)
+        if self._facc is not None:
+            self._facc.drop(settled - lo)
+        self._tail = buffer[len(buffer) - min(len(buffer), window):].copy()   # the next windows start after n - window
         self._n, self._settled = n, settled
-        return out
+        return {"settled": (lo, settled), "provisional": (settled, n if n >= window else settled), "scores": scores,
+                "labels": np.concatenate([np.zeros(first - lo, np.int64), labels]), "events": events}
 
     def _score_windows(self, buffer: np.ndarray, local_starts: np.ndarray):
         window, ae = self._window, self.detector.autoencoder_
-        n_features = buffer.shape[1]
         if len(local_starts) == 0:
-            empty = np.zeros((0, window, n_features), np.float32)
-            return empty, (empty if self._fc is not None else None)
+            empty = np.zeros((0, window, buffer.shape[1]), np.float32)
+            return empty, (empty if self._facc is not None else None)
         windows = np.lib.stride_tricks.sliding_window_view(buffer, window, axis=0)[local_starts].transpose(0, 2, 1)
         # One thread: an update scores a few windows, which threads would only split into smaller pieces.
         with torch_threads(1, ae._device()):
-            rec, fc = ae.step_errors(np.ascontiguousarray(windows))
-        return rec, fc
+            return ae.step_errors(np.ascontiguousarray(windows))
 
     # ------------------------------------------------------------------ labels and events
     def _label(self, scores: np.ndarray, lo: int) -> tuple[np.ndarray, list]:
@@ -291,12 +284,9 @@ class AnomalyStream:
         shown = positions >= origin                    # history points are context, not reported
         prov_positions = np.arange(plo, phi)
         threshold = self.detector.threshold_
-        rows = [{"start_pos": s - origin, "end_pos": e - origin, "length": e - s + 1, "peak": p - origin,
-                 "peak_score": v, "severity": v / threshold if threshold > 0 else np.inf}
+        rows = [(s - origin, e - origin, e - s + 1, p - origin, v, v / threshold if threshold > 0 else np.inf)
                 for s, e, p, v in events if e >= origin]
-        frame = pd.DataFrame(rows, columns=list(EVENT_STREAM_COLUMNS)).astype(
-            {"start_pos": np.int64, "end_pos": np.int64, "length": np.int64, "peak": np.int64,
-             "peak_score": np.float64, "severity": np.float64})
+        frame = _events_frame(rows)
         pshown = prov_positions >= origin
         return StreamResult(positions=positions[shown] - origin, scores=scores[shown], labels=labels[shown],
                             provisional_positions=prov_positions[pshown] - origin,
@@ -318,10 +308,11 @@ class AnomalyStream:
                "detector": _fingerprint(self.detector), "label_window": self.label_window, "n": self._n,
                "origin": self._origin, "settled": self._settled, "finished": self._finished,
                "event": None if self._event is None else [int(v) for v in self._event[:3]] + [float(self._event[3])]}
-        tensors = {"tail": torch.from_numpy(self._tail), "starts": torch.from_numpy(self._starts),
-                   "rec": torch.from_numpy(self._rec), "recent": torch.from_numpy(self._recent)}
-        if self._fc is not None:
-            tensors["fc"] = torch.from_numpy(self._fc)
+        tensors = {"tail": torch.from_numpy(self._tail), "recent": torch.from_numpy(self._recent)}
+        for owner, prefix in ((self._acc, "acc."), (self._facc, "facc.")):
+            for name in owner._FIELDS if owner is not None else ():
+                if getattr(owner, name) is not None:
+                    tensors[prefix + name] = torch.from_numpy(getattr(owner, name))
         save_tensor_file(path, {k: v.contiguous() for k, v in tensors.items()}, doc)
 
     @classmethod
@@ -343,24 +334,47 @@ class AnomalyStream:
         stream = cls(detector, label_window=int(doc["label_window"]))
         window, n_features = detector.window, detector.n_features_in_
         try:
-            tail, starts, rec = tensors["tail"].numpy(), tensors["starts"].numpy(), tensors["rec"].numpy()
-            fc = tensors["fc"].numpy() if "fc" in tensors else None
+            tail = tensors["tail"].numpy()
             n, origin, settled = int(doc["n"]), int(doc["origin"]), int(doc["settled"])
-            if (tail.dtype != np.float32 or tail.shape[1:] != (n_features,) or len(tail) > window
-                    or starts.dtype != np.int64 or rec.shape != (len(starts), window, n_features)
-                    or (fc is None) != (stream._fc is None) or (fc is not None and fc.shape != rec.shape)
-                    or not 0 <= settled <= n or not (np.isfinite(rec).all() and np.isfinite(tail).all())):
-                raise ValueError("shapes or values do not match the detector")
+            if (tail.dtype != np.float32 or tail.shape[1:] != (n_features,) or len(tail) > min(window, n)
+                    or not 0 <= settled <= n or not np.isfinite(tail).all()):
+                raise ValueError("the last points do not match the detector")
+            # Each accumulator array must be there exactly when the fresh stream has it, one row per open point.
+            for owner, prefix in ((stream._acc, "acc."), (stream._facc, "facc.")):
+                for name in owner._FIELDS if owner is not None else ():
+                    fresh = getattr(owner, name)
+                    if fresh is None:
+                        continue
+                    saved = tensors[prefix + name].numpy()
+                    if saved.dtype != fresh.dtype or saved.shape != (n - settled,) + fresh.shape[1:]:
+                        raise ValueError(f"{prefix + name} does not match the detector")
+                    setattr(owner, name, saved.copy())
             event = doc["event"]
             stream._event = None if event is None else [int(event[0]), int(event[1]), int(event[2]), float(event[3])]
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFileError(f"{where!r}: the stream state is damaged or incomplete ({exc})") from None
-        stream._tail, stream._starts, stream._rec, stream._fc = tail.copy(), starts.copy(), rec.copy(), \
-            (fc.copy() if fc is not None else None)
+        stream._tail = tail.copy()
         stream._recent = tensors["recent"].numpy().astype(np.float64)
         stream._n, stream._origin, stream._settled = n, origin, settled
         stream._finished = bool(doc["finished"])
         return stream
+
+
+def _events_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Closed events as a DataFrame (columns ``EVENT_STREAM_COLUMNS``). Most updates close none: an empty frame
+    made once is copied (making one took longer than scoring a point)."""
+    global _NO_EVENTS
+    if not rows and _NO_EVENTS is not None:
+        return _NO_EVENTS.copy()                   # a copy: the caller may change it
+    columns = list(zip(*rows)) if rows else [()] * len(EVENT_STREAM_COLUMNS)
+    frame = pd.DataFrame({name: np.array(col, dtype=np.float64 if name in ("peak_score", "severity") else np.int64)
+                          for name, col in zip(EVENT_STREAM_COLUMNS, columns)})
+    if not rows:
+        _NO_EVENTS = frame.copy()
+    return frame
+
+
+_NO_EVENTS: pd.DataFrame | None = None
 
 
 def _fingerprint(detector) -> str:
