@@ -20,6 +20,7 @@ COMMANDS = {
     "embed": ("embed", "embed each sequence of a collection (LSTM autoencoder)"),
     "score-sequences": ("sequences", "score each sequence of a collection for anomalies"),
     "demo": ("demo", "anomaly detection on a built-in NAB series (about a minute)"),
+    "export": ("export", "export a saved model's scoring graph to ONNX (windows in, per-step errors out)"),
     "info": ("info", "versions, device, threads, and which LSTM path runs and why"),
     "build-kernels": ("build_kernels", "build the fused CPU LSTM kernels now (for images and CI)"),
 }

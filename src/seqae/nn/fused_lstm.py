@@ -31,6 +31,7 @@ from torch.autograd.function import once_differentiable
 
 from seqae.nn.kernels import extension as _extension
 from seqae.nn.kernels import path_name
+from seqae.nn.tracing import is_traceable
 
 # Inputs this narrow (a series' channels) are projected inside the kernel's loop instead of all steps at once
 # beforehand: 15.7 MB less memory traffic per 1024 windows of 30 steps (see set_input_row in csrc/lstm_cpu.cpp).
@@ -142,8 +143,9 @@ def _use_fused(lstm: nn.LSTM, x: torch.Tensor) -> bool:
 
 def uses_fused(lstm: nn.LSTM, device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
     """Whether :func:`run_lstm` runs ``lstm`` on the fused kernel for inputs on ``device`` of ``dtype``."""
-    return (device.type == "cpu" and dtype in (torch.float32, torch.float64) and lstm.batch_first
-            and not lstm.bidirectional and lstm.proj_size == 0 and lstm.bias and fused_lstm_available())
+    return (device.type == "cpu" and not is_traceable() and dtype in (torch.float32, torch.float64)
+            and lstm.batch_first and not lstm.bidirectional and lstm.proj_size == 0 and lstm.bias
+            and fused_lstm_available())
 
 
 def lstm_path(model: nn.Module, device: torch.device) -> str:

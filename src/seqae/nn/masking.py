@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from seqae.nn.tracing import is_traceable
+
 
 def step_mask(lengths: torch.Tensor, max_len: int, device: torch.device | None = None) -> torch.Tensor:
     """Boolean mask of real steps.
@@ -17,8 +19,9 @@ def unpadded(lengths: torch.Tensor, max_len: int) -> bool:
     """True when every sequence has all ``max_len`` steps (windows), so masks and gathers can be skipped.
 
     Only answered for lengths on the CPU (where batches keep them); elsewhere False, to avoid a device sync.
+    Always False inside :func:`seqae.nn.tracing.traceable`: an exported graph must mask whatever its input.
     """
-    return lengths.device.type == "cpu" and int(lengths.min()) == max_len
+    return lengths.device.type == "cpu" and not is_traceable() and int(lengths.min()) == max_len
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,148 @@
+"""ONNX export of a fitted model's scoring graph: windows and a mask in, per-step squared errors out.
+
+windows (N, T, F) raw values + mask (N, T) of real steps -> standardised as in fit -> encoder, latent, decoder
+(torch's nn.LSTM path, the same weights as the fused kernels) -> squared errors per step and feature, 0 at
+padded steps. Variable lengths go through the mask, never packed sequences (which the ONNX exporter cannot map,
+PyTorch issues #26462, #48460). Turning errors into point scores, thresholds and events stays with seqae (or the
+MLflow flavour, :mod:`seqae.mlflow`).
+
+Needs the ``onnx`` extra: ``pip install "seqae[onnx]"`` (onnx, and onnxruntime to run the graph).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqae.nn.losses import forecast_squared_error, per_step_squared_error
+from seqae.nn.tracing import traceable
+
+INPUT_NAMES = ("windows", "mask")
+OUTPUT_NAMES = ("reconstruction_error", "forecast_error")
+# 17: the opset of onnxruntime releases from 2022 on, with every operator the graph needs (LSTM, GatherND, ...).
+DEFAULT_OPSET = 17
+
+
+class ScoringGraph(nn.Module):
+    """What is exported: a fitted autoencoder's module and scaler as one function of (windows, mask).
+
+    Shapes: windows (N, T, F) float32, mask (N, T) bool (True at real steps, a prefix of each row) ->
+    reconstruction_error (N, T, F) and, for a model fitted with ``forecast=True``, forecast_error (N, T, F): the
+    per-step, per-feature squared errors in standardised units that
+    :meth:`~seqae.LSTMAutoencoder.step_errors` gives.
+    """
+
+    def __init__(self, autoencoder):
+        super().__init__()
+        self.module = autoencoder.module_
+        self.register_buffer("mean", torch.tensor(autoencoder.scaler_.mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.tensor(autoencoder.scaler_.scale, dtype=torch.float32))
+
+    def forward(self, windows: torch.Tensor, mask: torch.Tensor):
+        lengths = mask.to(torch.int64).sum(dim=1)                                  # (N,)
+        x = torch.where(mask[:, :, None], (windows - self.mean) / self.scale, 0.0)  # padding as seqae pads: zeros
+        out = self.module(x, lengths)
+        rec = per_step_squared_error(out.reconstruction, x, lengths, reduce_features=False)
+        if out.forecast is None:
+            return rec
+        return rec, forecast_squared_error(out.forecast, x, lengths, reduce_features=False)
+
+
+def _autoencoder_of(model):
+    """The LSTMAutoencoder inside a fitted estimator (itself, or a detector's ``autoencoder_``)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    from seqae.autoencoder import LSTMAutoencoder
+
+    ae = model if isinstance(model, LSTMAutoencoder) else getattr(model, "autoencoder_", None)
+    if ae is None:
+        raise TypeError(f"cannot export a {type(model).__name__}: expected a fitted LSTMAutoencoder, AnomalyDetector "
+                        "or SequenceAnomalyDetector")
+    check_is_fitted(ae, "module_")
+    return ae
+
+
+def _metadata(model, ae) -> dict[str, str]:
+    """What a serving system needs besides the graph, as ONNX metadata (strings)."""
+    from seqae._version import __version__
+
+    meta = {"seqae_version": __version__, "estimator": type(model).__name__,
+            "n_features": str(ae.n_features_in_), "outputs": "squared error per step and feature, in standardised "
+            "units (the training data's mean and scale), 0 at masked steps"}
+    for name in ("window", "stride", "score_aggregation", "threshold", "threshold_", "forecast_weight"):
+        if hasattr(model, name):
+            meta[name] = json.dumps(getattr(model, name))
+    if hasattr(model, "error_scale_"):
+        meta["error_scale_"] = json.dumps([float(v) for v in model.error_scale_])
+    if hasattr(model, "feature_names_in_"):
+        meta["feature_names_in_"] = json.dumps([str(c) for c in model.feature_names_in_])
+    return meta
+
+
+def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> None:
+    """Write a fitted model's scoring graph to an ONNX file, atomically.
+
+    Parameters
+    ----------
+    model : fitted LSTMAutoencoder, AnomalyDetector or SequenceAnomalyDetector
+    path : where to write the ``.onnx`` file
+    opset : ONNX opset version (default 17)
+
+    The graph takes ``windows`` (N, T, F) float32 and ``mask`` (N, T) bool (True at each row's real steps, which
+    come first) and returns ``reconstruction_error`` (N, T, F) and, for ``forecast=True`` models,
+    ``forecast_error`` (N, T, F), as :meth:`~seqae.LSTMAutoencoder.step_errors` gives them. N is free; T is free
+    for ``decoder="repeat"`` and fixed to the detector's window (or 64) for ``decoder="autoregressive"``, whose
+    free-running loop is unrolled. The detector's settings (window, threshold, ...) are in the file's metadata.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqae import AnomalyDetector
+    >>> from seqae.export import to_onnx
+    >>> det = AnomalyDetector(window=16, hidden_size=8, epochs=1, random_state=0).fit(np.sin(np.arange(200) / 5))
+    >>> to_onnx(det, "det.onnx")                           # doctest: +SKIP
+    >>> import onnxruntime                                  # doctest: +SKIP
+    >>> sess = onnxruntime.InferenceSession("det.onnx")     # doctest: +SKIP
+    >>> errors, = sess.run(None, {"windows": w, "mask": m})  # doctest: +SKIP
+    """
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError('ONNX export needs the onnx package: pip install "seqae[onnx]"') from None
+    from seqae.tensorfile import write_atomic
+
+    ae = _autoencoder_of(model)
+    graph = ScoringGraph(ae).cpu().eval()
+    steps = int(getattr(model, "window", 64))
+    example = (torch.zeros(2, steps, ae.n_features_in_), torch.ones(2, steps, dtype=torch.bool))
+    example[1][1, steps // 2:] = False                      # one padded row: the graph is traced with a real mask
+    outputs = list(OUTPUT_NAMES[:1 + bool(ae.forecast)])
+    dynamic = {"windows": {0: "N"}, "mask": {0: "N"}, **{name: {0: "N"} for name in outputs}}
+    if ae.decoder == "repeat":
+        for axes in dynamic.values():
+            axes[1] = "T"
+    buffer = io.BytesIO()
+    with traceable(), torch.no_grad(), warnings.catch_warnings():
+        # The legacy exporter maps nn.LSTM to ONNX's LSTM operator; the new one (dynamo=True) needs onnxscript.
+        warnings.simplefilter("ignore", (torch.jit.TracerWarning, DeprecationWarning, FutureWarning, UserWarning))
+        torch.onnx.export(graph, example, buffer, input_names=list(INPUT_NAMES), output_names=outputs,
+                          dynamic_axes=dynamic, opset_version=opset, dynamo=False)
+    proto = onnx.load_from_string(buffer.getvalue())
+    for key, value in _metadata(model, ae).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    write_atomic(path, proto.SerializeToString())
+
+
+def onnx_inputs(windows: np.ndarray, lengths: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The graph's inputs for windows (N, T, F) and, optionally, each row's real length (N,) (the rest padding)."""
+    windows = np.asarray(windows, dtype=np.float32)
+    n, t = windows.shape[:2]
+    lengths = np.full(n, t) if lengths is None else np.asarray(lengths)
+    return {"windows": windows, "mask": np.arange(t)[None, :] < lengths[:, None]}
