@@ -104,6 +104,19 @@ def test_state_round_trip_mid_stream(det, tmp_path):
     assert pd.concat([first.events, rest_events], ignore_index=True).equals(ref_events)
 
 
+def test_state_continues_with_the_detector_saved_and_loaded_elsewhere(det, tmp_path):
+    from seqae import load
+    x = _series()
+    stream = det.stream()
+    first = stream.update(x[:300])
+    stream.save(tmp_path / "s.seqae-stream")
+    det.save(tmp_path / "det.seqae")
+    again = load(tmp_path / "det.seqae", device="cpu").set_params(num_threads=1)
+    rest = AnomalyStream.load(tmp_path / "s.seqae-stream", again).update(x[300:])
+    both = np.concatenate([first.scores, rest.scores])
+    assert np.array_equal(both, det.decision_function(x)[:len(both)])
+
+
 def test_state_file_of_another_detector_or_damaged_is_refused(det, tmp_path):
     stream = det.stream()
     stream.update(_series()[:100])

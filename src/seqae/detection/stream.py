@@ -377,10 +377,15 @@ def _events_frame(rows: list[tuple]) -> pd.DataFrame:
 _NO_EVENTS: pd.DataFrame | None = None
 
 
+# Where and how verbosely a detector runs: not part of what it computes (a model loaded with device="cpu" continues).
+_RUNTIME_PARAMS = ("device", "num_threads", "verbose")
+
+
 def _fingerprint(detector) -> str:
     """SHA-256 of a detector's parameters and fitted tensors: a stream state belongs to exactly one detector."""
     doc, tensors = detector._get_state()
-    h = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in detector.get_params(deep=False).items())).encode())
+    params = {k: v for k, v in detector.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
+    h = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in params.items())).encode())
     h.update(repr(float(doc["threshold_"])).encode())
     for name in sorted(tensors):
         h.update(name.encode())
