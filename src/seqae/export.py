@@ -10,6 +10,7 @@ Needs the ``onnx`` extra: ``pip install "seqae[onnx]"`` (onnx, and onnxruntime t
 """
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -39,7 +40,8 @@ class ScoringGraph(nn.Module):
 
     def __init__(self, autoencoder):
         super().__init__()
-        self.module = autoencoder.module_
+        # A copy: exporting moves it to the CPU, which must not move a model fitted on a GPU.
+        self.module = copy.deepcopy(autoencoder.module_)
         self.register_buffer("mean", torch.tensor(autoencoder.scaler_.mean, dtype=torch.float32))
         self.register_buffer("scale", torch.tensor(autoencoder.scaler_.scale, dtype=torch.float32))
 
