@@ -32,18 +32,22 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--updates", type=int, default=1000, help="updates of one point timed (100-point updates: a tenth)")
     p.add_argument("--out", help="also write the table to this file")
+    p.add_argument("--quick", action="store_true", help="smoke run: one training epoch, 20 updates (figures meaningless)")
     args = p.parse_args()
     from seqae import AnomalyDetector
     from seqae.datasets import load_demo_series
     from seqae.tensorfile import write_atomic
 
+    if args.quick:
+        args.updates = 20
     torch.set_num_threads(1)
     df, _ = load_demo_series("nyc_taxi")
     values = df["value"].to_numpy()
     half = len(values) // 2
     rows = []
     for threshold in ("dynamic", "quantile"):
-        det = AnomalyDetector(random_state=0, device="cpu", num_threads=1, threshold=threshold).fit(values[:half])
+        det = AnomalyDetector(random_state=0, device="cpu", num_threads=1, threshold=threshold,
+                              epochs=1 if args.quick else 50).fit(values[:half])
         new = values[half:]
         det.stream(history=values[:half]).update(new[:200])                   # warm-up (kernels, allocator)
         for chunk, updates in ((1, args.updates), (100, max(1, args.updates // 10))):
