@@ -22,16 +22,21 @@ _LAZY = {
     "ConcatPooling": "seqae.embedding",
     "load": "seqae.persistence",
     "save": "seqae.persistence",
+    "detect_many": "seqae.many",
+    "score_many": "seqae.many",
+    "embed_many": "seqae.many",
 }
 
 if TYPE_CHECKING:
     from seqae.autoencoder import LSTMAutoencoder
     from seqae.detection import AnomalyDetector, SequenceAnomalyDetector
     from seqae.embedding import ConcatPooling
+    from seqae.many import detect_many, embed_many, score_many
     from seqae.persistence import load, save
 
 __all__ = ["AnomalyDetector", "ConcatPooling", "DataFileError", "InputError", "LSTMAutoencoder", "ModelFileError",
-           "SeqaeError", "SequenceAnomalyDetector", "TrainingError", "__version__", "load", "save"]
+           "SeqaeError", "SequenceAnomalyDetector", "TrainingError", "__version__", "detect_many", "embed_many", "load",
+           "save", "score_many"]
 
 
 def __getattr__(name: str):

@@ -35,6 +35,7 @@ examples:
   seqae detect data.csv --time-column timestamp -o scores.csv --plot anomalies.png
   seqae fit train.csv --time-column timestamp -o model.seqae --window 48 --seed 0
   seqae score model.seqae new.csv --time-column timestamp -o scores.parquet
+  seqae detect-many fleet.parquet --by machine --time-column ts --engine dask -o scores.parquet
   seqae evaluate scores.csv --windows windows.json
   seqae embed sequences.ts -o embeddings.csv --plot embedding.png --save-model ae.seqae
   seqae embed new.ts -o new_embeddings.csv --model ae.seqae

@@ -16,6 +16,7 @@ COMMANDS = {
     "detect": ("detect", "fit on the first part of a series and score every row"),
     "fit": ("fit", "fit an anomaly detector on a series and save it"),
     "score": ("score", "score a series with a saved detector"),
+    "detect-many": ("many", "fit and score one detector per series of a long table"),
     "evaluate": ("evaluate", "metrics of a scores file against known anomalies"),
     "embed": ("embed", "embed each sequence of a collection (LSTM autoencoder)"),
     "score-sequences": ("sequences", "score each sequence of a collection for anomalies"),

@@ -9,6 +9,7 @@ import pandas as pd
 from seqae.cli import _common
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, Console, HelpFormatter
+from seqae.detection.series import DEFAULT_TRAIN_FRACTION, training_rows
 
 EPILOG = """\
 The detector is trained on the first --train-fraction of the rows (default 0.3; that part should be
@@ -27,8 +28,6 @@ examples:
   seqae detect nyc_taxi.csv --time-column timestamp --windows combined_windows.json \\
       --windows-key nyc_taxi -o scores.csv --plot anomalies.png     # also prints ROC-AUC, VUS-PR, NAB
 """
-
-DEFAULT_TRAIN_FRACTION = 0.3
 
 
 def add_parser(sub) -> None:
@@ -120,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         train_end = None                    # the training part is another file: nothing to mark in this one
     else:
         frac = args.train_fraction if args.train_fraction is not None else DEFAULT_TRAIN_FRACTION
-        n_train = max(1, int(frac * len(series)))
+        n_train = training_rows(len(series), frac)
         train = series.iloc[:n_train]
         check_length(n_train, window, f"the training part (the first {frac:g} of {len(series)} rows)",
                      "use a larger --train-fraction, a smaller --window or a longer series")

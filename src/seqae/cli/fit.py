@@ -7,6 +7,7 @@ from seqae.cli import _common
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.cli.detect import check_length, check_missing, fit_detector
+from seqae.detection.series import training_rows
 
 EPILOG = """\
 The saved model file (safetensors weights plus a JSON header; loading it never runs code) holds the
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     _common.check_model(detector, args)
     series = _common.read_series(args.input, _common.time_choice(args), args.columns, out)
     frac = args.train_fraction if args.train_fraction is not None else 1.0
-    n_train = max(1, int(frac * len(series)))
+    n_train = training_rows(len(series), frac)
     train = series.iloc[:n_train]
     check_missing(train, args.input, detector.missing)
     what = args.input if n_train == len(series) else f"the training part (the first {frac:g} of {len(series)} rows)"

@@ -19,6 +19,15 @@ from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_
 # Windows scored per chunk: bounds memory at chunk x window x F floats, whatever the series length.
 _CHUNK = 4096
 
+# The share of a series' first rows a detector is trained on when no separate training series is given
+# (``seqae detect``, :func:`seqae.many.detect_many`): that part should be mostly normal.
+DEFAULT_TRAIN_FRACTION = 0.3
+
+
+def training_rows(n: int, fraction: float = DEFAULT_TRAIN_FRACTION) -> int:
+    """How many of a series' ``n`` first rows make its training part: the first ``fraction``, at least one."""
+    return max(1, int(fraction * n))
+
 
 class AnomalyDetector(DetectorBase):
     """LSTM-autoencoder anomaly detector for a time series: a score and a label for every point.

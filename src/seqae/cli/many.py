@@ -1,0 +1,170 @@
+"""``seqae detect-many``: one detector per series of a long table (fitted on each series' first part), every
+row scored, in this process or on Dask workers."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+import pandas as pd
+
+from seqae.cli import _common
+from seqae.cli._base import command_help, positive_int
+from seqae.cli._common import CLIError, HelpFormatter
+from seqae.detection.series import DEFAULT_TRAIN_FRACTION
+
+# --engine's choices: "local" runs the series one after another here; "dask" on Dask workers through Fugue.
+ENGINES = ("local", "dask")
+
+EPILOG = """\
+INPUT is a long table: one row per time step of one series, a column of series ids (--by), optionally a
+column of times (--time-column), the other columns (or --columns) the values. Each series gets its own
+detector, trained on its first --train-fraction of rows with a seed derived from its id and --seed, so a
+rerun, or another engine, gives the same output. The output has every row of every series with 'score',
+'label', 'event' (the event number within its series, 0 outside events) and 'error' (empty); a series that
+failed (too short for the window, all missing, ...) has one row holding its error instead, and the count is
+printed. Each series is trained on one torch thread unless --threads says otherwise.
+
+examples:
+  seqae detect-many fleet.parquet --by machine --time-column ts -o scores.parquet --events events.csv
+  seqae detect-many fleet.parquet --by machine --time-column ts --engine dask --workers 2 -o scores.parquet
+  seqae detect-many fleet.parquet --by machine --time-column ts --engine dask --scheduler tcp://head:8786 \\
+      -o scores.parquet            # an existing Dask cluster (seqae installed on its workers)
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("detect-many", help=command_help("detect-many"),
+                       description="Fit one anomaly detector per series of a long table and score every row, "
+                                   "here or on Dask workers.", epilog=EPILOG, formatter_class=HelpFormatter)
+    p.add_argument("input", metavar="INPUT", help="the long table: a .csv, .csv.gz, .parquet or .pq file")
+    p.add_argument("-o", "--output", metavar="FILE", required=True, help="scores file to write (.csv or .parquet)")
+    grp = p.add_argument_group("input")
+    grp.add_argument("--by", metavar="C", required=True, help="the column of series ids")
+    grp.add_argument("--time-column", metavar="C", help="the column that orders each series' rows (dates, or "
+                     "numbers); default: the file's row order")
+    grp.add_argument("--columns", metavar="A,B", type=_common.column_list,
+                     help="value columns (default: every column but --by and --time-column)")
+    grp.add_argument("--train-fraction", type=_common.fraction, metavar="F",
+                     help=f"train each series' detector on its first F of rows (default: {DEFAULT_TRAIN_FRACTION})")
+    run_grp = p.add_argument_group("where the series run")
+    run_grp.add_argument("--engine", choices=ENGINES, default="local",
+                         help="local: one after another in this process; dask: on Dask workers "
+                              '(pip install "seqae[dask]") (default: local)')
+    run_grp.add_argument("--workers", type=positive_int, metavar="N",
+                         help="--engine dask: worker processes of the local Dask cluster started for the run, "
+                              "one thread each (default: one per core)")
+    run_grp.add_argument("--scheduler", metavar="ADDRESS",
+                         help="--engine dask: the address of a running Dask scheduler to use instead")
+    out = p.add_argument_group("other outputs")
+    out.add_argument("--events", metavar="FILE", help="the anomaly events, one row per event with its series id "
+                     "(start, end, peak, peak_score, severity), as .csv or .parquet")
+    _common.add_detector_options(p)
+    _common.add_output_options(p)
+    p.set_defaults(run=run)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.engine != "dask" and (args.workers is not None or args.scheduler is not None):
+        flag = "--workers" if args.workers is not None else "--scheduler"
+        raise CLIError(f"{flag} is for --engine dask; add --engine dask or leave {flag} out")
+    if args.workers is not None and args.scheduler is not None:
+        raise CLIError("--workers starts a local cluster, --scheduler uses a running one: give one of them")
+    _common.table_kind(args.output, "output")
+    _common.check_writable(args.output, "output")
+    _common.check_not_input(args.output, args.input)
+    if args.events:
+        _common.table_kind(args.events, "--events")
+        _common.check_writable(args.events, "--events")
+        _common.check_not_input(args.events, args.input)
+
+
+def _read(args: argparse.Namespace) -> pd.DataFrame:
+    table = _common.read_any_table(args.input, "input")
+    names = [str(c) for c in table.columns]
+    table.columns = names
+    for flag, name in (("--by", args.by), ("--time-column", args.time_column)):
+        if name is not None and name not in names:
+            raise CLIError(f"{flag} {name!r}: no such column in {args.input}; its columns are {names}")
+    if args.by == args.time_column:
+        raise CLIError("--by and --time-column name the same column; the series id and the time must differ")
+    if args.columns is not None:
+        unknown = [c for c in args.columns if c not in names]
+        if unknown:
+            raise CLIError(f"--columns: {unknown} not in {args.input}; its columns are {names}")
+        table = table[[args.by] + ([args.time_column] if args.time_column else []) + list(args.columns)]
+    time = args.time_column
+    if time is not None and not (pd.api.types.is_numeric_dtype(table[time])
+                                 or pd.api.types.is_datetime64_any_dtype(table[time])):
+        try:
+            table[time] = pd.to_datetime(table[time])
+        except (ValueError, TypeError) as exc:
+            raise CLIError(f"--time-column {time!r}: cannot read its values as dates ({exc}); name a column of "
+                           "dates or numbers, or leave --time-column out to keep the file's row order") from None
+    values = [c for c in table.columns if c not in (args.by, time)]
+    bad = [c for c in values if not pd.api.types.is_numeric_dtype(table[c])]
+    if bad:
+        raise CLIError(f"column(s) {bad} of {args.input} are not numbers; choose the value columns with --columns")
+    return table
+
+
+def _flag_words(message: str) -> str:
+    """A series' error in the CLI's words: the detector's parameter names as the flags that set them."""
+    return re.sub(r"\b(train_fraction|window|missing='interpolate')",
+                  lambda m: "--" + m.group(1).replace("_", "-").replace("='", " ").rstrip("'"), message)
+
+
+def _engine(args: argparse.Namespace, stack):
+    """None for local; else a Dask client (a local cluster started for the run, closed at the end)."""
+    if args.engine == "local":
+        return None
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise CLIError('--engine dask needs Dask and Fugue: pip install "seqae[dask]"') from None
+    if args.scheduler is not None:
+        return stack.enter_context(Client(args.scheduler))
+    workers = args.workers or os.cpu_count() or 1
+    cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                               dashboard_address=None))
+    return stack.enter_context(Client(cluster))
+
+
+def run(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from seqae.many import detect_many
+
+    out = _common.console(args)
+    _check_args(args)
+    params = _common.model_params(args, detector=True, progress=False)
+    seed = params.pop("random_state", 0)      # --seed: the base seed, mixed with each series' id
+    from seqae import AnomalyDetector
+
+    _common.check_model(AnomalyDetector(**params), args)
+    table = _read(args)
+    n_series = table[args.by].nunique(dropna=False)
+    out.step(f"read {len(table)} rows of {n_series} series from {args.input}; engine {args.engine}")
+    _common.prepare_kernels(out, params.get("device", "auto"))
+    with contextlib.ExitStack() as stack:
+        engine = _engine(args, stack)
+        result = detect_many(table, by=args.by, time=args.time_column, engine=engine,
+                             train_fraction=args.train_fraction, random_state=seed, **params)
+    frame = pd.concat([result.scores.assign(error=None), result.failures], ignore_index=True) \
+        if result.n_failed else result.scores.assign(error=None)
+    frame = frame.astype({"label": "Int64", "event": "Int64"})   # the failed series' rows have none
+    frame["error"] = frame["error"].map(lambda e: e if e is None else _flag_words(e))
+    if result.n_failed == n_series:
+        raise CLIError(f"all {n_series} series failed; the first: {result.failures['error'].iloc[0]}")
+    _common.write_table(frame, args.output)
+    n_flagged = int(result.scores["label"].sum())
+    out.info(f"wrote {len(result.scores)} rows of {n_series - result.n_failed} series to {args.output}: "
+             f"{n_flagged} flagged, {len(result.events)} events")
+    if result.n_failed:
+        out.info(f"{result.n_failed} of {n_series} series failed (rows with 'error' in {args.output}); the first:")
+        for sid, error in result.failures.head(3).itertuples(index=False):
+            out.info(f"  {sid}: {_flag_words(error)}")
+    if args.events:
+        _common.write_table(result.events, args.events)
+        out.info(f"wrote {len(result.events)} events to {args.events}")
+    return 0

@@ -1,0 +1,13 @@
+"""Many series or sequences in one call, on pandas in this process or on Dask, Spark or Ray through Fugue.
+
+- :func:`detect_many`: one :class:`~seqae.AnomalyDetector` per series of a long table, fitted on each series'
+  first part and scoring all of it;
+- :func:`score_many`: one saved detector over many series;
+- :func:`embed_many`: one saved :class:`~seqae.LSTMAutoencoder` over many sequences.
+
+Each returns a :class:`ManyResult` (``scores``, ``events``, ``failures``, ``n_failed``).
+"""
+from seqae.many._result import ManyResult
+from seqae.many.api import detect_many, embed_many, score_many
+
+__all__ = ["ManyResult", "detect_many", "embed_many", "score_many"]

@@ -1,0 +1,89 @@
+"""Running one plain function per series of a long table: a pandas group-by loop in this process, or Fugue's
+``transform`` on an engine (Dask, Spark, Ray), which runs the same function on the engine's workers.
+
+Why Fugue: the same per-series function then runs unchanged on pandas, Dask, Spark or Ray (statsforecast and
+neuralforecast do the same), and seqae has no scheduler of its own. Fugue is imported only when an engine is
+asked for, so a user with one machine needs none of it.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqae.exceptions import InputError
+
+# Column that carries each input row's position through engines that do not keep row order within a group.
+ROW = "__seqae_row"
+ERROR = "error"
+ENGINE_HINT = 'pip install "seqae[dask]" (Spark and Ray: install pyspark or ray beside fugue)'
+
+
+def series_seed(series_id: Any, base: int | None) -> int:
+    """A seed for one series, the same on every engine and every run: a hash of its id (Python's ``hash()``
+    changes between processes for text), mixed with the caller's ``random_state`` (``base``)."""
+    value = series_id.item() if isinstance(series_id, np.generic) else series_id
+    text = f"{0 if base is None else int(base)}\x00{type(value).__name__}\x00{value}"
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=4).digest(), "little") & 0x7FFFFFFF
+
+
+def check_columns(table, by: str, time: str | None) -> list[str]:
+    """The value columns of ``table`` (every column but ``by`` and ``time``), after checking that those exist."""
+    columns = [str(c) for c in table.columns]
+    for name, what in ((by, "by"), (time, "time")):
+        if name is not None and name not in columns:
+            raise InputError(f"{what}={name!r} is not a column of the table; its columns are {columns}")
+    if by == time:
+        raise InputError(f"by and time name the same column {by!r}; the series id and the time must differ")
+    values = [c for c in columns if c not in (by, time, ROW)]
+    if not values:
+        raise InputError(f"the table has no value column beside by={by!r} and time={time!r}")
+    return values
+
+
+def prepare(table, by: str, time: str | None, values: list[str]):
+    """The columns the workers need, values as float64, and the input order in ``ROW`` (pandas input)."""
+    if isinstance(table, pd.DataFrame):
+        out = table[[by] + ([time] if time else []) + values].copy()
+        out[ROW] = np.arange(len(out), dtype=np.int64)
+    elif time is None:
+        raise InputError("a distributed frame keeps no row order inside a series: pass time= (the column that "
+                         "orders each series' rows), or a pandas DataFrame")
+    else:
+        out = table[[by, time] + values]
+    return out.astype({v: "float64" for v in values})
+
+
+def order_rows(group: pd.DataFrame, time: str | None) -> pd.DataFrame:
+    """One series' rows in time order (ties, and tables without time, in input order)."""
+    keys = ([time] if time else []) + ([ROW] if ROW in group.columns else [])
+    return group.sort_values(keys, kind="stable").reset_index(drop=True) if keys else group.reset_index(drop=True)
+
+
+def run_per_series(table, fn: Callable[..., pd.DataFrame], spec: dict, by: str, schema: str, engine) -> pd.DataFrame:
+    """``fn(group, spec)`` on each series (the rows of one value of ``by``), results concatenated (pandas).
+
+    ``engine`` None: a group-by loop here. Otherwise Fugue's transform, partitioned by ``by``, on ``engine``
+    ("dask", a Dask ``Client``, a Spark session, "ray", ...); ``schema`` is the output's Fugue schema.
+    """
+    if engine is None:
+        if not isinstance(table, pd.DataFrame):
+            raise InputError(f"engine=None runs on a pandas DataFrame, got {type(table).__name__}; pass the engine "
+                             "that made it (engine='dask', a Spark session, ...)")
+        parts = [fn(group, spec) for _, group in table.groupby(by, sort=True, dropna=False)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    try:
+        import fugue.api as fa
+    except ImportError:
+        raise InputError(f"engine={engine!r} runs through Fugue, which is not installed: {ENGINE_HINT}") from None
+    with warnings.catch_warnings():
+        # Dask and Fugue warn about their own internals (deprecations inside fugue_dask): nothing a user can act on.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        out = fa.transform(table, fn, schema=schema, params={"spec": spec}, partition={"by": [by]},
+                           engine=engine, as_local=True)
+        return fa.as_pandas(out)

@@ -1,0 +1,148 @@
+"""Many series in one call (seqae.many, ``seqae detect-many``): per-series results, failures, reruns, engines."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqae import AnomalyDetector, LSTMAutoencoder
+from seqae.cli import main
+from seqae.many import detect_many, embed_many, score_many
+from seqae.many._engine import series_seed
+
+TINY = dict(window=16, hidden_size=8, latent_dim=4, epochs=2, max_train_windows=200, patience=None)
+
+
+def fleet(n_series: int = 4, n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """A long table of sine series with a spike in the second one, rows shuffled."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(n_series):
+        v = np.sin(np.arange(n) / 6 + i) + 0.05 * rng.standard_normal(n)
+        if i == 1:
+            v[180:185] += 4
+        parts.append(pd.DataFrame({"sid": f"m{i}", "ts": pd.date_range("2024-01-01", periods=n, freq="min"),
+                                   "value": v}))
+    return pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=1).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    bad = pd.DataFrame({"sid": "short", "ts": pd.date_range("2024-01-01", periods=10, freq="min"), "value": 1.0})
+    nan = pd.DataFrame({"sid": "nan", "ts": pd.date_range("2024-01-01", periods=200, freq="min"), "value": np.nan})
+    return pd.concat([fleet(), bad, nan], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def local(table):
+    return detect_many(table, by="sid", time="ts", **TINY)
+
+
+def test_each_series_is_its_own_detector_fit_on_its_first_part(table, local):
+    assert sorted(local.scores["sid"].unique()) == ["m0", "m1", "m2", "m3"]
+    one = table[table["sid"] == "m1"].sort_values("ts").reset_index(drop=True)
+    det = AnomalyDetector(**TINY, num_threads=1, random_state=series_seed("m1", 0)).fit(one[["value"]].iloc[:72])
+    expected = det.detect(one[["value"]])
+    got = local.scores[local.scores["sid"] == "m1"]
+    assert (got["ts"].to_numpy() == one["ts"].to_numpy()).all()            # in time order, not input order
+    np.testing.assert_array_equal(got["score"].to_numpy(), expected["score"].to_numpy())
+    np.testing.assert_array_equal(got["label"].to_numpy(), expected["label"].to_numpy())
+    events = det.detect_events(one.set_index("ts")[["value"]])
+    mine = local.events[local.events["sid"] == "m1"].drop(columns="sid").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, events.reset_index(drop=True), check_dtype=False)
+    assert len(mine) >= 1 and (got["event"] > 0).sum() == mine["length"].sum()
+
+
+def test_a_failing_series_gives_its_error_row_and_the_others_finish(local):
+    assert local.n_failed == 2
+    errors = dict(zip(local.failures["sid"], local.failures["error"]))
+    assert "fewer than the window" in errors["short"] and "train_fraction" in errors["short"]
+    assert "missing" in errors["nan"].lower()
+    assert not local.scores["sid"].isin(["short", "nan"]).any()
+    assert len(local.scores) == 4 * 240 and np.isfinite(local.scores["score"]).all()
+
+
+def test_rerun_and_row_order_give_the_same_output(table, local):
+    again = detect_many(table.sample(frac=1.0, random_state=7), by="sid", time="ts", **TINY)
+    pd.testing.assert_frame_equal(again.scores, local.scores)
+    pd.testing.assert_frame_equal(again.events, local.events)
+    pd.testing.assert_frame_equal(again.failures, local.failures)
+
+
+def test_seeds_come_from_the_id_not_pythons_hash():
+    # Python salts hash() of text per process: a seed from it would differ between workers and runs.
+    code = "from seqae.many._engine import series_seed; print(series_seed('m1', 0), series_seed(7, 3))"
+    out = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+           for _ in range(2)]
+    assert out[0] == out[1] == f"{series_seed('m1', 0)} {series_seed(7, 3)}\n"
+    assert series_seed(np.int64(7), 3) == series_seed(7, 3) != series_seed(7, 4)
+
+
+def test_bad_arguments_are_one_error_before_any_series():
+    with pytest.raises(ValueError, match="window"):
+        detect_many(fleet(2), by="sid", time="ts", window=1)
+    with pytest.raises(Exception, match="by='machine' is not a column"):
+        detect_many(fleet(2), by="machine", time="ts", **TINY)
+
+
+def test_score_many_and_embed_many_apply_one_saved_model(tmp_path, table):
+    one = table[table["sid"] == "m0"].sort_values("ts")
+    det = AnomalyDetector(**TINY, random_state=0).fit(one[["value"]])
+    det.save(tmp_path / "det.seqae")
+    result = score_many(table, tmp_path / "det.seqae", by="sid", time="ts")
+    m2 = table[table["sid"] == "m2"].sort_values("ts")[["value"]].reset_index(drop=True)
+    np.testing.assert_allclose(result.scores.loc[result.scores["sid"] == "m2", "score"].to_numpy(),
+                               det.detect(m2)["score"].to_numpy(), rtol=1e-6)
+    assert sorted(result.failures["sid"]) == ["nan", "short"]
+
+    ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=2, min_steps=None, embedding="latent",
+                         random_state=0).fit([g[["value"]].to_numpy() for _, g in fleet().groupby("sid")])
+    ae.save(tmp_path / "ae.seqae")
+    emb = embed_many(table, tmp_path / "ae.seqae", by="sid", time="ts")
+    assert list(emb.scores.columns) == ["sid", "z0", "z1", "z2", "z3", "reconstruction_error"]
+    seq = table[table["sid"] == "m3"].sort_values("ts")[["value"]].to_numpy()
+    np.testing.assert_allclose(emb.scores.loc[emb.scores["sid"] == "m3", ["z0", "z1", "z2", "z3"]].to_numpy()[0],
+                               ae.transform([seq])[0], rtol=1e-5, atol=1e-6)
+    assert list(emb.failures["sid"]) == ["nan"]           # a sequence of 10 steps embeds; all-NaN does not
+
+
+def test_cli_detect_many_end_to_end(tmp_path, table, local, capsys):
+    src = tmp_path / "fleet.parquet"
+    table.to_parquet(src)
+    out, events = tmp_path / "scores.parquet", tmp_path / "events.csv"
+    args = ["detect-many", src, "--by", "sid", "--time-column", "ts", "-o", out, "--events", events,
+            "--window", "16", "--hidden-size", "8", "--latent-dim", "4", "--epochs", "2",
+            "--max-train-windows", "200", "--patience", "none"]
+    assert main([str(a) for a in args]) == 0
+    printed = capsys.readouterr().out
+    assert "2 of 6 series failed" in printed and "--window" in printed
+    frame = pd.read_parquet(out)
+    ok = frame[frame["error"].isna()].reset_index(drop=True)
+    np.testing.assert_array_equal(ok["score"].to_numpy(), local.scores["score"].to_numpy())
+    failed = frame[frame["error"].notna()]
+    assert sorted(failed["sid"]) == ["nan", "short"] and failed["score"].isna().all()
+    assert "--train-fraction" in failed.loc[failed["sid"] == "short", "error"].iloc[0]
+    assert len(pd.read_csv(events)) == len(local.events)
+    assert not list(tmp_path.glob("*.tmp*"))                                   # written atomically
+
+    assert main([str(a) for a in args[:4] + ["--by", "machine", "-o", out]]) == 2
+    assert "--by 'machine': no such column" in capsys.readouterr().err
+    assert main([str(a) for a in args + ["--workers", "2"]]) == 2
+    assert "--workers is for --engine dask" in capsys.readouterr().err
+
+
+def test_dask_local_cluster_gives_identical_results(table, local):
+    pytest.importorskip("fugue", reason='the Dask engine needs the extra: pip install "seqae[dask]"')
+    distributed = pytest.importorskip("distributed", reason='pip install "seqae[dask]"')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)   # Dask's own deprecations inside fugue_dask
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            remote = detect_many(table, by="sid", time="ts", engine=client, **TINY)
+    pd.testing.assert_frame_equal(remote.scores, local.scores)
+    pd.testing.assert_frame_equal(remote.events, local.events)
+    pd.testing.assert_frame_equal(remote.failures, local.failures)
