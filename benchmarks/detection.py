@@ -36,10 +36,10 @@ how the threshold rule, the aggregation and the mix of errors were compared.
 Events here are cut from the whole series' scores (their part after ``eval_from``), so that one scoring pass
 serves every rule.
 
-Outputs (``--out``, default ``benchmarks/results/detection.md``): the report, and per method one CSV in
-``benchmarks/results/detection/`` (one row per series and protocol) with a JSON sidecar (command, date,
-parameters). ``--resume`` keeps the rows of a method's CSV made with the same parameters and runs the rest; the
-report is rebuilt from every CSV there.
+Outputs (``--out``, default ``benchmarks/results/detection.md``): the report, and beside it the long table
+``detection.csv`` (one row per method, series and protocol, ``method`` column; ``results_store.py``) with
+``detection.json`` (per method: command, date, parameters). ``--resume`` keeps a method's rows made with the same
+parameters and runs the rest; the report is rebuilt from every method in the table.
 
 Usage::
 
@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures as cf
-import csv
 import datetime as _dt
 import hashlib
 import json
@@ -72,6 +71,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import peers_nab  # noqa: E402  (imports no peer package)
+from results_store import ResultsStore  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "detection.md"
 TRAIN_SHARE, MIN_TRAIN, VUS_WINDOW = 0.15, 256, 100
@@ -287,33 +287,20 @@ def params_key(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+def store_of(out: Path) -> ResultsStore:
+    """The long table beside the report: ``detection.csv`` for ``detection.md``."""
+    return ResultsStore(out.with_suffix(".csv"), FIELDS, key=("group", "series", "protocol"))
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.part")
-    with tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in sorted(rows, key=lambda r: (r["group"], r["series"], r["protocol"])):
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    os.replace(tmp, path)
-
-
-def run_method(method: str, stem: str, cases: list[Case], args, params: dict, csv_path: Path) -> None:
+def run_method(method: str, stem: str, cases: list[Case], args, params: dict, store: ResultsStore) -> None:
     rules = json.loads(args.rules) if method == "seqae" else {}
-    paths = {"": csv_path, **{r: csv_path.with_name(f"{csv_path.stem}~{r}.csv") for r in rules}}
+    paths = {"": stem, **{r: f"{stem}~{r}" for r in rules}}   # the method name of each rule's rows
     keys = {r: params_key(_effective({**params, **rules.get(r, {})}) if method == "seqae"
                           else params) for r in paths}
-    done = set.intersection(*({(x["group"], x["series"]) for x in read_rows(paths[r])
+    done = set.intersection(*({(x["group"], x["series"]) for x in store.rows(paths[r])
                                if x["params"] == keys[r] and not x["error"]} for r in paths)) \
         if args.resume else set()
-    rows = {r: [x for x in read_rows(paths[r]) if (x["group"], x["series"]) in done] for r in paths}
+    rows = {r: [x for x in store.rows(paths[r]) if (x["group"], x["series"]) in done] for r in paths}
     todo = [c for c in cases if (c.group, c.series) not in done]
     print(f"{stem}: {len(todo)} cases to run ({len(cases) - len(todo)} kept)", flush=True)
     started = time.perf_counter()
@@ -327,7 +314,7 @@ def run_method(method: str, stem: str, cases: list[Case], args, params: dict, cs
                                 "error": repr(result)[:300], "params": keys[r]})
             else:
                 rows[r].extend(evaluate_case(case, *result[r], keys[r]))
-            write_rows(paths[r], rows[r])
+            store.write(paths[r], rows[r])
 
     if method.startswith("seqae"):
         ctx = multiprocessing.get_context("spawn")
@@ -376,9 +363,9 @@ def run_method(method: str, stem: str, cases: list[Case], args, params: dict, cs
                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "params": params,
                "seconds": round(time.perf_counter() - started, 1), "jobs": args.jobs,
                "threads": args.threads, "git": _git_rev()}
-    for r, path in paths.items():
-        path.with_suffix(".json").write_text(json.dumps({**sidecar, "rule": rules.get(r, {}),
-                                                         "params_key": keys[r]}, indent=1, default=str))
+    for r, name in paths.items():
+        store.write(name, rows[r], json.loads(json.dumps({**sidecar, "rule": rules.get(r, {}),
+                                                          "params_key": keys[r]}, default=str)))
 
 
 def _git_rev() -> str:
@@ -418,15 +405,15 @@ def _f(x, digits=3) -> str:
 
 
 def write_report(out: Path) -> str:
-    folder = out.parent / "detection"
-    methods = {p.stem: read_rows(p) for p in sorted(folder.glob("*.csv"))}
+    store = store_of(out)
+    methods = dict(sorted(store.by_method().items()))
     lines = ["# Detection suite (issue #15)", "",
              "Made by `benchmarks/detection.py` (see its docstring for the protocols); per-series rows in "
-             "`benchmarks/results/detection/<method>.csv`, the command of each in the JSON beside it.", ""]
+             f"`benchmarks/results/{store.path.name}` (column `method`), the command of each in "
+             f"`{store.meta_path.name}`.", ""]
     for stem in methods:
-        side = folder / f"{stem}.json"
-        if side.is_file():
-            meta = json.loads(side.read_text())
+        meta = store.meta(stem)
+        if meta:
             lines.append(f"- `{stem}`: `{meta.get('command', '')}` ({meta.get('date', '')}, git "
                          f"{meta.get('git', '')}, {meta.get('seconds', '')} s for the cases it ran)")
     lines += ["", "## Scores: mean per group (AUC-PR / VUS-PR; AUC-ROC / VUS-ROC below)", ""]
@@ -523,7 +510,7 @@ def main(argv=None) -> int:
             stem = f"{method}@{args.tag}" if method == "seqae" and args.tag else method
             params = {**json.loads(args.seqae_params), "random_state": args.seed} if method == "seqae" \
                 else {"seed": args.seed}
-            run_method(method, stem, cases, args, params, args.out.parent / "detection" / f"{stem}.csv")
+            run_method(method, stem, cases, args, params, store_of(args.out))
     print(write_report(args.out))
     return 0
 

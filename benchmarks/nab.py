@@ -48,10 +48,11 @@ Data: ``--data``, else the environment variable ``SEQAE_DATA``, else ``../shared
 either the folder that holds ``NAB/`` or the NAB folder itself (``data/<group>/<file>.csv`` and
 ``labels/combined_windows.json``).
 
-Outputs (``--out``, default ``benchmarks/results/nab.md``): the Markdown report, and beside it one
-``nab_<method>.csv`` per method (one row per series) with a ``nab_<method>.json`` sidecar (command, date,
-machine, parameters). The report is rebuilt from every ``nab_*.csv`` in that folder, so methods run at
-different times (and in different environments) end up in one table; text between the ``NOTES_BEGIN`` and
+Outputs (``--out``, default ``benchmarks/results/nab.md``): the Markdown report, and beside it the long table
+``nab.csv`` (one row per method and series, ``method`` column; ``results_store.py``) with ``nab.json`` (per
+method: command, date, machine, parameters). A run replaces its own method's rows, and the report is rebuilt
+from every method in the table, so methods run at different times (and in different environments) end up in
+one table; text between the ``NOTES_BEGIN`` and
 ``NOTES_END`` markers of an existing report (the hand-written analysis) is kept. ``--resume`` keeps the rows
 already in a method's CSV when they were made with the same parameters (for seqae every parameter, library
 defaults included, so a change of default reruns the series) and runs only the missing series.
@@ -65,13 +66,12 @@ Usage::
     .venv/bin/python benchmarks/nab.py                              # everything that can run here
     .venv/bin/python benchmarks/nab.py --methods seqae --jobs 2 --resume
     .venv/bin/python benchmarks/nab.py --quick --series 'realTraffic/speed_7578*' --out /tmp/nab/nab.md
-    .venv/bin/python benchmarks/nab.py --report-only                # rebuild nab.md from the CSVs
+    .venv/bin/python benchmarks/nab.py --report-only                # rebuild nab.md from nab.csv
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import csv
 import datetime as _dt
 import fnmatch
 import json
@@ -92,6 +92,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import peers_nab  # noqa: E402  (no seqae, no peer package imported here)
+from results_store import ResultsStore  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "nab.md"
 TRAIN_SHARE = 0.15
@@ -318,23 +319,9 @@ def method_stem(method: str, tag: str | None) -> str:
     return f"{method}@{tag}" if tag else method
 
 
-def read_rows(path: Path) -> list[dict]:
-    try:
-        with path.open(newline="") as f:
-            return list(csv.DictReader(f))
-    except FileNotFoundError:
-        return []
-
-
-def write_rows(path: Path, rows: list[dict]) -> None:
-    rows = sorted(rows, key=lambda r: r["series"])
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    tmp.replace(path)
+def store_of(out: Path) -> ResultsStore:
+    """The long table beside the report: ``nab.csv`` for ``nab.md``."""
+    return ResultsStore(out.with_suffix(".csv"), CSV_FIELDS)
 
 
 def machine_line(threads: int, jobs: int) -> str:
@@ -404,16 +391,8 @@ def _label(stem: str) -> str:
 
 
 def write_report(out: Path, n_all_series: int, nab: Path | None) -> str:
-    folder = out.parent
-    results = {}
-    for path in sorted(folder.glob("nab_*.csv")):
-        stem = path.stem[len("nab_"):]
-        meta_path = path.with_suffix(".json")
-        try:
-            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        except (OSError, ValueError):  # being rewritten by a run in progress
-            meta = {}
-        results[stem] = (_summary(read_rows(path)), meta)
+    store = store_of(out)
+    results = {stem: (_summary(rows), store.meta(stem)) for stem, rows in sorted(store.by_method().items())}
     # main table: the methods, and right after each seqae method its runs with a proposed scoring rule
     order = [x for m in ALL_METHODS for x in [m] + ([f"{m}~{r}" for r in SCORE_RULES] if m in SEQAE_METHODS else [])]
     main = [m for m in order if m in results]
@@ -455,7 +434,7 @@ def write_report(out: Path, n_all_series: int, nab: Path | None) -> str:
     lines += ["", "How each row was made (command, date, machine, parameters, detection threshold):", ""]
     for m in main:
         meta = results[m][1]
-        lines.append(f"* **{m}** (`nab_{m}.csv`): `{meta.get('command', '?')}`; {meta.get('date', '?')}, "
+        lines.append(f"* **{m}** (`{out.with_suffix('.csv').name}`, method `{m}`): `{meta.get('command', '?')}`; {meta.get('date', '?')}, "
                      f"commit {meta.get('git') or '?'}; "
                      f"{meta.get('machine', '?')}; parameters `{json.dumps(meta.get('params', {}))}`; "
                      f"detections: {meta.get('threshold_rule', '?')}.")
@@ -604,8 +583,8 @@ def main(argv=None) -> int:
         meta = {"command": command, "date": date, "machine": machine, "params": params,
                 "effective_params": effective, "threshold_rule": rule, "git": _git_rev()}
         # The resume key holds every parameter, library defaults included: a change of default reruns the series.
-        sink = _Sink(out.parent, stem, effective, meta, data, args.resume, t_start)
-        sinks = {r: _Sink(out.parent, f"{stem}~{r}", {**effective, "score_rule": r},
+        sink = _Sink(store_of(out), stem, effective, meta, data, args.resume, t_start)
+        sinks = {r: _Sink(store_of(out), f"{stem}~{r}", {**effective, "score_rule": r},
                           {**meta, "params": {**params, "score_rule": r},
                            "threshold_rule": f"99th percentile of the training part's {r!r} scores"},
                           data, args.resume, t_start)
@@ -633,13 +612,14 @@ def main(argv=None) -> int:
 
 
 class _Sink:
-    """One method's CSV (one row per series) and its JSON sidecar, rewritten after every series."""
+    """One method's rows of the long table (one row per series) and its metadata, rewritten after every series."""
 
-    def __init__(self, folder: Path, stem: str, params: dict, meta: dict, data: dict, resume: bool, t_start: float):
-        self.csv, self.json = folder / f"nab_{stem}.csv", folder / f"nab_{stem}.json"
+    def __init__(self, store: ResultsStore, stem: str, params: dict, meta: dict, data: dict, resume: bool,
+                 t_start: float):
+        self.store = store
         self.stem, self.meta, self.data, self.t_start = stem, meta, data, t_start
         self.key = json.dumps(params, sort_keys=True)
-        self.rows = {r["series"]: r for r in read_rows(self.csv)
+        self.rows = {r["series"]: r for r in store.rows(stem)
                      if resume and r["params"] == self.key and not r.get("error")}
 
     def record(self, name: str, result: dict) -> None:
@@ -663,10 +643,7 @@ class _Sink:
         print(f"[nab] {self.stem} {name}: {msg} (t={time.perf_counter() - self.t_start:.0f}s)", flush=True)
 
     def flush(self) -> None:
-        write_rows(self.csv, list(self.rows.values()))
-        tmp = self.json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.meta, indent=1) + "\n")
-        tmp.replace(self.json)
+        self.store.write(self.stem, list(self.rows.values()), self.meta)
 
 
 def _run_seqae_all(todo, data, params, threads, jobs, record, rules=()) -> None:
