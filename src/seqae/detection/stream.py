@@ -53,7 +53,8 @@ class StreamResult:
         seen so far (labels as the stream would give them now).
     events : DataFrame
         Events closed in this update (columns ``start_pos``, ``end_pos``, ``length``, ``peak``,
-        ``peak_score``, ``severity``): no later point can join them.
+        ``peak_score``, ``severity``, ``channels``, as in :meth:`~AnomalyDetector.detect_events`): no later point
+        can join them.
     """
 
     positions: np.ndarray
