@@ -35,8 +35,9 @@ def _session(model, path, **kwargs):
 
 
 @pytest.mark.parametrize("extra", [dict(), dict(bidirectional=True, variational=True),
-                                   dict(forecast=True, pooling="attention", num_layers=2)],
-                         ids=["default", "bidirectional-vae", "forecast-attention-2layers"])
+                                   dict(forecast=True, pooling="attention", num_layers=2),
+                                   dict(decoder="autoregressive", hidden_size=16)],
+                         ids=["default", "bidirectional-vae", "forecast-attention-2layers", "autoregressive"])
 def test_onnxruntime_gives_seqaes_step_errors(extra, tmp_path):
     x = _series(features=2)
     det = AnomalyDetector(window=WINDOW, epochs=1, random_state=0, device="cpu", **extra).fit(x)

@@ -138,7 +138,7 @@ def test_labels_and_events_equal_the_batch_ones_for_a_fixed_threshold(det):
     assert np.array_equal(labels, det.predict(x))
     batch = det.detect_events(x)
     assert len(batch) >= 2                         # the spike and the level shift
-    cols = ["start_pos", "end_pos", "length", "peak_score", "severity"]
+    cols = ["start_pos", "end_pos", "length", "peak_score", "severity", "channels"]
     assert events[cols].equals(batch[cols])
     assert events["peak"].tolist() == batch["peak"].tolist()
 
@@ -206,3 +206,28 @@ def test_inference_batches_never_leave_a_lone_last_row():
             batches = inference_batches(np.full(n, 32), workers)
             assert sorted(np.concatenate(batches).tolist()) == list(range(n))
             assert len(batches) == 1 or len(batches[-1]) > 1
+
+
+def test_multivariate_events_name_the_channels_as_the_batch_does(tmp_path):
+    rng = np.random.default_rng(5)
+    t = np.arange(900)
+    frame = pd.DataFrame({"a": np.sin(t / 5), "b": np.cos(t / 7), "c": np.sin(t / 11)})
+    frame += 0.05 * rng.standard_normal(frame.shape)
+    frame.iloc[600:610, 1] += 3.0                    # only b
+    frame.iloc[750:760, [0, 2]] -= 2.5               # a and c
+    det = AnomalyDetector(**{**SMALL, "hidden_size": 16}, threshold="quantile", contamination=0.02,
+                          event_gap=10).fit(frame.iloc[:450])
+    stream = det.stream()
+    events = [stream.update(frame.iloc[:790]).events]
+    assert stream._event is not None                              # saved in the middle of an event:
+    stream.save(tmp_path / "s")                                   # the state carries its channel sums
+    stream = AnomalyStream.load(tmp_path / "s", det)
+    for i in range(790, 900, 3):
+        events.append(stream.update(frame.iloc[i:i + 3]).events)
+    events.append(stream.finish().events)
+    events = pd.concat(events, ignore_index=True)
+    batch = det.detect_events(frame)
+    assert events["channels"].tolist() == batch["channels"].tolist()
+    assert events["start_pos"].tolist() == batch["start_pos"].tolist()
+    named = dict(zip(batch["start_pos"], batch["channels"]))
+    assert any(s <= 605 <= e and named[s].startswith("b") for s, e in zip(batch["start_pos"], batch["end_pos"]))

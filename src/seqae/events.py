@@ -86,11 +86,7 @@ def events_frame(runs: np.ndarray, scores: np.ndarray, threshold: float, index=N
         peak = int(start + np.argmax(seg))
         names = ""
         if contributions is not None and channels is not None and contributions.shape[1] > 1:
-            share = contributions[start:end + 1].sum(axis=0)
-            share = share / max(share.sum(), np.finfo(np.float64).tiny)
-            order = np.argsort(-share, kind="stable")
-            keep = int(np.searchsorted(np.cumsum(share[order]), 0.9)) + 1
-            names = ";".join(str(channels[j]) for j in order[:min(keep, top_channels)])
+            names = event_channels(contributions[start:end + 1].sum(axis=0), channels, top_channels)
         rows.append({"start": index[start], "end": index[end], "start_pos": int(start), "end_pos": int(end),
                      "length": int(end - start + 1), "peak": index[peak], "peak_score": float(scores[peak]),
                      "severity": float(scores[peak] / threshold) if threshold > 0 else np.inf,
@@ -98,6 +94,20 @@ def events_frame(runs: np.ndarray, scores: np.ndarray, threshold: float, index=N
     frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     return frame.astype({"start_pos": np.int64, "end_pos": np.int64, "length": np.int64,
                          "peak_score": np.float64, "severity": np.float64})
+
+
+def event_channels(error: np.ndarray, channels, top: int = 3) -> str:
+    """The channels (";"-separated, the largest first, at most ``top``) that make up 90% of an event's summed
+    error per channel ``error`` (F,).
+
+    >>> event_channels(np.array([1.0, 8.0, 1.0]), ["a", "b", "c"])
+    'b;a'
+    """
+    share = np.asarray(error, dtype=np.float64)
+    share = share / max(share.sum(), np.finfo(np.float64).tiny)
+    order = np.argsort(-share, kind="stable")
+    keep = int(np.searchsorted(np.cumsum(share[order]), 0.9)) + 1
+    return ";".join(str(channels[j]) for j in order[:min(keep, top)])
 
 
 def prune_runs(scores: np.ndarray, runs: np.ndarray, min_percent: float) -> np.ndarray:

@@ -24,6 +24,7 @@ from seqae._version import __version__
 from seqae.data.series import check_series
 from seqae.data.windows import ForecastAccumulator, PointAccumulator, grid_starts, settled_points
 from seqae.detection.base import ADAPTIVE_THRESHOLDS
+from seqae.events import event_channels
 from seqae.exceptions import InputError, ModelFileError
 from seqae.tensorfile import load_tensor_file, save_tensor_file
 
@@ -35,7 +36,7 @@ _PIECE = 4096
 # errors, 2,100 in their set-up (30 batches of 70); seeded with the training scores, so labels start at once.
 LABEL_WINDOW = 2048
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-EVENT_STREAM_COLUMNS = ("start_pos", "end_pos", "length", "peak", "peak_score", "severity")
+EVENT_STREAM_COLUMNS = ("start_pos", "end_pos", "length", "peak", "peak_score", "severity", "channels")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class StreamResult:
         seen so far (labels as the stream would give them now).
     events : DataFrame
         Events closed in this update (columns ``start_pos``, ``end_pos``, ``length``, ``peak``,
-        ``peak_score``, ``severity``): no later point can join them.
+        ``peak_score``, ``severity``, ``channels``, as in :meth:`~AnomalyDetector.detect_events`): no later point
+        can join them.
     """
 
     positions: np.ndarray
@@ -127,7 +129,10 @@ class AnomalyStream:
         self._facc = ForecastAccumulator(0, n_features) if detector.autoencoder_.forecast else None
         self._settled = 0                             # points whose score is final
         self._recent = np.asarray(detector.decision_scores_[-label_window:], np.float64)
-        self._event: list | None = None               # [start, end, peak, peak_score] of the event being built
+        # The event being built: [start, end, peak, peak_score, summed error per channel (F,)], and the error of
+        # the points after its end, which join it if a flagged point follows within event_gap.
+        self._event: list | None = None
+        self._pending = np.zeros(n_features)
         self._finished = False
         if history is not None:
             values = self._check(history, "history")
@@ -201,12 +206,14 @@ class AnomalyStream:
                 facc.add(np.array(extra) - lo, fc[len(new):])
         if n >= window:
             settled = n if final else max(settled_points(n, window, stride), lo)
-            scores = det._combine(acc.result(), facc.result() if facc is not None else None).mean(axis=1)
+            errors = det._combine(acc.result(), facc.result() if facc is not None else None)   # (n - lo, F)
+            scores = errors.mean(axis=1)
         else:                                          # fewer points than a window so far: nothing to score
             settled, scores = lo, np.zeros(0)
         # History points are context only: not labelled, never part of an event.
         first = min(max(lo, self._origin), settled)
-        labels, events = self._label(scores[first - lo:settled - lo], first)
+        contributions = errors[first - lo:settled - lo] / errors.shape[1] if n >= window else None
+        labels, events = self._label(scores[first - lo:settled - lo], first, contributions)
         self._acc.drop(settled - lo)
         if self._facc is not None:
             self._facc.drop(settled - lo)
@@ -226,8 +233,9 @@ class AnomalyStream:
             return ae.step_errors(np.ascontiguousarray(windows))
 
     # ------------------------------------------------------------------ labels and events
-    def _label(self, scores: np.ndarray, lo: int) -> tuple[np.ndarray, list]:
-        """Labels of newly final scores (positions lo, lo + 1, ...), and the events they close."""
+    def _label(self, scores: np.ndarray, lo: int, contributions: np.ndarray | None) -> tuple[np.ndarray, list]:
+        """Labels of newly final scores (positions lo, lo + 1, ...), and the events they close; ``contributions``
+        (k, F): each channel's share of those scores."""
         det = self.detector
         if len(scores) == 0:
             return np.zeros(0, np.int64), []
@@ -238,21 +246,25 @@ class AnomalyStream:
             self._recent = both[-self.label_window:]
         else:
             labels = (scores > det.threshold_).astype(np.int64)
-        closed = []
+        closed, done = [], 0                           # contributions[:done] are in the event or dropped
         for i in np.flatnonzero(labels):
             p, s = lo + int(i), float(scores[i])
             if self._event is not None and p - self._event[1] - 1 <= self._gap:
                 self._event[1] = p
+                self._event[4] = self._event[4] + self._pending + contributions[done:i + 1].sum(axis=0)
                 if s > self._event[3]:
                     self._event[2], self._event[3] = p, s
             else:
                 if self._event is not None:
                     closed.append(self._event)
-                self._event = [p, p, p, s]
+                self._event = [p, p, p, s, contributions[i].astype(np.float64)]
+            self._pending, done = np.zeros_like(self._pending), i + 1
         last = lo + len(scores) - 1
         if self._event is not None and last - self._event[1] - 1 >= self._gap:
             closed.append(self._event)       # no later point is close enough to join it
             self._event = None
+        self._pending = self._pending + contributions[done:].sum(axis=0) if self._event is not None \
+            else np.zeros_like(self._pending)
         return labels, closed
 
     def _provisional_labels(self, scores: np.ndarray) -> np.ndarray:
@@ -284,8 +296,10 @@ class AnomalyStream:
         shown = positions >= origin                    # history points are context, not reported
         prov_positions = np.arange(plo, phi)
         threshold = self.detector.threshold_
-        rows = [(s - origin, e - origin, e - s + 1, p - origin, v, v / threshold if threshold > 0 else np.inf)
-                for s, e, p, v in events if e >= origin]
+        names = self.detector.feature_names_in_
+        rows = [(s - origin, e - origin, e - s + 1, p - origin, v, v / threshold if threshold > 0 else np.inf,
+                 event_channels(share, names) if len(names) > 1 else "")
+                for s, e, p, v, share in events if e >= origin]
         frame = _events_frame(rows)
         pshown = prov_positions >= origin
         return StreamResult(positions=positions[shown] - origin, scores=scores[shown], labels=labels[shown],
@@ -307,7 +321,8 @@ class AnomalyStream:
         doc = {"format": STREAM_FORMAT, "format_version": STREAM_FORMAT_VERSION, "seqae_version": __version__,
                "detector": _fingerprint(self.detector), "label_window": self.label_window, "n": self._n,
                "origin": self._origin, "settled": self._settled, "finished": self._finished,
-               "event": None if self._event is None else [int(v) for v in self._event[:3]] + [float(self._event[3])]}
+               "event": None if self._event is None else [int(v) for v in self._event[:3]] + [float(self._event[3])]
+               + [[float(v) for v in self._event[4]]], "pending": [float(v) for v in self._pending]}
         tensors = {"tail": torch.from_numpy(self._tail), "recent": torch.from_numpy(self._recent)}
         for owner, prefix in ((self._acc, "acc."), (self._facc, "facc.")):
             for name in owner._FIELDS if owner is not None else ():
@@ -350,7 +365,9 @@ class AnomalyStream:
                         raise ValueError(f"{prefix + name} does not match the detector")
                     setattr(owner, name, saved.copy())
             event = doc["event"]
-            stream._event = None if event is None else [int(event[0]), int(event[1]), int(event[2]), float(event[3])]
+            stream._event = None if event is None else [int(event[0]), int(event[1]), int(event[2]), float(event[3]),
+                                                         _channel_array(event[4], n_features)]
+            stream._pending = _channel_array(doc["pending"], n_features)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFileError(f"{where!r}: the stream state is damaged or incomplete ({exc})") from None
         stream._tail = tail.copy()
@@ -360,6 +377,13 @@ class AnomalyStream:
         return stream
 
 
+def _channel_array(values, n_features: int) -> np.ndarray:
+    out = np.asarray(values, dtype=np.float64)
+    if out.shape != (n_features,):
+        raise ValueError("an event's error per channel does not match the detector")
+    return out
+
+
 def _events_frame(rows: list[tuple]) -> pd.DataFrame:
     """Closed events as a DataFrame (columns ``EVENT_STREAM_COLUMNS``). Most updates close none: an empty frame
     made once is copied (making one took longer than scoring a point)."""
@@ -367,7 +391,8 @@ def _events_frame(rows: list[tuple]) -> pd.DataFrame:
     if not rows and _NO_EVENTS is not None:
         return _NO_EVENTS.copy()                   # a copy: the caller may change it
     columns = list(zip(*rows)) if rows else [()] * len(EVENT_STREAM_COLUMNS)
-    frame = pd.DataFrame({name: np.array(col, dtype=np.float64 if name in ("peak_score", "severity") else np.int64)
+    dtypes = {"peak_score": np.float64, "severity": np.float64, "channels": object}
+    frame = pd.DataFrame({name: np.array(col, dtype=dtypes.get(name, np.int64))
                           for name, col in zip(EVENT_STREAM_COLUMNS, columns)})
     if not rows:
         _NO_EVENTS = frame.copy()
