@@ -114,3 +114,24 @@ def test_outside_torchrun_the_error_says_how_to_start(monkeypatch):
     monkeypatch.delenv("RANK", raising=False)
     with pytest.raises(RuntimeError, match="run under torchrun"):
         init_distributed()
+
+
+def test_seqae_fit_distributed_launches_torchrun_and_saves_the_one_process_model(tmp_path, capsys):
+    import pandas as pd
+
+    from seqae.cli import main
+
+    t = np.arange(1200)
+    pd.DataFrame({"value": np.sin(t / 9) + 0.1 * np.random.default_rng(0).standard_normal(len(t))}).to_csv(
+        tmp_path / "train.csv", index=False)
+    common = ["--threads", "1", "fit", tmp_path / "train.csv", "--no-time-column", "--window", "16",
+              "--hidden-size", "8", "--latent-dim", "4", "--epochs", "2", "--seed", "0"]
+    assert main([str(a) for a in common + ["-o", tmp_path / "one.seqae"]]) == 0
+    assert main([str(a) for a in common + ["-o", tmp_path / "two.seqae", "--distributed", "2",
+                                           "--checkpoint", tmp_path / "fit.ckpt"]]) == 0
+    assert "starting 2 training processes" in capsys.readouterr().err
+    one, two = load(tmp_path / "one.seqae"), load(tmp_path / "two.seqae")
+    assert two.threshold_ == pytest.approx(one.threshold_, rel=1e-4)
+    for (name, a), (_, b) in zip(two.autoencoder_.module_.state_dict().items(),
+                                 one.autoencoder_.module_.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4, msg=name)
