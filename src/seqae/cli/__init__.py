@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser(_command_in(argv))
         try:
             args = parser.parse_args(argv)
+            args.argv = argv          # what a launcher (seqae fit --distributed) starts again in each process
         except SystemExit as exc:  # --help and --version
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
         if args.command is None:

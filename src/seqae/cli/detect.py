@@ -138,13 +138,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def fit_detector(detector, train: pd.DataFrame, out: Console):
+def fit_detector(detector, train: pd.DataFrame, out: Console, checkpoint=None):
     params = detector.get_params()
     cap = params["max_train_windows"]
     out.step(f"training: window {params['window']}, hidden {params['hidden_size']}, latent {params['latent_dim']}, "
              f"up to {params['epochs']} epochs on {'all' if cap is None else f'at most {cap}'} windows")
     _common.prepare_kernels(out, params["device"])
-    detector.fit(train)
+    detector.fit(train, checkpoint=checkpoint)
     ae = detector.autoencoder_
     out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s ({ae.stop_reason_.replace('_', ' ')}; "
              f"kept epoch {ae.best_epoch_}); threshold {detector.threshold_:.4g} ({params['threshold']})")

@@ -84,6 +84,8 @@ def run_per_series(table, fn: Callable[..., pd.DataFrame], spec: dict, by: str, 
         # Dask and Fugue warn about their own internals (deprecations inside fugue_dask): nothing a user can act on.
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        out = fa.transform(table, fn, schema=schema, params={"spec": spec}, partition={"by": [by]},
+        # "even": one partition per series, so that the engine hands the series out one by one to idle
+        # workers (a hash of the ids can give one worker most of a small table's series).
+        out = fa.transform(table, fn, schema=schema, params={"spec": spec}, partition={"by": [by], "algo": "even"},
                            engine=engine, as_local=True)
         return fa.as_pandas(out)

@@ -18,6 +18,7 @@ from seqae._runtime import cyclic_gc_paused
 from seqae.data.batching import length_grouped_batches, pad_sequences
 from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
+from seqae.training import distributed
 from seqae.training.adam import FlatAdam, TorchAdam
 from seqae.training.budget import plan_budget
 from seqae.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -140,7 +141,9 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
         else:
             optimizer = TorchAdam(list(module.parameters()), lr=cfg.learning_rate, clip_norm=cfg.clip_norm,
                                   fused=device.type == "cuda")
-        result = _train(module, train, validation, cfg, rng, device, checkpoint, fingerprint, optimizer)
+        # Data-parallel (training/distributed.py): the gradient to average across processes, as one tensor here.
+        params = [flat.param] if flat is not None else list(module.parameters())
+        result = _train(module, train, validation, cfg, rng, device, checkpoint, fingerprint, optimizer, params)
     finally:
         if flat is not None:
             flat.release()
@@ -150,8 +153,10 @@ def train_autoencoder(module: SequenceAutoencoder, train: list[np.ndarray], vali
 
 def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: list[np.ndarray] | None,
            cfg: TrainingConfig, rng: np.random.Generator, device: torch.device,
-           checkpoint: str | os.PathLike | None, fingerprint: str, optimizer: FlatAdam | TorchAdam) -> TrainingResult:
+           checkpoint: str | os.PathLike | None, fingerprint: str, optimizer: FlatAdam | TorchAdam,
+           params: list[torch.nn.Parameter]) -> TrainingResult:
     """train_autoencoder's epochs."""
+    comm = distributed.active()    # None: one process
     result = TrainingResult()
     # (monitored loss, 0-based epoch, weights), replaced as one object so that an interrupt at any point
     # leaves the three consistent.
@@ -194,17 +199,29 @@ def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: lis
             total, count, finite = 0.0, 0, True
             with cyclic_gc_paused():
                 for index in batches:
-                    loss, n = batch_loss(module, train, index, device, beta, cfg.objective, rng)
-                    if not torch.isfinite(loss):
-                        finite = False
-                        break
-                    optimizer.zero_grad()
-                    loss.backward()
+                    if comm is None:
+                        loss, n = batch_loss(module, train, index, device, beta, cfg.objective, rng)
+                        if not torch.isfinite(loss):
+                            finite = False
+                            break
+                        optimizer.zero_grad()
+                        loss.backward()
+                        loss = float(loss.detach())
+                    else:
+                        # This rank's rows of the global batch; the gradient is then the whole batch's on every rank.
+                        optimizer.zero_grad()
+                        rows = comm.rows(len(index))
+                        share = batch_loss(module, train, index, device, beta, cfg.objective, rng, rows=rows) \
+                            if len(rows) else (None, 0)
+                        loss, n = comm.average(*share, params)
+                        if not math.isfinite(loss):
+                            finite = False
+                            break
                     if budget.schedule != "constant":
                         optimizer.set_lr(budget.learning_rate(cfg.learning_rate, step))
                     optimizer.step()                       # clips the gradient first (cfg.clip_norm)
                     step += 1
-                    total += float(loss.detach()) * n
+                    total += loss * n
                     count += n
             train_loss = total / count if finite else math.nan
             if not math.isfinite(train_loss):
@@ -232,7 +249,7 @@ def _train(module: SequenceAutoencoder, train: list[np.ndarray], validation: lis
             else:
                 wait += 1
             bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
-            if checkpoint is not None:
+            if checkpoint is not None and (comm is None or comm.writes):   # one writer in data-parallel runs
                 save_checkpoint(checkpoint, Checkpoint(
                     epoch=epoch + 1, model_state=_state_copy(module), best_state=best[2],
                     optimizer_state=optimizer.state_dict(), numpy_rng_state=rng.bit_generator.state,

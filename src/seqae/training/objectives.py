@@ -84,21 +84,33 @@ def contrastive_views(x: torch.Tensor, shortest: int, rng: np.random.Generator):
 
 def batch_loss(module: SequenceAutoencoder, seqs: list[np.ndarray], index: np.ndarray, device: torch.device,
                beta: float, objective: ObjectiveConfig | None = None,
-               rng: np.random.Generator | None = None) -> tuple[torch.Tensor, int]:
+               rng: np.random.Generator | None = None, rows: np.ndarray | None = None) -> tuple[torch.Tensor, int]:
     """The loss of the batch ``index`` of ``seqs`` and its number of real elements (steps x features).
 
     Without ``objective`` (or a plain one, or in eval mode) this is the reconstruction loss of the whole
     sequences, on the fused kernel where it applies; ``rng`` draws crops, masks and views.
+    ``rows``: the positions in ``index`` this process computes the loss of (data-parallel training,
+    ``training/distributed.py``); crops and masks are still drawn for the whole batch, so that every process
+    draws the same numbers and each row gets the crop and mask it gets in one process.
     """
-    batch = pad_sequences(seqs, index).to(device)
     if objective is None or objective.plain or not module.training:
+        batch = pad_sequences(seqs, index if rows is None else index[rows]).to(device)
         return _reconstruction(module, batch.x, batch.x, batch.lengths, beta), _count(batch.x, batch.lengths)
-    return objective_loss(module, batch.x, batch.lengths, beta, objective, rng)
+    batch = pad_sequences(seqs, index).to(device)
+    return objective_loss(module, batch.x, batch.lengths, beta, objective, rng, rows)
+
+
+def _take(x: torch.Tensor, lengths: torch.Tensor, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows of a padded batch, padded only to their own longest."""
+    lengths = lengths[torch.from_numpy(rows)]
+    return x[torch.from_numpy(rows).to(x.device), :int(lengths.max())], lengths
 
 
 def objective_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor, beta: float,
-                   objective: ObjectiveConfig, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
-    """The training loss of one zero-padded batch under ``objective``, and its number of real elements.
+                   objective: ObjectiveConfig, rng: np.random.Generator,
+                   rows: np.ndarray | None = None) -> tuple[torch.Tensor, int]:
+    """The training loss of one zero-padded batch under ``objective``, and its number of real elements
+    (of ``rows`` of the batch only, when given: see :func:`batch_loss`).
 
     Shapes: x (N, T, F), lengths (N,) on the CPU. Padded steps of x get exactly zero gradient (tested).
     """
@@ -107,8 +119,12 @@ def objective_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.
     x_in = x
     if objective.mask_fraction > 0.0:
         x_in = mask_steps(x, objective.mask_fraction, rng)
+    if rows is not None:
+        # The contrastive views are drawn from the whole batch's shortest sequence, as in one process.
+        shortest_all = int(lengths.min())
+        (x, lengths), x_in = _take(x, lengths, rows), _take(x_in, lengths, rows)[0]
     loss = _reconstruction(module, x_in, x, lengths, beta)
-    shortest = int(lengths.min())
+    shortest = int(lengths.min()) if rows is None else shortest_all
     if objective.contrastive_weight > 0.0 and shortest >= 2:
         v1, v2, offset, overlap = contrastive_views(x, shortest, rng)
         full1 = torch.full((len(v1),), v1.shape[1], dtype=torch.int64)

@@ -1,0 +1,192 @@
+"""Scale-out benchmark (issue #17 item 3): many series with one detector each, and one model trained data-parallel.
+
+Many series: ``--series`` synthetic series of ``--length`` points (sines of random period, noise, drift, and
+injected spikes, level shifts and noise bursts in their second half), one default ``AnomalyDetector`` per series
+(trained on the first 30%, one torch thread), through ``seqae.many.detect_many``:
+
+- ``pandas``: the pandas loop in this process (engine=None);
+- ``dask1`` / ``dask2``: a Dask ``LocalCluster`` of 1 or 2 worker processes, one thread each, through Fugue. The
+  cluster is started and its workers import seqae and load the kernels before the clock starts (a one-off cost,
+  reported apart).
+
+Reported: wall time, series per second, the ratio to the pandas loop, and the peak resident memory of each
+process that ran series (this one for pandas; each Dask worker); the outputs of every engine are compared
+with the pandas loop's, series by series.
+
+DDP: one ``LSTMAutoencoder`` trained on ``--ddp-sequences`` windows of the series, one process (one thread) vs
+2 processes of one thread each under torchrun (``--ddp`` starts them), same global batch and seed: seconds of
+training and the final training losses.
+
+Run from the repository root, with the Dask extra installed (pip install "seqae[dask]"):
+
+    python benchmarks/scale.py --series 1000          # the issue's size
+    python benchmarks/scale.py --series 40 --modes pandas,dask1,dask2,ddp
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def synthetic_table(n_series: int, length: int, seed: int = 0) -> pd.DataFrame:
+    """A long table (series, ts, value) of sines with noise and drift, anomalies in the second half."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    ids, values = [], []
+    for i in range(n_series):
+        v = np.sin(2 * np.pi * t / rng.uniform(20, 200)) + 0.1 * rng.standard_normal(length)
+        v += np.linspace(0, rng.normal(0, 0.5), length)
+        for _ in range(3):
+            at = int(rng.integers(length // 2, length - 60))
+            kind = rng.integers(3)
+            if kind == 0:
+                v[at:at + 3] += rng.choice([-1, 1]) * rng.uniform(3, 6)
+            elif kind == 1:
+                v[at:at + 50] += rng.uniform(1.5, 3)
+            else:
+                v[at:at + 50] += rng.standard_normal(50)
+        ids.append(np.full(length, f"s{i:05d}"))
+        values.append(v)
+    return pd.DataFrame({"series": np.concatenate(ids),
+                         "ts": np.tile(pd.date_range("2026-01-01", periods=length, freq="min"), n_series),
+                         "value": np.concatenate(values)})
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _warm() -> float:
+    """Import seqae's detector and load the kernels in this (worker) process; returns its peak memory."""
+    from seqae.nn.kernels import extension
+
+    extension()
+    return _peak_mb()
+
+
+def run_many(table: pd.DataFrame, mode: str):
+    from seqae.many import detect_many
+
+    if mode == "pandas":
+        start = time.perf_counter()
+        result = detect_many(table, by="series", time="ts")
+        return result, time.perf_counter() - start, [_peak_mb()], 0.0
+    from distributed import Client, LocalCluster
+
+    workers = int(mode.removeprefix("dask"))
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                          memory_limit=0) as cluster, Client(cluster) as client:
+            client.run(_warm)
+            setup = time.perf_counter() - started
+            start = time.perf_counter()
+            result = detect_many(table, by="series", time="ts", engine=client)
+            seconds = time.perf_counter() - start
+            peaks = sorted(client.run(_peak_mb).values())
+    return result, seconds, peaks, setup
+
+
+def ddp_worker(args) -> None:
+    """One process of the DDP run (started by torchrun, or alone for 1 process): fit, rank 0 prints JSON."""
+    import torch
+
+    from seqae import LSTMAutoencoder
+
+    torch.set_num_threads(1)
+    X = ddp_data(args)
+    ae = LSTMAutoencoder(hidden_size=64, latent_dim=16, epochs=args.ddp_epochs, batch_size=128, min_steps=None,
+                         patience=None, validation_fraction=0.0, random_state=0, num_threads=1)
+    if "RANK" in os.environ:
+        from seqae.training.distributed import fit_distributed
+
+        fit_distributed(ae, X)
+        rank = int(os.environ["RANK"])
+    else:
+        ae.fit(X)
+        rank = 0
+    if rank == 0:
+        print(json.dumps({"seconds": ae.training_seconds_, "train_loss": ae.history_["train_loss"],
+                          "peak_mb": _peak_mb()}))
+
+
+def ddp_data(args) -> np.ndarray:
+    table = synthetic_table(max(1, args.ddp_sequences * 64 // args.length + 1), args.length, seed=1)
+    v = table["value"].to_numpy(np.float32)
+    starts = np.linspace(0, len(v) - 64, args.ddp_sequences).astype(np.int64)
+    return np.stack([v[s:s + 64] for s in starts])[:, :, None]
+
+
+def run_ddp(args, processes: int) -> dict:
+    here = [sys.executable, str(Path(__file__).resolve()), "--ddp-worker", "--length", str(args.length),
+            "--ddp-sequences", str(args.ddp_sequences), "--ddp-epochs", str(args.ddp_epochs)]
+    if processes > 1:
+        here = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+                *here[1:]]
+    start = time.perf_counter()
+    out = subprocess.run(here, capture_output=True, text=True, check=True).stdout
+    doc = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    doc["wall"] = time.perf_counter() - start
+    return doc
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--series", type=int, default=1000)
+    p.add_argument("--length", type=int, default=5000)
+    p.add_argument("--modes", default="pandas,dask1,dask2,ddp")
+    p.add_argument("--ddp-sequences", type=int, default=8192)
+    p.add_argument("--ddp-epochs", type=int, default=3)
+    p.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", default=str(RESULTS / "scale.json"))
+    args = p.parse_args()
+    if args.ddp_worker:
+        ddp_worker(args)
+        return
+    modes = args.modes.split(",")
+    report = {"command": "python " + " ".join(sys.argv), "series": args.series, "length": args.length, "runs": {}}
+    table = synthetic_table(args.series, args.length)
+    report["table_mb"] = round(table.memory_usage(deep=True).sum() / 2**20, 1)
+    reference = None
+    for mode in [m for m in modes if m != "ddp"]:
+        result, seconds, peaks, setup = run_many(table, mode)
+        same = None
+        if reference is None:
+            reference = result
+        else:
+            same = bool(result.scores.equals(reference.scores) and result.events.equals(reference.events)
+                        and result.failures.equals(reference.failures))
+        report["runs"][mode] = {"seconds": round(seconds, 2), "series_per_s": round(args.series / seconds, 3),
+                                "peak_mb_per_process": [round(m) for m in peaks], "setup_s": round(setup, 1),
+                                "failed": result.n_failed, "events": len(result.events),
+                                "identical_to_first": same}
+        print(mode, report["runs"][mode], flush=True)
+    base = report["runs"].get("pandas")
+    if base:
+        for run in report["runs"].values():
+            run["speedup_vs_pandas"] = round(base["seconds"] / run["seconds"], 2)
+    if "ddp" in modes:
+        one, two = run_ddp(args, 1), run_ddp(args, 2)
+        report["ddp"] = {"1 process": one, "2 processes": two,
+                         "speedup": round(one["seconds"] / two["seconds"], 2),
+                         "max_rel_loss_diff": float(np.max(np.abs(np.array(two["train_loss"]) /
+                                                                  np.array(one["train_loss"]) - 1)))}
+        print("ddp", report["ddp"], flush=True)
+    Path(args.json).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
