@@ -42,7 +42,7 @@ def inference_batches(lengths: np.ndarray, workers: int = 1) -> list[np.ndarray]
     MIN_PARALLEL_ROWS), and the steps cap shared among them (down to MIN_PARALLEL_STEPS), so that the batches
     being scored at once hold about what one batch held on one thread, whatever the number of cores. Two workers
     scored the 7,752 windows of case I as fast with 16k steps per batch as with 32k (109,402 against 109,150 and
-    119,907 against 113,198 windows/s; session script ab_cap.py)."""
+    119,907 against 113,198 windows/s; run notes: ``git show 3a3a251:benchmarks/results/perf.md``)."""
     rows, steps = INFERENCE_ROWS, INFERENCE_STEPS
     if workers > 1:
         rows = min(rows, max(MIN_PARALLEL_ROWS, math.ceil(len(lengths) / workers)))
@@ -62,7 +62,7 @@ def inference_batches(lengths: np.ndarray, workers: int = 1) -> list[np.ndarray]
 # two threads trained 32 rows of H = 100 1.8x faster than one (6.92 against 12.50 ms per step) and H = 128 1.7x,
 # H = 64 1.46x and H = 32 1.19x (0.77 against 0.92 ms); beside one busy process two threads were 1.17x (H = 100)
 # to 1.75x (H = 32) slower than one. Small models keep one thread: their gain idle is smaller than their loss
-# beside a busy process (benchmarks/perf.py --probe fit-threads, seventh session).
+# beside a busy process (benchmarks/perf.py --probe fit-threads; benchmarks/results/perf.md).
 FIT_THREADS_MIN_STEP_WORK = 32 * 4 * 96 * 96
 
 
@@ -83,8 +83,8 @@ def torch_threads(num_threads: int | str | None, device: torch.device, scoring: 
     Why one thread for small models: their steps are short, so threads gain little (a step of case A, 32
     windows of H = 32: 0.92 ms on one thread, 0.77 on two, idle), and when other processes share the cores each
     parallel region waits for a descheduled thread (with one other busy process: 1.52 ms on two threads against
-    0.87 on one; ``benchmarks/perf.py --probe fit-threads``, seventh session). With torch's own LSTM it was
-    worse: 4,161 ms against 14.9 (``benchmarks/perf.py --probe threads``, first session). Why all cores for
+    0.87 on one; ``benchmarks/perf.py --probe fit-threads``). With torch's own LSTM it was
+    worse: 4,161 ms against 14.9 (``benchmarks/perf.py --probe threads``). Why all cores for
     larger models: two threads trained a step of case C (32 sequences of 180 steps, H = 100) in 6.9 ms against
     12.5, and one of H = 128 (50 steps) in 5.4 against 9.0, on an idle 2-core machine (the same probe); beside a
     busy process they were 1.2x slower than one thread (C: 15.0 against 12.8 ms), so pass
@@ -152,8 +152,8 @@ def scoring_pass(lengths: np.ndarray, num_threads: int | str | None, device: tor
     at the end of every operator, so a thread that the system deschedules holds up the other, and a waiting
     OpenMP thread spins on its core. Scoring 7,752 windows of case I, whole batches per thread against rows split
     over two threads: 98,962 against 83,190 windows/s idle (110,477 against 109,891 in a calmer phase), and
-    63,447 against 44,682 beside one busy process, where one thread alone scored 65,458 (session script
-    ab_par.py, benchmarks/results/perf.md, sixth session). At most two batches per worker are in flight and
+    63,447 against 44,682 beside one busy process, where one thread alone scored 65,458 (run notes:
+    ``git show 3a3a251:benchmarks/results/perf.md``). At most two batches per worker are in flight and
     the workers share the rows x steps cap of one batch (:func:`inference_batches`), so memory does not grow
     with the number of cores; the kernels release the GIL.
     """

@@ -115,10 +115,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     num_threads : "auto", int or None, default="auto"
         CPU threads this estimator fits or scores with (torch's setting is restored afterwards). "auto":
         torch's setting, normally one per core, for scoring, and for fitting models with wide layers
-        (``batch_size * 4 * H**2 >= 1179648``, e.g. 32 rows of H = 96: two threads trained H = 100 1.3x faster);
+        (``batch_size * 4 * H**2 >= 1179648``, e.g. 32 rows of H = 96: two threads trained H = 100 1.8x faster);
         one thread for fitting smaller ones, which gain little from threads. Scoring several batches gives each
-        thread whole batches (1.5-1.8x one thread's speed on an idle 2-core machine, about one thread's speed
-        beside a busy process; ``benchmarks/results/perf.md``). Training threads stall when other busy
+        thread whole batches (1.24x one thread's speed on 2 cores, about one thread's speed beside a busy
+        process; ``benchmarks/results/perf.md``). Training threads stall when other busy
         processes share the cores: pass 1 there. An int: that many for both. None: torch's setting for both.
     verbose : bool, default=False
         Show a progress bar.

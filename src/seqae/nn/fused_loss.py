@@ -5,9 +5,9 @@ training step of 32 windows spends less time in the LSTM kernels (1.0 ms) than i
 about 60 small tensor operations, each with its autograd node, then the autograd engine walking them back.
 Here autograd sees one node: its forward and its backward are one call each into the extension
 (``csrc/autoencoder_loss.cpp``), where the operations run without autograd, dispatched from C++, and the
-backward pass is written out by hand. A step of case A (Adam and clipping included) went from 3.4 to 2.6 ms
-with this node in Python (``benchmarks/perf.py --probe fused-loss``), and from 2.3 to 2.0 ms more with it in
-C++ (a session script interleaving both in one process, on the flat parameters of ``seqae.training.flat``).
+backward pass is written out by hand. It earns its keep up to ``MAX_STEPS`` padded steps: a whole fit of case A
+1.38x faster, the default detector's 1.20x, and nothing or a loss beyond (``benchmarks/perf.py --probe
+fused-loss``; the figures and the decision: ``benchmarks/results/perf.md``).
 
 Padded batches are handled as the module handles them: the encoder's output is taken at each sequence's own
 last step, the decoder's output is reversed within each length, and padded steps are left out of the loss.
@@ -30,9 +30,9 @@ from seqae.nn.latent import _LOGVAR_MAX, _LOGVAR_MIN
 
 
 # Longest padded batch the fused loss takes. What it saves is per-operation overhead, a fixed cost per step that
-# long sequences amortise: a training step of 32 sequences was 1.35x faster with it at 30 steps (H = 32), equal at
-# 180 steps (H = 32) and 0.87x at 180 steps of case C (H = 100, decoder 8); a whole fit 1.34x (case A, 30 steps)
-# and 1.26x (the default AnomalyDetector, windows of 64). ``benchmarks/perf.py --probe fused-loss``.
+# long sequences amortise: a training step of case A (30 steps) 1.40x faster with it, equal at 180 steps (H = 32)
+# and 0.87x at 180 steps of case C; a whole fit of case A 1.38x, the default AnomalyDetector's 1.20x
+# (``benchmarks/perf.py --probe fused-loss``; the figures: ``benchmarks/results/perf.md``).
 MAX_STEPS = 128
 
 

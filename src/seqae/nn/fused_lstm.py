@@ -130,7 +130,7 @@ def _recurrence(xg, h0, c0, w_hh, w_ih=None, bias=None):
     """``LSTMRecurrence.apply`` while autograd records; without it (no_grad, inference_mode) the kernel alone,
     keeping nothing for a backward. Why: inside a Function's forward ``needs_input_grad`` still says True for
     parameters that require grad, so scoring used to save every step's gates and cell states: 4.1 against
-    2.2 ms for a layer of 1024 windows of 30 steps (session script layer.py, seventh session)."""
+    2.2 ms for a layer of 1024 windows of 30 steps (run notes: ``git show 3a3a251:benchmarks/results/perf.md``)."""
     if torch.is_grad_enabled():
         return LSTMRecurrence.apply(xg, h0, c0, w_hh, w_ih, bias)
     hs, c_last, *_ = _kernel_forward(xg, h0, c0, w_hh, w_ih, bias, save=False)

@@ -4,8 +4,8 @@
 // Why: the portable backward of lstm_cpu.cpp wrote dA for all T steps (18 MB for a batch of case C, 32 x 356 x
 // 400 floats), then read it back for each weight gradient (MKL, AVX2 code on this CPU); here a thread's dA of 8
 // steps stays in L2 while W_hh's, W_ih's and the bias's gradients take it, and it is written out only when the
-// caller needs it: a training batch of C (32 x 356) went from 19.6 to 12.6 ms on two threads (session script
-// cover.py, seventh session).
+// caller needs it: a training batch of C (32 x 356) went from 19.6 to 12.6 ms on two threads (run notes:
+// git show 3a3a251:benchmarks/results/perf.md).
 //
 // Legend and layouts as in lstm_cpu.cpp: N batch, T time, F input features, H hidden units, G = 4H gates.
 #include "lstm_avx512.h"

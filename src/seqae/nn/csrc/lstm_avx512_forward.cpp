@@ -3,9 +3,9 @@
 // Why: the portable path of lstm_cpu.cpp runs each step as a product (BLAS, or its own 256-bit panels) that
 // writes the (N, G) pre-activations to memory, then a gate loop that reads them back. On this project's machine
 // (AMD EPYC, 512-bit FMA units) torch's MKL takes its AVX2 code: 86-91 GFLOP/s on one core where 512-bit FMAs
-// reach 235 (session script fma.cpp, seventh session). Here the weights are packed once per call so that one
-// 64-float row of the pack holds the four gates of 16 hidden units; a block of 6 rows x 16 units keeps its
-// 24 pre-activations in registers through the whole product (h_{t-1} W_hh^T, started from the input's share),
+// reach 235 (run notes: git show 3a3a251:benchmarks/results/perf.md). Here the weights are packed once per call so
+// that one 64-float row of the pack holds the four gates of 16 hidden units; a block of 6 rows x 16 units keeps
+// its 24 pre-activations in registers through the whole product (h_{t-1} W_hh^T, started from the input's share),
 // and the gate nonlinearities, c_t and h_t are computed from those registers: the pre-activations never touch
 // memory.
 //
@@ -122,7 +122,7 @@ inline void step_block(const Packed& p, const ForwardIO& io, int64_t row, int64_
 
 // The narrow last block (at most 8 units): sums (R, 2) x 16 lanes, [i | f] and [g | o], 8 units each. Its
 // share of the product costs half of a wide block's; for H = 100 the layer took as long as for H = 112 (3.59
-// against 3.45 ms at C's shapes on one thread) with the 4 units' block wide (session script kp2.py).
+// against 3.45 ms at C's shapes on one thread) with the 4 units' block wide (measured when written).
 template <int R>
 inline void step_block_narrow(const Packed& p, const ForwardIO& io, int64_t row, int64_t t, int64_t b) {
   const int64_t h = p.h, n = io.n, u0 = b * kUnits;

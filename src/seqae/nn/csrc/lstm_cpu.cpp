@@ -210,9 +210,9 @@ namespace {
 // threshold), so each batch page-faulted them in again: 15-18% of scoring time went to the page-fault handler
 // (perf record). A request takes the smallest idle buffer that holds it and is at most twice its size, so that
 // batches of different lengths (training on variable-length sequences) reuse each other's buffers too: with
-// exact sizes only, page faults and unmapping took about 7% of case C's training step (perf record, seventh
-// session). Holds at most `limit` bytes of idle buffers, dropping the oldest first; set_pool_limit(0) turns it
-// off. Thread-safe: tensors may be freed on any thread.
+// exact sizes only, page faults and unmapping took about 7% of case C's training step (perf record). Holds at
+// most `limit` bytes of idle buffers, dropping the oldest first; set_pool_limit(0) turns it off. Thread-safe:
+// tensors may be freed on any thread.
 class BufferPool {
  public:
   // A buffer of at least `bytes`, and its capacity (what put() takes back).
@@ -311,8 +311,8 @@ void matmul(const scalar_t* a, const scalar_t* b, bool b_transposed, scalar_t* c
 // 17% of case C's step on two threads (perf record). Packed once per call instead, a training step took
 // 16.3 against 18.2 ms for C (32 x 180 steps, H = 100) and 1.80 against 2.10 ms for A on two threads, and
 // the same on one (29.1 against 29.1, 2.60 against 2.66); with the 512-1024 rows of inference batches BLAS
-// stayed as fast or faster (session script ab_gemm.py, both paths in one scratch build switched per call;
-// benchmarks/results/perf.md, sixth session).
+// stayed as fast or faster (both paths in one build switched per call; run notes:
+// git show 3a3a251:benchmarks/results/perf.md).
 constexpr int64_t kPanelMaxRows = 64;
 
 inline bool panels_pay(int64_t n) {
@@ -675,7 +675,7 @@ std::vector<torch::Tensor> lstm_backward(const torch::Tensor& grad_hs, const tor
   });
   // dW_hh = sum_t dA_t^T h_{t-1}: one product over all T*N rows instead of T small ones, computed as
   // (H, T*N) @ (T*N, G) and transposed: with the long axis inside, MKL ran it 1.1x (H = 32, 100) to 5x (H = 8)
-  // faster than (G, T*N) @ (T*N, H) (session measurement; as InputProjection's weight gradient). W_ih's likewise
+  // faster than (G, T*N) @ (T*N, H) (measured when written; as InputProjection's weight gradient). W_ih's likewise
   // from the input's rows, time-major like d_xg's.
   const auto rows = d_xg.view({steps * n, g});
   const at::Tensor d_w_hh = at::mm(hs.narrow(0, 0, steps).view({steps * n, h}).t(), rows).t().contiguous();

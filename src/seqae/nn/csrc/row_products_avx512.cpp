@@ -3,8 +3,8 @@
 //
 // Why: MKL takes its AVX2 code on this project's AMD CPU (81-85 GFLOP/s on one core for dW_hh at case C's shapes,
 // K = 5,760, G = 400, H = 100); here each value of a is broadcast against two 16-float registers of b, 12 rows of
-// out a register block (154 GFLOP/s; session script harness2.cpp, seventh session). The backward pass calls it on
-// chunks of 8 steps while they are in cache (rows_product_pass with Rows of steps x rows).
+// out a register block (154 GFLOP/s; run notes: git show 3a3a251:benchmarks/results/perf.md). The backward
+// pass calls it on chunks of 8 steps while they are in cache (rows_product_pass with Rows of steps x rows).
 #include "lstm_avx512.h"
 
 #if defined(__AVX512F__)
