@@ -93,7 +93,10 @@ def events_frame(runs: np.ndarray, scores: np.ndarray, threshold: float, index=N
                      "channels": names})
     frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     return frame.astype({"start_pos": np.int64, "end_pos": np.int64, "length": np.int64,
-                         "peak_score": np.float64, "severity": np.float64})
+                         "peak_score": np.float64, "severity": np.float64,
+                         # pandas 3 infers its string dtype from the names, pandas 2 object: say it, so that an
+                         # empty frame and a stream's events have the same dtype as a full one
+                         "channels": str})
 
 
 def event_channels(error: np.ndarray, channels, top: int = 3) -> str:

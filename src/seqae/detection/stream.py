@@ -394,6 +394,7 @@ def _events_frame(rows: list[tuple]) -> pd.DataFrame:
     dtypes = {"peak_score": np.float64, "severity": np.float64, "channels": object}
     frame = pd.DataFrame({name: np.array(col, dtype=dtypes.get(name, np.int64))
                           for name, col in zip(EVENT_STREAM_COLUMNS, columns)})
+    frame["channels"] = frame["channels"].astype(str)     # the dtype events_frame gives (pandas 3: its string dtype)
     if not rows:
         _NO_EVENTS = frame.copy()
     return frame
