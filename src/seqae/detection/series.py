@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from seqae import persistence
 from seqae._params import check_choice, check_float, check_int
 from seqae.data.series import MISSING, SeriesInput, check_series
 from seqae.data.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows, sample_starts,
@@ -20,6 +21,7 @@ from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_
 _CHUNK = 4096
 
 
+@persistence.register
 class AnomalyDetector(DetectorBase):
     """LSTM-autoencoder anomaly detector for a time series: a score and a label for every point.
 
