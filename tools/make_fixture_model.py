@@ -6,8 +6,8 @@ check does not depend on any random generator) and what the model gives on it, m
 cannot read an old file, or reads it into a different model, fails the tests. Run once per release (a new
 version number gives new file names; old fixtures stay):
 
-    python tools/make_fixture_model.py            # refuses to overwrite existing fixtures
-    python tools/make_fixture_model.py --force
+    python tools/make_fixture_model.py            # writes the missing ones, keeps existing fixtures
+    python tools/make_fixture_model.py --force    # rewrites this version's fixtures
 
 The models are tiny (hidden_size 8, latent_dim 4): a few KB each.
 """
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import seqae
-from seqae import AnomalyDetector, LSTMAutoencoder, SequenceAnomalyDetector
+from seqae import AnomalyDetector, ConcatPooling, LSTMAutoencoder, SequenceAnomalyDetector
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 TINY = dict(hidden_size=8, latent_dim=4, epochs=5, batch_size=4, random_state=0, device="cpu")
@@ -66,6 +66,8 @@ VARIANTS = {
                            ("decision_function", "predict")),
     "_series_detector": (AnomalyDetector(**TINY, window=8, stride=2, contamination=0.05), series, series_probe,
                          ("decision_function", "predict", "feature_contributions")),
+    "_concat_pooling": (ConcatPooling([LSTMAutoencoder(**TINY), LSTMAutoencoder(**{**TINY, "random_state": 1})],
+                                      outputs=("latent", "mean")), collection, collection_probe, ("transform",)),
 }
 
 
@@ -85,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         model_path = FIXTURES / f"model_v{seqae.__version__}{suffix}.seqae"
         expected_path = model_path.with_suffix(".expected.json")
         if model_path.exists() and not args.force:
-            print(f"{model_path} exists; pass --force to overwrite", file=sys.stderr)
-            return 1
+            print(f"{model_path.name} exists, kept (--force rewrites it)", file=sys.stderr)
+            continue
         estimator.fit(train())
         estimator.save(model_path)
         X = probe()

@@ -14,6 +14,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from seqae import persistence
 from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
 from seqae._runtime import check_num_threads, recurrent_step_work, scoring_pass, torch_threads
 from seqae.data.batching import PaddedBatch, collection_lengths, pad_sequences
@@ -35,6 +36,7 @@ EMBEDDINGS = ("latent", "pooled", "multiscale")
 PARAMS_BEFORE_ISSUE_16 = dict(latent_dim=16, min_steps=None, lr_schedule="constant", min_crop=1.0,
                               mask_fraction=0.0, contrastive_weight=0.0, embedding="latent")
 
+@persistence.register
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """LSTM autoencoder for collections of variable-length multivariate sequences.
 
@@ -532,8 +534,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to one file (safetensors + JSON header), atomically."""
-        from seqae.persistence import save
-        save(self, path)
+        persistence.save(self, path)
 
     def _get_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
         check_is_fitted(self, "module_")
@@ -544,6 +545,19 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tensors["scaler.mean"] = torch.from_numpy(self.scaler_.mean)
         tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
         return doc, tensors
+
+    def _tensor_specs(self, doc: dict) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """Name -> (shape, dtype) of every tensor a file of this model holds. The module is built on the meta
+        device, so a file whose parameters ask for a huge model is refused before any memory is spent on it."""
+        n_features = doc.get("n_features_in_")
+        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
+            raise ValueError(f"invalid n_features_in_ {n_features!r}")
+        with torch.device("meta"):
+            reference = SequenceAutoencoder(self._module_config(n_features))
+        specs = {f"module.{k}": (tuple(v.shape), v.dtype) for k, v in reference.state_dict().items()}
+        specs["scaler.mean"] = ((n_features,), torch.float64)
+        specs["scaler.scale"] = ((n_features,), torch.float64)
+        return specs
 
     def _set_state(self, doc: dict, tensors: dict[str, torch.Tensor]) -> None:
         n_features = int(doc["n_features_in_"])

@@ -9,10 +9,14 @@ autoencoders without labels and concatenates, for each of them, the requested pa
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from seqae import persistence
 from seqae.autoencoder import LSTMAutoencoder
 from seqae.data.validation import check_sequences
 from seqae.exceptions import InputError
@@ -22,6 +26,7 @@ __all__ = ["ConcatPooling"]
 OUTPUTS = ("latent", "last", "mean", "max")
 
 
+@persistence.register
 class ConcatPooling(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Concatenate the latent code and pooled encoder outputs of one or several LSTM autoencoders.
 
@@ -56,6 +61,7 @@ class ConcatPooling(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     >>> cp = ConcatPooling([LSTMAutoencoder(hidden_size=8, latent_dim=3, epochs=1, random_state=0)]).fit(X)
     >>> cp.transform(X).shape  # 3 + 3 * 8
     (20, 27)
+    >>> cp.save("pooling.seqae")                               # doctest: +SKIP
     """
 
     def __init__(self, autoencoders=None, outputs=OUTPUTS):
@@ -95,3 +101,52 @@ class ConcatPooling(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _embed(self, ae: LSTMAutoencoder, raw: list[np.ndarray]) -> np.ndarray:
         return ae.pooled_features(raw, self.outputs)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted models to one file (safetensors + JSON header), atomically."""
+        persistence.save(self, path)
+
+    def _get_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        # The ``autoencoders`` parameter holds estimators, which a file's parameter table cannot: each model's
+        # parameters travel with its fitted state, and loading sets the parameter from them.
+        check_is_fitted(self, "autoencoders_")
+        doc = {"n_output_features_": self.n_output_features_, "autoencoders": []}
+        tensors = {}
+        for i, ae in enumerate(self.autoencoders_):
+            ae_doc, ae_tensors = ae._get_state()
+            doc["autoencoders"].append({"params": ae.get_params(deep=False), "state": ae_doc})
+            tensors.update({f"ae{i}.{k}": v for k, v in ae_tensors.items()})
+        return doc, tensors
+
+    def _models_of(self, doc: dict) -> list[LSTMAutoencoder]:
+        entries = doc.get("autoencoders")
+        if not isinstance(entries, list) or not entries or not all(
+                isinstance(e, dict) and isinstance(e.get("params"), dict) for e in entries):
+            raise ValueError("no list of autoencoders")
+        models = [LSTMAutoencoder(**e["params"]) for e in entries]
+        for m in models:
+            m._check_params()
+        return models
+
+    def _tensor_specs(self, doc: dict) -> dict:
+        specs = {}
+        for i, (ae, entry) in enumerate(zip(self._models_of(doc), doc["autoencoders"])):
+            specs.update({f"ae{i}.{k}": v for k, v in ae._tensor_specs(entry.get("state") or {}).items()})
+        return specs
+
+    def _set_state(self, doc: dict, tensors: dict[str, torch.Tensor]) -> None:
+        models = self._models_of(doc)
+        for i, (ae, entry) in enumerate(zip(models, doc["autoencoders"])):
+            prefix = f"ae{i}."
+            ae._set_state(entry["state"], {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        if len({ae.n_features_in_ for ae in models}) != 1:
+            raise ValueError("the autoencoders were fitted on different numbers of features")
+        self.autoencoders = [LSTMAutoencoder(**ae.get_params(deep=False)) for ae in models]
+        if isinstance(self.outputs, list):        # a tuple, saved as a JSON list
+            self.outputs = tuple(self.outputs)
+        self.autoencoders_ = models
+        self.n_features_in_ = models[0].n_features_in_
+        self.n_output_features_ = sum(self._width(m) for m in models)
+        if self.n_output_features_ != int(doc["n_output_features_"]):
+            raise ValueError("n_output_features_ does not match the autoencoders and outputs")

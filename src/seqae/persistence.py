@@ -1,7 +1,9 @@
 """Saving and loading fitted estimators: one file, safetensors weights plus a JSON document in its header.
 
-The document records the file format version, the seqae version, the estimator class (from a fixed list,
-never imported by name from the file), its parameters and its non-tensor fitted state. ``load`` reads only
+The document records the file format version, the seqae version, the estimator class and the seqae module that
+defines it, its parameters and its non-tensor fitted state. Each estimator describes its own state and registers
+itself here (``@register``), so this module imports no estimator: ``load`` imports the recorded module (a module
+of the ``seqae`` package, nothing else), then takes the class from the registry, never from the file's text. ``load`` reads only
 JSON and safetensors, so a model file can never run code, and it returns either a complete model or raises
 :class:`~seqae.exceptions.ModelFileError`: the file's checksum is verified, every weight must be finite, and
 the tensors' names, shapes and dtypes must be exactly those the recorded parameters need (checked on the
@@ -9,6 +11,8 @@ meta device before anything is allocated).
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import math
 import os
@@ -28,12 +32,69 @@ FORMAT = "seqae-model"
 FORMAT_VERSION = 1
 
 
-def _registry() -> dict[str, type]:
-    # Imported here: the estimators import this module for their save() methods. A fixed list: the class
-    # named in a file is looked up here, never imported by name.
-    from seqae.autoencoder import LSTMAutoencoder
-    from seqae.detection import AnomalyDetector, SequenceAnomalyDetector
-    return {cls.__name__: cls for cls in (LSTMAutoencoder, AnomalyDetector, SequenceAnomalyDetector)}
+# class name -> class, filled by @register as the estimator modules are imported
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: ``cls`` can be saved and loaded.
+
+    The class provides ``get_params`` (scikit-learn), ``_get_state() -> (document, tensors)`` (its fitted state:
+    JSON values and named tensors), ``_set_state(document, tensors)`` (the reverse, on an unfitted instance made
+    from the saved parameters) and optionally ``_tensor_specs(document)`` (name -> (shape, dtype) of every tensor
+    the file must hold, shape None for any 1-D length), which lets ``load`` refuse a file whose weights do not
+    match its parameters before building anything.
+
+    Examples
+    --------
+    >>> from seqae import persistence
+    >>> @persistence.register                                   # doctest: +SKIP
+    ... class MyEstimator(BaseEstimator):
+    ...     def _get_state(self): return {"n_features_in_": self.n_features_in_}, {"w": self.w_}
+    ...     def _set_state(self, doc, tensors): self.n_features_in_, self.w_ = doc["n_features_in_"], tensors["w"]
+    """
+    for method in ("get_params", "_get_state", "_set_state"):
+        if not callable(getattr(cls, method, None)):
+            raise TypeError(f"{cls.__name__} cannot be registered for saving: it has no {method}()")
+    if not cls.__module__.startswith("seqae."):
+        raise TypeError(f"{cls.__name__}: only classes of the seqae package are registered "
+                        f"(load imports the module a file names, within seqae only)")
+    known = _REGISTRY.get(cls.__name__)
+    if known is not None and known.__module__ != cls.__module__:
+        raise TypeError(f"two estimators named {cls.__name__}: {known.__module__} and {cls.__module__}")
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def registered() -> dict[str, type]:
+    """The estimator classes that can be saved, by name (those whose modules were imported)."""
+    return dict(_REGISTRY)
+
+
+def _class_of(name, module) -> type | None:
+    """The registered class ``name``, importing ``module`` first (only a module of the seqae package) when the
+    class is not registered yet: ``import seqae`` is lazy, so the estimator's module may never have been
+    imported. Files written before the module was recorded name a public class of ``seqae``."""
+    if not isinstance(name, str):
+        return None
+    if module is None:                                # written before the module was recorded
+        import seqae                                  # the package only, for its name -> module table
+        importing = seqae._LAZY.get(name)
+    else:
+        importing = module
+    if name not in _REGISTRY:
+        if not isinstance(importing, str) or not importing.startswith("seqae.") or not all(
+                part.isidentifier() for part in importing.split(".")):
+            return None
+        try:
+            found = importlib.util.find_spec(importing) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return None
+        importlib.import_module(importing)
+    cls = _REGISTRY.get(name)
+    return cls if cls is not None and (module is None or cls.__module__ == module) else None
 
 
 def _json_safe(value):
@@ -43,7 +104,9 @@ def _json_safe(value):
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        items = [_json_safe(v) for v in value]
+        # a list holding objects (ConcatPooling's estimators) is not a value: the estimator's state restores it
+        return None if any(x is None and v is not None for x, v in zip(items, value)) else items
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {k: _json_safe(v) for k, v in value.items()}  # threshold_params: lost before, so get_params lied
     return None
@@ -57,11 +120,13 @@ def save(estimator, path: str | os.PathLike) -> None:
     >>> ae.save("model.seqae")          # doctest: +SKIP
     >>> ae2 = seqae.load("model.seqae")  # doctest: +SKIP
     """
-    name = type(estimator).__name__
-    if name not in _registry():
-        raise TypeError(f"cannot save a {name}; seqae saves {sorted(_registry())}")
+    cls = type(estimator)
+    name = cls.__name__
+    if _REGISTRY.get(name) is not cls:
+        raise TypeError(f"cannot save a {name}; seqae saves {sorted(_REGISTRY)}")
     state, tensors = estimator._get_state()
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "seqae_version": __version__, "class": name,
+           "module": cls.__module__,
            "params": {k: _json_safe(v) for k, v in estimator.get_params(deep=False).items()}, "state": state}
     try:
         json.dumps(doc, allow_nan=False)
@@ -86,43 +151,6 @@ def _check_document(where: str):
                                  f"{version}; this seqae ({__version__}) reads format {FORMAT_VERSION} and older: "
                                  "upgrade seqae")
     return check
-
-
-def _autoencoder_tensor_specs(estimator, state: dict) -> dict[str, tuple[tuple[int, ...] | None, torch.dtype]]:
-    """Name -> (shape, dtype) of every tensor an LSTMAutoencoder with these parameters needs.
-
-    The module is built on the meta device, so nothing is allocated: a file whose parameters ask for a huge
-    model is refused before any memory is spent on it.
-    """
-    from seqae.nn.autoencoder import SequenceAutoencoder
-
-    n_features = state.get("n_features_in_")
-    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-        raise ValueError(f"invalid n_features_in_ {n_features!r}")
-    with torch.device("meta"):
-        reference = SequenceAutoencoder(estimator._module_config(n_features))
-    specs = {f"module.{k}": (tuple(v.shape), v.dtype) for k, v in reference.state_dict().items()}
-    specs["scaler.mean"] = ((n_features,), torch.float64)
-    specs["scaler.scale"] = ((n_features,), torch.float64)
-    return specs
-
-
-def _tensor_specs(estimator, state: dict) -> dict[str, tuple[tuple[int, ...] | None, torch.dtype]] | None:
-    """The tensors an estimator's file must hold (shape None: any 1-D length), or None if not known here."""
-    from seqae.autoencoder import LSTMAutoencoder
-
-    if isinstance(estimator, LSTMAutoencoder):
-        return _autoencoder_tensor_specs(estimator, state)
-    if hasattr(estimator, "_make_autoencoder"):  # the detectors: an autoencoder under "ae." plus their scores
-        inner = state.get("autoencoder")
-        if not isinstance(inner, dict):
-            raise ValueError("no autoencoder state")
-        autoencoder = estimator._make_autoencoder()
-        autoencoder._check_params()
-        specs = {f"ae.{k}": v for k, v in _autoencoder_tensor_specs(autoencoder, inner).items()}
-        specs["decision_scores_"] = (None, torch.float64)
-        return specs
-    return None
 
 
 def _check_tensors(where: str, tensors: dict, specs: dict) -> None:
@@ -159,9 +187,10 @@ def load(path: str | os.PathLike, *, device: str | None = None):
     where = str(Path(path))
     tensors, doc = load_tensor_file(path, what="seqae model file", check_document=_check_document(where))
     name = doc.get("class")
-    cls = _registry().get(name) if isinstance(name, str) else None
+    cls = _class_of(name, doc.get("module"))
     if cls is None:
-        raise ModelFileError(f"{where!r}: unknown estimator class {name!r}; seqae loads {sorted(_registry())}")
+        raise ModelFileError(f"{where!r}: unknown estimator class {name!r} (module {doc.get('module')!r}): not "
+                             "an estimator of this seqae; a file from a newer seqae needs that version")
     params = doc.get("params")
     if not isinstance(params, dict):
         raise ModelFileError(f"{where!r}: no parameter table for {cls.__name__}")
@@ -193,9 +222,8 @@ def load(path: str | os.PathLike, *, device: str | None = None):
     except ValueError as exc:
         raise ModelFileError(f"{where!r}: {exc}; pass load(path, device='cpu') to load it here") from None
     try:
-        specs = _tensor_specs(estimator, state)
-        if specs is not None:
-            _check_tensors(where, tensors, specs)
+        if hasattr(estimator, "_tensor_specs"):
+            _check_tensors(where, tensors, estimator._tensor_specs(state))
         estimator._set_state(state, tensors)
     except ModelFileError:
         raise

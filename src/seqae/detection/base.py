@@ -6,6 +6,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from seqae import persistence
 from seqae._params import check_choice, check_float
 from seqae.autoencoder import LSTMAutoencoder
 from seqae.detection.probability import label_confidence, outlier_probability
@@ -99,8 +100,18 @@ class DetectorBase(BaseEstimator):
 
     def save(self, path) -> None:
         """Write the fitted detector to one file (safetensors + JSON header), atomically."""
-        from seqae.persistence import save
-        save(self, path)
+        persistence.save(self, path)
+
+    def _tensor_specs(self, doc: dict) -> dict:
+        """The autoencoder's tensors under "ae." and the training scores (any length)."""
+        inner = doc.get("autoencoder")
+        if not isinstance(inner, dict):
+            raise ValueError("no autoencoder state")
+        autoencoder = self._make_autoencoder()
+        autoencoder._check_params()
+        specs = {f"ae.{k}": v for k, v in autoencoder._tensor_specs(inner).items()}
+        specs["decision_scores_"] = (None, torch.float64)
+        return specs
 
     def _get_state(self):
         check_is_fitted(self, "threshold_")

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from seqae import persistence
 from seqae.detection.base import DetectorBase
 
 
+@persistence.register
 class SequenceAnomalyDetector(DetectorBase):
     """Scores whole sequences by their mean reconstruction error (higher = more abnormal).
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from seqae import persistence
 from seqae._params import check_choice, check_float, check_int
 from seqae.data.series import MISSING, SeriesInput, check_series
 from seqae.data.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows, sample_starts,
@@ -29,6 +30,7 @@ def training_rows(n: int, fraction: float = DEFAULT_TRAIN_FRACTION) -> int:
     return max(1, int(fraction * n))
 
 
+@persistence.register
 class AnomalyDetector(DetectorBase):
     """LSTM-autoencoder anomaly detector for a time series: a score and a label for every point.
 
