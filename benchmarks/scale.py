@@ -93,7 +93,10 @@ def run_many(table: pd.DataFrame, mode: str):
 
     workers = int(mode.removeprefix("dask"))
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    import dask
+
+    # As seqae detect-many --engine dask: glibc's default malloc in the workers (see src/seqae/cli/many.py).
+    with warnings.catch_warnings(), dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         warnings.simplefilter("ignore", FutureWarning)
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                           memory_limit=0) as cluster, Client(cluster) as client:
