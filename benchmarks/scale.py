@@ -68,6 +68,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu_s() -> float:
+    """CPU seconds this process has used (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _warm() -> float:
     """Import seqae's detector and load the kernels in this (worker) process; returns its peak memory."""
     from seqae.nn.kernels import extension
@@ -80,24 +86,29 @@ def run_many(table: pd.DataFrame, mode: str):
     from seqae.many import detect_many
 
     if mode == "pandas":
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_s()
         result = detect_many(table, by="series", time="ts")
-        return result, time.perf_counter() - start, [_peak_mb()], 0.0
+        return result, time.perf_counter() - start, [_peak_mb()], 0.0, _cpu_s() - cpu
     from distributed import Client, LocalCluster
 
     workers = int(mode.removeprefix("dask"))
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    import dask
+
+    # As seqae detect-many --engine dask: glibc's default malloc in the workers (see src/seqae/cli/many.py).
+    with warnings.catch_warnings(), dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         warnings.simplefilter("ignore", FutureWarning)
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                           memory_limit=0) as cluster, Client(cluster) as client:
             client.run(_warm)
             setup = time.perf_counter() - started
+            before = sum(client.run(_cpu_s).values()) + _cpu_s()
             start = time.perf_counter()
             result = detect_many(table, by="series", time="ts", engine=client)
             seconds = time.perf_counter() - start
+            cpu = sum(client.run(_cpu_s).values()) + _cpu_s() - before     # workers and this driver
             peaks = sorted(client.run(_peak_mb).values())
-    return result, seconds, peaks, setup
+    return result, seconds, peaks, setup, cpu
 
 
 def ddp_worker(args) -> None:
@@ -157,12 +168,13 @@ def main() -> None:
         ddp_worker(args)
         return
     modes = args.modes.split(",")
-    report = {"command": "python " + " ".join(sys.argv), "series": args.series, "length": args.length, "runs": {}}
+    report = {"command": "python " + " ".join(sys.argv), "series": args.series, "length": args.length, "runs": {},
+              "load_average_before": os.getloadavg()}
     table = synthetic_table(args.series, args.length)
     report["table_mb"] = round(table.memory_usage(deep=True).sum() / 2**20, 1)
     reference = None
     for mode in [m for m in modes if m != "ddp"]:
-        result, seconds, peaks, setup = run_many(table, mode)
+        result, seconds, peaks, setup, cpu = run_many(table, mode)
         same = None
         if reference is None:
             reference = result
@@ -170,6 +182,7 @@ def main() -> None:
             same = bool(result.scores.equals(reference.scores) and result.events.equals(reference.events)
                         and result.failures.equals(reference.failures))
         report["runs"][mode] = {"seconds": round(seconds, 2), "series_per_s": round(args.series / seconds, 3),
+                                "cpu_s_per_series": round(cpu / args.series, 2),
                                 "peak_mb_per_process": [round(m) for m in peaks], "setup_s": round(setup, 1),
                                 "failed": result.n_failed, "events": len(result.events),
                                 "identical_to_first": same}
@@ -185,6 +198,7 @@ def main() -> None:
                          "max_rel_loss_diff": float(np.max(np.abs(np.array(two["train_loss"]) /
                                                                   np.array(one["train_loss"]) - 1)))}
         print("ddp", report["ddp"], flush=True)
+    report["load_average_after"] = os.getloadavg()      # other processes on the cores bound the speed-up
     Path(args.json).write_text(json.dumps(report, indent=1))
 
 

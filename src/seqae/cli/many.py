@@ -124,9 +124,15 @@ def _engine(args: argparse.Namespace, stack):
         raise CLIError('--engine dask needs Dask and Fugue: pip install "seqae[dask]"') from None
     if args.scheduler is not None:
         return stack.enter_context(Client(args.scheduler))
+    import dask
+
     workers = args.workers or os.cpu_count() or 1
-    cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                               dashboard_address=None))
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's dynamic mmap threshold:
+    # torch's large buffers are then mapped and faulted in afresh at every step (12% more CPU per series in a
+    # probe, benchmarks/results/scale.md). Training allocates the same sizes again and again: leave glibc's default.
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                   dashboard_address=None))
     return stack.enter_context(Client(cluster))
 
 
