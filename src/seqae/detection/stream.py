@@ -34,7 +34,7 @@ _PIECE = 4096
 # Final scores the "dynamic" rule is computed on: Hundman et al. (KDD 2018) apply it to a window of the latest
 # errors, 2,100 in their set-up (30 batches of 70); seeded with the training scores, so labels start at once.
 LABEL_WINDOW = 2048
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+from seqae.data.validation import FLOAT32_MAX as _FLOAT32_MAX  # noqa: E402
 EVENT_STREAM_COLUMNS = ("start_pos", "end_pos", "length", "peak", "peak_score", "severity")
 
 
