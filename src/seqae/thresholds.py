@@ -359,7 +359,26 @@ THRESHOLD_METHODS = {
     "pot": pot_threshold,
     "dynamic": dynamic_threshold,
 }
-"""Method names accepted by :func:`compute_threshold`, with the function each one calls."""
+"""Method names accepted by :func:`compute_threshold`, with the function each one calls: the one list of
+threshold rules (the detectors' check and the CLI's ``--threshold`` choices read it)."""
+
+
+def register_threshold(name: str):
+    """Function decorator: make ``fn(scores, **params) -> float`` the threshold rule ``name`` (``threshold=name``
+    in the detectors, ``--threshold name`` in the CLI; its keyword parameters are ``threshold_params``).
+
+    Examples
+    --------
+    >>> @register_threshold("median")                     # doctest: +SKIP
+    ... def median_threshold(scores, factor=2.0):
+    ...     return float(np.median(scores) * factor)
+    """
+    def add(fn):
+        if name in THRESHOLD_METHODS and THRESHOLD_METHODS[name] is not fn:
+            raise ValueError(f"a threshold rule named {name!r} is already registered")
+        THRESHOLD_METHODS[name] = fn
+        return fn
+    return add
 
 
 def threshold_parameters(method: str) -> dict[str, Any]:

@@ -168,7 +168,11 @@ def time_choice(args: argparse.Namespace) -> str | None:
 
 
 def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, Any]) -> None:
-    """The LSTMAutoencoder options; defaults shown are the library's (``defaults``)."""
+    """The LSTMAutoencoder options; defaults shown are the library's (``defaults``), the choices its registries."""
+    from seqae.autoencoder import EMBEDDINGS
+    from seqae.nn.decoder import DECODERS
+    from seqae.nn.encoder import POOLINGS
+
     def d(name):
         return f" (default: {defaults[name]})"
 
@@ -182,14 +186,14 @@ def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, An
     grp.add_argument("--bidirectional", action="store_true", default=None, help="bidirectional encoder")
     grp.add_argument("--variational", action="store_true", default=None,
                      help="LSTM-VAE: Gaussian latent trained with a KL term")
-    grp.add_argument("--pooling", choices=("last", "mean", "attention"),
+    grp.add_argument("--pooling", choices=POOLINGS,
                      help="how the encoder summarises the steps" + d("pooling"))
-    grp.add_argument("--decoder", choices=("repeat", "autoregressive"), help="decoder type" + d("decoder"))
+    grp.add_argument("--decoder", choices=DECODERS, help="decoder type" + d("decoder"))
     grp.add_argument("--epochs", type=positive_int, metavar="N", help="maximum training epochs" + d("epochs"))
     grp.add_argument("--min-steps", type=int_or_none, metavar="N", default=argparse.SUPPRESS,
                      help="train at least N optimiser steps (more epochs on small collections), 'none' for the "
                           "epoch rule alone" + d("min_steps"))
-    grp.add_argument("--embedding", choices=("multiscale", "pooled", "latent"),
+    grp.add_argument("--embedding", choices=EMBEDDINGS,
                      help="what an embedding holds: the latent code ('latent'), or the code and the encoder's "
                           "outputs pooled" + d("embedding"))
     grp.add_argument("--batch-size", type=positive_int, metavar="N", help="batch size" + d("batch_size"))
@@ -243,6 +247,7 @@ def _threshold_params_help() -> str:
 def add_detector_options(parser: argparse.ArgumentParser) -> None:
     """Model options of the time-series commands (detect, fit): windows, threshold, autoencoder."""
     from seqae import AnomalyDetector
+    from seqae.data.series import MISSING
     from seqae.data.windows import AGGREGATIONS
     from seqae.detection.base import THRESHOLDS
 
@@ -266,7 +271,7 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
                           f"{', '.join(THRESHOLDS)} (default: {defaults['threshold']})")
     grp.add_argument("--threshold-param", type=threshold_param, action="append", metavar="NAME=X",
                      help="a parameter of the threshold rule, repeatable; " + _threshold_params_help())
-    grp.add_argument("--missing", choices=("raise", "interpolate"),
+    grp.add_argument("--missing", choices=MISSING,
                      help="missing values (empty cells, NaN): an error, or linear interpolation (default: raise)")
     add_autoencoder_options(grp, defaults)
 

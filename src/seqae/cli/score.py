@@ -24,6 +24,8 @@ examples:
 
 
 def add_parser(sub) -> None:
+    from seqae.data.series import MISSING
+
     p = sub.add_parser("score", help=command_help("score"),
                        description="Score every row of a time series (CSV or Parquet) with a detector saved by "
                                    "'seqae fit' or 'seqae detect --save-model'.",
@@ -36,7 +38,7 @@ def add_parser(sub) -> None:
     add_output_files(p, save_model=False)
     _common.add_truth_options(p)
     grp = p.add_argument_group("model")
-    grp.add_argument("--missing", choices=("raise", "interpolate"),
+    grp.add_argument("--missing", choices=MISSING,
                      help="missing values: an error, or linear interpolation (default: as when fitted)")
     grp.add_argument("--device", metavar="D", help="run on this device instead of the saved one (e.g. cpu)")
     _common.add_output_options(p)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from seqae.exceptions import InputError
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+from seqae.data.validation import FLOAT32_MAX as _FLOAT32_MAX  # noqa: E402
 MISSING = ("raise", "interpolate")
 
 

@@ -18,7 +18,9 @@ import numpy as np
 from seqae.exceptions import InputError
 
 # float32 is what the models compute in; anything larger in magnitude becomes inf on the cast.
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# The largest value the models take (they compute in float32); every input check reads this one.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_MAX = FLOAT32_MAX
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,9 @@ from seqae import persistence
 from seqae._params import check_choice, check_float
 from seqae.autoencoder import LSTMAutoencoder
 from seqae.detection.probability import label_confidence, outlier_probability
-from seqae.thresholds import compute_threshold
+from seqae.thresholds import THRESHOLD_METHODS, compute_threshold
 
-from seqae.thresholds import THRESHOLD_METHODS
-
-THRESHOLDS = tuple(THRESHOLD_METHODS)
+THRESHOLDS = THRESHOLD_METHODS    # the registry itself, so that a rule registered later is accepted too
 # Rules computed on the scores being labelled rather than once on the training scores (threshold_ then only
 # labels the training data); their extra, non-threshold parameters are taken out of threshold_params here.
 ADAPTIVE_THRESHOLDS = ("dynamic",)

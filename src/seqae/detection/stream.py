@@ -22,6 +22,7 @@ from seqae._params import check_int
 from seqae._runtime import torch_threads
 from seqae._version import __version__
 from seqae.data.series import check_series
+from seqae.data.validation import FLOAT32_MAX
 from seqae.data.windows import ForecastAccumulator, PointAccumulator, grid_starts, settled_points
 from seqae.detection.base import ADAPTIVE_THRESHOLDS
 from seqae.events import event_channels
@@ -35,7 +36,6 @@ _PIECE = 4096
 # Final scores the "dynamic" rule is computed on: Hundman et al. (KDD 2018) apply it to a window of the latest
 # errors, 2,100 in their set-up (30 batches of 70); seeded with the training scores, so labels start at once.
 LABEL_WINDOW = 2048
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 EVENT_STREAM_COLUMNS = ("start_pos", "end_pos", "length", "peak", "peak_score", "severity", "channels")
 
 
@@ -157,7 +157,7 @@ class AnomalyStream:
         # point; anything else goes through it for its errors.
         if (isinstance(points, np.ndarray) and raw.dtype.kind in "iuf" and raw.shape[1:] in ((), (det.n_features_in_,))
                 and (raw.ndim == 2 or det.n_features_in_ == 1) and np.isfinite(raw).all()
-                and np.abs(raw).max() <= _FLOAT32_MAX):
+                and np.abs(raw).max() <= FLOAT32_MAX):
             return raw.astype(np.float32).reshape(len(raw), det.n_features_in_)
         return check_series(points, n_features=det.n_features_in_, feature_names=det.feature_names_in_).values
 

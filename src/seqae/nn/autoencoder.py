@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from seqae.nn.decoder import DECODERS, AutoregressiveDecoder, RepeatDecoder
+from seqae.nn.decoder import DECODERS
 from seqae.nn.encoder import LSTMEncoder
 from seqae.nn.latent import DeterministicLatent, GaussianLatent
 from seqae.nn.masking import reverse_padded
@@ -62,14 +62,13 @@ class SequenceAutoencoder(nn.Module):
     def __init__(self, config: AutoencoderConfig):
         super().__init__()
         if config.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {config.decoder!r}")
+            raise ValueError(f"decoder must be one of {tuple(DECODERS)}, got {config.decoder!r}")
         self.config = config
         self.encoder = LSTMEncoder(config.n_features, config.hidden_size, config.num_layers, config.bidirectional,
                                    config.dropout, config.pooling, config.attention_size)
         latent_cls = GaussianLatent if config.variational else DeterministicLatent
         self.latent = latent_cls(self.encoder.output_size, config.latent_dim)
-        decoder_cls = RepeatDecoder if config.decoder == "repeat" else AutoregressiveDecoder
-        self.decoder = decoder_cls(config.latent_dim, config.decoder_units,
+        self.decoder = DECODERS[config.decoder](config.latent_dim, config.decoder_units,
                                    config.n_features, config.num_layers, config.dropout)
         # The forward direction only: a backward direction has read the step it would predict.
         self.forecast_head = nn.Linear(config.hidden_size, config.n_features) if config.forecast else None

@@ -9,7 +9,26 @@ from torch import nn
 
 from seqae.nn.fused_lstm import run_lstm
 
-DECODERS = ("repeat", "autoregressive")
+# name -> decoder class: the one list of decoders (the estimators' check and the CLI's --decoder choices read
+# it). A decoder is built as cls(latent_dim, hidden_size, n_features, num_layers, dropout) and its
+# forward(z, max_len, target=None) maps the latent (N, Z) to the reconstruction (N, max_len, F), as RepeatDecoder.
+DECODERS: dict[str, type[nn.Module]] = {}
+
+
+def register_decoder(name: str):
+    """Class decorator: make a decoder available as ``decoder=name`` (estimators, ``--decoder`` in the CLI).
+
+    Examples
+    --------
+    >>> @register_decoder("mine")                       # doctest: +SKIP
+    ... class MyDecoder(RepeatDecoder): ...
+    """
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in DECODERS and DECODERS[name] is not cls:
+            raise ValueError(f"a decoder named {name!r} is already registered ({DECODERS[name].__name__})")
+        DECODERS[name] = cls
+        return cls
+    return add
 
 
 def per_step_linear(linear: nn.Linear, h: torch.Tensor) -> torch.Tensor:
@@ -30,6 +49,7 @@ def initial_state(project: nn.Linear, z: torch.Tensor, num_layers: int, hidden_s
     return s[0].contiguous(), s[1].contiguous()
 
 
+@register_decoder("repeat")
 class RepeatDecoder(nn.Module):
     """The RepeatVector design: the latent is fed at every step to a stacked LSTM, then a per-step linear head.
 
@@ -52,6 +72,7 @@ class RepeatDecoder(nn.Module):
         return per_step_linear(self.head, h)                 # (N, T, F)
 
 
+@register_decoder("autoregressive")
 class AutoregressiveDecoder(nn.Module):
     """An LSTM whose state starts from the latent and which is fed its previous output.
 
