@@ -146,3 +146,17 @@ def test_dask_local_cluster_gives_identical_results(table, local):
     pd.testing.assert_frame_equal(remote.scores, local.scores)
     pd.testing.assert_frame_equal(remote.events, local.events)
     pd.testing.assert_frame_equal(remote.failures, local.failures)
+
+
+def test_cli_engine_dask_writes_what_the_local_engine_writes(tmp_path, table):
+    pytest.importorskip("fugue", reason='the Dask engine needs the extra: pip install "seqae[dask]"')
+    pytest.importorskip("distributed", reason='pip install "seqae[dask]"')
+    src = tmp_path / "fleet.parquet"
+    table.to_parquet(src)
+    args = ["detect-many", src, "--by", "sid", "--time-column", "ts", "--window", "16", "--hidden-size", "8",
+            "--latent-dim", "4", "--epochs", "2", "--max-train-windows", "200", "--patience", "none", "-q"]
+    assert main([str(a) for a in args + ["-o", tmp_path / "local.csv"]]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        assert main([str(a) for a in args + ["-o", tmp_path / "dask.csv", "--engine", "dask", "--workers", "2"]]) == 0
+    assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()

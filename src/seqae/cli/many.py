@@ -3,6 +3,7 @@ row scored, in this process or on Dask workers."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 
@@ -131,8 +132,9 @@ def _engine(args: argparse.Namespace, stack):
     # torch's large buffers are then mapped and faulted in afresh at every step (12% more CPU per series in a
     # probe, benchmarks/results/scale.md). Training allocates the same sizes again and again: leave glibc's default.
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        # silence_logs: Dask logs each of its shuffles as a WARNING, which is not one for the user.
         cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None))
+                                                   dashboard_address=None, silence_logs=logging.ERROR))
     return stack.enter_context(Client(cluster))
 
 
