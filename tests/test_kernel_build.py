@@ -131,3 +131,11 @@ def test_ninja_comes_from_the_python_package_where_path_has_none(monkeypatch, tm
         done = subprocess.run(["ninja", "--version"], capture_output=True, text=True)
         assert done.returncode == 0 and done.stdout.strip()
     assert os.environ["PATH"] == str(tmp_path)                   # restored after the build
+
+
+def test_each_checkout_of_seqae_builds_in_its_own_folder(monkeypatch):
+    # torch rebuilds an extension whose source paths changed: two checkouts sharing one folder would rebuild in turn.
+    first = kernels.build_dir()
+    monkeypatch.setattr(kernels, "__file__", "/elsewhere/seqae/nn/kernels.py")
+    other = kernels.build_dir()
+    assert other != first and other.parent == first.parent

@@ -62,13 +62,15 @@ def _name() -> str:
 
 
 def build_dir() -> Path:
-    """The kernels' build folder: one per torch installation (version, Python, and where it lies: torch rebuilds
-    an extension whose include paths changed, so two environments sharing a folder would rebuild it in turn),
-    under torch's extension root ($TORCH_EXTENSIONS_DIR or its default)."""
+    """The kernels' build folder: one per torch installation and seqae checkout (version, Python, and where each
+    lies: torch rebuilds an extension whose include paths or source paths changed, so two environments, or two
+    checkouts of seqae run with one torch, sharing a folder would rebuild it in turn), under torch's extension
+    root ($TORCH_EXTENSIONS_DIR or its default)."""
     from torch.utils import cpp_extension
 
     root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()
-    where = hashlib.sha256(str(Path(torch.__file__).resolve().parent).encode()).hexdigest()[:8]
+    places = f"{Path(torch.__file__).resolve().parent}|{Path(__file__).resolve().parent}"
+    where = hashlib.sha256(places.encode()).hexdigest()[:8]
     py = f"py{sys.version_info.major}{sys.version_info.minor}"
     return Path(root) / f"{_name()}-torch{torch.__version__}-{py}-{where}"
 
