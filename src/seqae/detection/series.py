@@ -209,7 +209,7 @@ class AnomalyDetector(DetectorBase):
         self.n_features_in_ = series.values.shape[1]
         self.feature_names_in_ = series.columns
         # Each error's mean over the training series: the unit in which the two are added.
-        rec, fc = self._error_parts(series)
+        rec, fc = self._error_parts(series, forecast=self.autoencoder_.forecast)   # both scales, whatever the weight
         self.error_scale_ = np.array([_mean_or_one(rec), _mean_or_one(fc) if fc is not None else 1.0])
         self._fit_threshold(self._combine(rec, fc).mean(axis=1))
         return self
@@ -222,12 +222,19 @@ class AnomalyDetector(DetectorBase):
         train = starts[starts + self.window <= val[0]]  # no training window overlaps a held-out one
         return train, val
 
-    def _error_parts(self, series: SeriesInput) -> tuple[np.ndarray, np.ndarray | None]:
-        """(n, F) reconstruction score and, with ``forecast``, (n, F) next-step error per point and feature;
-        windows made and scored chunk by chunk."""
+    def _uses_forecast_error(self) -> bool:
+        """Whether scores include the next-step error: a head trained and a weight above 0 (with the default
+        weight 0 the head only shapes training, and scoring skips its errors)."""
+        return bool(self.autoencoder_.forecast) and self.forecast_weight > 0
+
+    def _error_parts(self, series: SeriesInput, forecast: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(n, F) reconstruction score and, with ``forecast`` (None: when the scores use it), (n, F) next-step
+        error per point and feature; windows made and scored chunk by chunk."""
+        if forecast is None:
+            forecast = self._uses_forecast_error()
         n, n_features = series.values.shape
         rec = PointAccumulator(n, n_features, self.score_aggregation)
-        fc = ForecastAccumulator(n, n_features) if self.autoencoder_.forecast else None
+        fc = ForecastAccumulator(n, n_features) if forecast else None
         starts = window_starts(n, self.window, self.stride)
         for chunk_starts, windows in iter_windows(series.values, self.window, starts, _CHUNK):
             rec_errors, fc_errors = self.autoencoder_.step_errors(windows)                   # (c, W, F) each
@@ -237,10 +244,13 @@ class AnomalyDetector(DetectorBase):
         return rec.result(), (fc.result() if fc is not None else None)
 
     def _combine(self, rec: np.ndarray, fc: np.ndarray | None) -> np.ndarray:
-        if fc is None:
+        """The per-point error: ``rec`` alone without a head; else both errors in units of their training means
+        (``fc`` None: its weight is 0, and the sum would add exact zeros)."""
+        if not self.autoencoder_.forecast:
             return rec
         w = self.forecast_weight
-        return (1.0 - w) * rec / self.error_scale_[0] + w * fc / self.error_scale_[1]
+        scaled = (1.0 - w) * rec / self.error_scale_[0]
+        return scaled if fc is None else scaled + w * fc / self.error_scale_[1]
 
     def _point_errors(self, series: SeriesInput) -> np.ndarray:
         """(n, F) per-point, per-feature error (its mean over features is the point's score)."""

@@ -126,7 +126,7 @@ class AnomalyStream:
         self._tail = np.zeros((0, n_features), np.float32)     # the last window points
         # Per point not yet final, the errors of the windows covering it so far, summed as the batch sums them.
         self._acc = PointAccumulator(0, n_features, detector.score_aggregation)
-        self._facc = ForecastAccumulator(0, n_features) if detector.autoencoder_.forecast else None
+        self._facc = ForecastAccumulator(0, n_features) if detector._uses_forecast_error() else None
         self._settled = 0                             # points whose score is final
         self._recent = np.asarray(detector.decision_scores_[-label_window:], np.float64)
         # The event being built: [start, end, peak, peak_score, summed error per channel (F,)], and the error of
@@ -195,7 +195,7 @@ class AnomalyStream:
         extra = [n - window] if n >= window and (n - window) % stride else []
         rec, fc = self._score_windows(buffer, np.concatenate([new, extra]).astype(np.int64) - offset)
         self._acc.add(new - lo, rec[:len(new)])
-        if fc is not None:
+        if self._facc is not None:
             self._facc.add(new - lo, fc[:len(new)])
         acc, facc = self._acc, self._facc
         if extra:

@@ -119,12 +119,11 @@ def objective_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.
     x_in = x
     if objective.mask_fraction > 0.0:
         x_in = mask_steps(x, objective.mask_fraction, rng)
+    # The whole batch's shortest sequence: the contrastive views are drawn from it, in one process or several.
+    shortest = int(lengths.min())
     if rows is not None:
-        # The contrastive views are drawn from the whole batch's shortest sequence, as in one process.
-        shortest_all = int(lengths.min())
         (x, lengths), x_in = _take(x, lengths, rows), _take(x_in, lengths, rows)[0]
     loss = _reconstruction(module, x_in, x, lengths, beta)
-    shortest = int(lengths.min()) if rows is None else shortest_all
     if objective.contrastive_weight > 0.0 and shortest >= 2:
         v1, v2, offset, overlap = contrastive_views(x, shortest, rng)
         full1 = torch.full((len(v1),), v1.shape[1], dtype=torch.int64)
