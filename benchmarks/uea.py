@@ -477,14 +477,25 @@ def write_report(path: Path, report: str) -> None:
 
 
 def write_csv(results: list[Result], path: Path) -> None:
+    """Write ``results`` into the per-seed table ``path``: rows of the same set, method and seed are replaced,
+    the table's other rows (other runs' methods, sets or seeds) are kept; atomically (temp file, then rename)."""
     fields = ["set", "method", "seed", "linear", "rbf", "other", "linear_cv", "rbf_cv", "dim", "fit_s", "embed_s",
               "notes"]
-    with open(path, "w", newline="") as f:
+    new = [[getattr(r, k) if k != "notes" else ";".join(f"{a}={b}" for a, b in r.notes.items()) for k in fields]
+           for r in results]
+    measured = {(str(row[0]), str(row[1]), str(row[2])) for row in new}
+    kept = []
+    if path.is_file():
+        with open(path, newline="") as f:
+            rows = csv.reader(f)
+            if next(rows, None) == fields:
+                kept = [row for row in rows if (row[0], row[1], row[2]) not in measured]
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(fields)
-        for r in results:
-            w.writerow([getattr(r, k) if k != "notes" else ";".join(f"{a}={b}" for a, b in r.notes.items())
-                        for k in fields])
+        w.writerows(kept + new)
+    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------------- main

@@ -29,3 +29,16 @@ def test_rows_are_ordered_by_the_key_columns(tmp_path):
     store.write("m", [{"group": "B", "series": "a"}, {"group": "A", "series": "z"}, {"group": "A", "series": "b"}])
     assert [(r["group"], r["series"]) for r in store.rows("m")] == [("A", "b"), ("A", "z"), ("B", "a")]
     assert ResultsStore(tmp_path / "none.csv", ["series"]).rows("m") == []
+
+
+def test_uea_per_seed_table_keeps_the_rows_a_run_did_not_measure(tmp_path):
+    import uea
+
+    path = tmp_path / "uea.csv"
+    uea.write_csv([uea.Result("GunPoint", "default", 0, linear=0.5), uea.Result("GunPoint", "pooled", 0, linear=0.6)],
+                  path)
+    uea.write_csv([uea.Result("GunPoint", "default", 0, linear=0.9), uea.Result("ArrowHead", "default", 1)], path)
+    rows = {(r.set, r.method, r.seed): r.linear for r in uea.read_csv(path)}
+    assert rows.keys() == {("GunPoint", "default", 0), ("GunPoint", "pooled", 0), ("ArrowHead", "default", 1)}
+    assert rows[("GunPoint", "default", 0)] == 0.9 and rows[("GunPoint", "pooled", 0)] == 0.6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["uea.csv"]
