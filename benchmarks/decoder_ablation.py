@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from seqae.data.scaling import FeatureScaler
+from seqae.preprocessing.scaling import FeatureScaler
 from seqae.datasets import make_sine_collection
 from seqae.nn import AutoencoderConfig, SequenceAutoencoder
 from seqae.training.loop import TrainingConfig, evaluate_loss, train_autoencoder

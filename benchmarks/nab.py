@@ -220,7 +220,7 @@ def rule_scores(det, values: np.ndarray, rules) -> dict[str, np.ndarray]:
     take the first window's per-step errors);
     wmaxtb6: wmax plus 1e-6 x the point's mean per-step error (the library's "window_max" uses 1e-3).
     """
-    from seqae.data.windows import PointAccumulator, iter_windows, window_starts
+    from seqae.preprocessing.windows import PointAccumulator, iter_windows, window_starts
 
     x = values.reshape(-1, 1)
     n, w = len(x), det.window

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from seqae.data.batching import length_grouped_batches
+from seqae.preprocessing.batching import length_grouped_batches
 
 # Inference batches: many rows for short sequences, capped in rows x steps so long ones fit in memory. The step
 # cap also keeps a batch's input gates (rows x steps x 4H floats) small: scoring 1M points with windows of 100

@@ -17,9 +17,9 @@ from sklearn.utils.validation import check_is_fitted
 from seqae import persistence
 from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
 from seqae._runtime import check_num_threads, recurrent_step_work, scoring_pass, torch_threads
-from seqae.data.batching import PaddedBatch, collection_lengths, pad_sequences
-from seqae.data.scaling import FeatureScaler
-from seqae.data.validation import SequenceInput, check_sequences
+from seqae.preprocessing.batching import PaddedBatch, collection_lengths, pad_sequences
+from seqae.preprocessing.scaling import FeatureScaler
+from seqae.preprocessing.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
 from seqae.nn.decoder import DECODERS
 from seqae.nn.encoder import POOLINGS, masked_pool
@@ -265,7 +265,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Raises
         ------
         InputError
-            Invalid X (see :func:`seqae.data.check_sequences`).
+            Invalid X (see :func:`seqae.preprocessing.check_sequences`).
         TrainingError
             The training or validation loss was non-finite before any epoch gave a finite loss.
         KeyboardInterrupt

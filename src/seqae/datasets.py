@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 # Largest finite float32: every value ends up float32 in the models, so bigger magnitudes would become inf.
-from seqae.data.validation import FLOAT32_MAX as _FLOAT32_MAX  # noqa: E402
+from seqae.preprocessing.validation import FLOAT32_MAX as _FLOAT32_MAX  # noqa: E402
 _MISSING_CHOICES = ("raise", "nan")
 _NAN_TEXT = ("nan", "-nan", "+nan")
 

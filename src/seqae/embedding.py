@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from seqae import persistence
 from seqae.autoencoder import LSTMAutoencoder
-from seqae.data.validation import check_sequences
+from seqae.preprocessing.validation import check_sequences
 from seqae.exceptions import InputError
 
 __all__ = ["ConcatPooling"]

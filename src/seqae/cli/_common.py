@@ -247,8 +247,8 @@ def _threshold_params_help() -> str:
 def add_detector_options(parser: argparse.ArgumentParser) -> None:
     """Model options of the time-series commands (detect, fit): windows, threshold, autoencoder."""
     from seqae import AnomalyDetector
-    from seqae.data.series import MISSING
-    from seqae.data.windows import AGGREGATIONS
+    from seqae.preprocessing.series_validation import MISSING
+    from seqae.preprocessing.windows import AGGREGATIONS
     from seqae.detection.base import THRESHOLDS
 
     defaults = AnomalyDetector().get_params()

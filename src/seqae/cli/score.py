@@ -24,7 +24,7 @@ examples:
 
 
 def add_parser(sub) -> None:
-    from seqae.data.series import MISSING
+    from seqae.preprocessing.series_validation import MISSING
 
     p = sub.add_parser("score", help=command_help("score"),
                        description="Score every row of a time series (CSV or Parquet) with a detector saved by "

@@ -11,8 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from seqae import persistence
 from seqae._params import check_choice, check_float, check_int
-from seqae.data.series import MISSING, SeriesInput, check_series
-from seqae.data.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows, sample_starts,
+from seqae.preprocessing.series_validation import MISSING, SeriesInput, check_series
+from seqae.preprocessing.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows, sample_starts,
                                 window_starts)
 from seqae.detection.base import ADAPTIVE_THRESHOLDS, DetectorBase
 from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels

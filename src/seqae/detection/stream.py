@@ -21,9 +21,9 @@ from sklearn.utils.validation import check_is_fitted
 from seqae._params import check_int
 from seqae._runtime import torch_threads
 from seqae._version import __version__
-from seqae.data.series import check_series
-from seqae.data.validation import FLOAT32_MAX
-from seqae.data.windows import ForecastAccumulator, PointAccumulator, grid_starts, settled_points
+from seqae.preprocessing.series_validation import check_series
+from seqae.preprocessing.validation import FLOAT32_MAX
+from seqae.preprocessing.windows import ForecastAccumulator, PointAccumulator, grid_starts, settled_points
 from seqae.detection.base import ADAPTIVE_THRESHOLDS
 from seqae.events import event_channels
 from seqae.exceptions import InputError, ModelFileError

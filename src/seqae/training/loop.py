@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from seqae._runtime import cyclic_gc_paused
-from seqae.data.batching import length_grouped_batches, pad_sequences
+from seqae.preprocessing.batching import length_grouped_batches, pad_sequences
 from seqae.exceptions import InputError, ModelFileError, TrainingError
 from seqae.nn.autoencoder import SequenceAutoencoder
 from seqae.training import distributed

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seqae.data.batching import pad_sequences
+from seqae.preprocessing.batching import pad_sequences
 from seqae.nn.autoencoder import SequenceAutoencoder
 from seqae.nn.contrastive import hierarchical_contrastive_loss
 from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from seqae.exceptions import InputError
+from seqae.preprocessing.validation import FLOAT32_MAX as _FLOAT32_MAX
 
-from seqae.data.validation import FLOAT32_MAX as _FLOAT32_MAX  # noqa: E402
 MISSING = ("raise", "interpolate")
 
 
