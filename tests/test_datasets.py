@@ -612,7 +612,7 @@ def test_load_demo_series_default_and_unknown():
 
 
 def test_shipped_files_are_small_and_licensed():
-    data = resources.files("seqae") / "data"
+    data = resources.files("seqae.io") / "shipped"
     for name in ("nyc_taxi.csv", "art_daily_jumpsup.csv"):
         assert len((data / name).read_bytes()) < 500_000
     licence = (data / "NAB_LICENSE.txt").read_text(encoding="utf-8")

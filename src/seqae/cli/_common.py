@@ -160,7 +160,7 @@ def add_series_input(parser: argparse.ArgumentParser, *, columns_help: str | Non
 
 def time_choice(args: argparse.Namespace) -> str | None:
     """What the input options ask for: a column name, None (--no-time-column) or AUTO (find it)."""
-    from seqae.datasets import AUTO
+    from seqae.io import AUTO
 
     if getattr(args, "no_time_column", False):
         return None
@@ -445,7 +445,7 @@ def read_series(path: str, time_column: str | None, columns: Sequence[str] | Non
 
     The time column's name is the index's name (None without one).
     """
-    from seqae.datasets import AUTO, read_table
+    from seqae.io import AUTO, read_table
 
     table_kind(path, "input")
     try:

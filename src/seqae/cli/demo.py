@@ -40,7 +40,7 @@ examples:
 
 
 def add_parser(sub) -> None:
-    from seqae.datasets import list_demo_series
+    from seqae.io import list_demo_series
 
     p = sub.add_parser("demo", help=command_help("demo"),
                        description="Run the anomaly detector on a series that ships with seqae, write the scores "
@@ -74,7 +74,7 @@ def _window_report(index: pd.DatetimeIndex, labels: np.ndarray, windows) -> list
 
 def run(args: argparse.Namespace) -> int:
     from seqae import AnomalyDetector
-    from seqae.datasets import load_demo_series
+    from seqae.io import load_demo_series
     from seqae.plotting import plot_anomalies, plot_history
 
     out = _common.console(args)

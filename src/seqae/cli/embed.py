@@ -74,7 +74,7 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def read_collection(args: argparse.Namespace):
-    from seqae.datasets import read_long_table, read_npz, read_ts
+    from seqae.io import read_long_table, read_npz, read_ts
 
     fmt = _format(args)
     long_only = [f"--{n.replace('_', '-')}" for n in ("time_column", "label_column", "feature_columns")

@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
 
 
 def _detect_time_column(df: pd.DataFrame) -> str | None:
-    from seqae.datasets import find_time_columns
+    from seqae.io import find_time_columns
 
     found = find_time_columns(df)
     return str(found[0]) if found else None
