@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
 import re
@@ -506,95 +505,22 @@ class Truth:
         return [(index[a], index[b]) for a, b in label_runs(self.labels)]
 
 
-def _stem(name: str) -> str:
-    """'realKnownCause/nyc_taxi.csv' -> 'nyc_taxi': how a windows key is matched to a file name."""
-    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
-    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
-        base = base.removesuffix(suffix)
-    return base
-
-
-def _pick_windows(doc: Any, path: Path, key: str | None, default_key: str | None = None) -> list:
-    if isinstance(doc, list):
-        if key is not None:
-            raise CLIError(f"{path}: --windows-key {key!r} given, but the file holds one list of windows, not a "
-                           "dict keyed by file name")
-        return doc
-    if not isinstance(doc, dict):
-        raise DataFileError(f"{path}: expected a list of [start, end] windows or a dict of such lists keyed by "
-                            f"file name, got {type(doc).__name__}")
-    if not doc:
-        raise DataFileError(f"{path}: the dict of windows is empty")
-    if key is None:
-        if len(doc) == 1:
-            return next(iter(doc.values()))
-        # Several series (NAB's combined_windows.json): the one named like the input file, if exactly one is.
-        matches = [k for k in doc if default_key is not None and _stem(k) == _stem(default_key)]
-        if len(matches) == 1:
-            return doc[matches[0]]
-        names = ", ".join(list(doc)[:8]) + (" ..." if len(doc) > 8 else "")
-        raise CLIError(f"{path} holds windows for {len(doc)} series ({names}); choose one with --windows-key")
-    if key in doc:
-        return doc[key]
-    matches = [k for k in doc if _stem(k) == _stem(key)]
-    if len(matches) == 1:
-        return doc[matches[0]]
-    if not matches:
-        names = ", ".join(list(doc)[:8]) + (" ..." if len(doc) > 8 else "")
-        raise CLIError(f"{path}: no windows for {key!r}; the file has: {names}")
-    raise CLIError(f"{path}: {key!r} matches several entries ({', '.join(matches)}); give the full key")
-
-
-def read_windows(path: str | os.PathLike, key: str | None = None,
-                 default_key: str | None = None) -> tuple[list[list[Any]], bool]:
-    """NAB-style windows from JSON: ``[[start, end], ...]`` or ``{"file.csv": [[start, end], ...], ...}``.
-
-    Returns the windows and whether they are timestamps (strings) rather than row indices (integers).
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFileError(f"{p}: file not found") from None
-    except IsADirectoryError:
-        raise DataFileError(f"{p}: is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise DataFileError(f"{p}: not UTF-8 text") from None
-    if not text.strip():
-        raise DataFileError(f"{p}: the file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFileError(f"{p}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    windows = _pick_windows(doc, p, key, default_key)
-    if not isinstance(windows, list):
-        raise DataFileError(f"{p}: expected a list of [start, end] windows, got {type(windows).__name__}")
-    kinds = set()
-    for i, w in enumerate(windows):
-        if not isinstance(w, list) or len(w) != 2:
-            raise DataFileError(f"{p}: window {i + 1} must be a [start, end] pair, got {w!r}")
-        for v in w:
-            if isinstance(v, bool):
-                kinds.add("bad")
-            elif isinstance(v, int):
-                kinds.add("int")
-            elif isinstance(v, str):
-                kinds.add("str")
-            else:
-                kinds.add("bad")
-        if "bad" in kinds:
-            raise DataFileError(f"{p}: window {i + 1}: start and end must be timestamps (strings) or row numbers "
-                                f"(integers), got {w!r}")
-    if len(kinds) > 1:
-        raise DataFileError(f"{p}: mixes timestamp windows and row-number windows")
-    return windows, kinds != {"int"}
+# read_windows's words for its key parameter: "key=NAME" (choose one), "key='x'" (the one given).
+_WINDOWS_KEY = re.compile(r"\bkey=(NAME\b)?")
 
 
 def windows_truth(path: str, key: str | None, times: pd.Index | None, n: int,
                   default_key: str | None = None) -> Truth:
+    from seqae.io import read_windows
     from seqae.metrics import windows_to_labels
 
-    windows, are_times = read_windows(path, key, default_key)
+    try:
+        windows, are_times = read_windows(path, key, data_file=default_key)
+    except DataFileError:
+        raise
+    except InputError as exc:  # which entry to take: the library names its parameter, the user gave the option
+        raise CLIError(_WINDOWS_KEY.sub(lambda m: "--windows-key" if m.group(1) else "--windows-key ",
+                                        str(exc))) from None
     if are_times:
         if times is None:
             raise CLIError(f"{path} gives windows as timestamps, so the series needs a time column "

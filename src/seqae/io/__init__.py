@@ -10,7 +10,8 @@ Two shapes of data come in:
   identifier per sequence.
 - **One long time series** (for anomaly detection): :func:`read_table` (:mod:`seqae.io.table`) reads a CSV or
   Parquet file into a float64 :class:`pandas.DataFrame`, and :func:`load_demo_series` (:mod:`seqae.io.demo`)
-  returns one of the built-in NAB series.
+  returns one of the built-in NAB series; :func:`read_windows` (:mod:`seqae.io.nab`) reads the known anomaly
+  windows of a series from NAB-style JSON.
 
 Every problem with a file is a :class:`~seqae.exceptions.DataFileError` whose message names the file and,
 where known, the line or row; every problem with an argument or an in-memory table is an
@@ -20,6 +21,7 @@ where known, the line or row; every problem with an argument or an in-memory tab
 from seqae.io.collection import SequenceCollection
 from seqae.io.demo import list_demo_series, load_demo_series
 from seqae.io.long_table import read_long_table
+from seqae.io.nab import read_windows
 from seqae.io.npz import read_npz, save_npz
 from seqae.io.synthetic import make_sine_collection
 from seqae.io.table import read_table
@@ -29,5 +31,6 @@ from seqae.io.uea import data_root, load_uea
 
 __all__ = [
     "AUTO", "SequenceCollection", "data_root", "find_time_columns", "list_demo_series", "load_demo_series",
-    "load_uea", "make_sine_collection", "read_long_table", "read_npz", "read_table", "read_ts", "save_npz",
+    "load_uea", "make_sine_collection", "read_long_table", "read_npz", "read_table", "read_ts", "read_windows",
+    "save_npz",
 ]

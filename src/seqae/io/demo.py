@@ -1,12 +1,12 @@
 """The NAB series that ship with seqae (in ``shipped/``, MIT licence), with their labelled anomaly windows."""
 from __future__ import annotations
 
-import json
 from importlib import resources
 
 import pandas as pd
 
 from seqae.exceptions import InputError
+from seqae.io.nab import read_windows_by_series
 from seqae.io.table import read_table
 
 _WINDOWS_FILE = "nab_windows.json"
@@ -18,8 +18,8 @@ def _data_dir():
 
 def _demo_windows() -> dict[str, list[list[str]]]:
     """The NAB label windows of the shipped series, keyed by series name (file name without ``.csv``)."""
-    raw = json.loads((_data_dir() / _WINDOWS_FILE).read_text(encoding="utf-8"))
-    return {key.rsplit("/", 1)[-1].removesuffix(".csv"): windows for key, windows in raw.items()}
+    with resources.as_file(_data_dir() / _WINDOWS_FILE) as path:
+        return read_windows_by_series(path)
 
 
 def list_demo_series() -> list[str]:
