@@ -3,7 +3,6 @@ ground truth (label columns and NAB windows), evaluation and messages."""
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import re
@@ -341,13 +340,13 @@ def check_model(estimator, args: argparse.Namespace | None = None) -> None:
 
 # ============================================================================================ tables
 def table_kind(path: str | os.PathLike, what: str) -> str:
-    """'csv' or 'parquet' from the extension; anything else is a usage error."""
-    name = str(path).lower()
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    raise CLIError(f"{what} {str(path)!r}: unknown file type; use a .csv, .csv.gz, .parquet or .pq name")
+    """'csv' or 'parquet' from the extension (:func:`seqae.io.table_format`); any other name is a usage error."""
+    from seqae.io import table_format
+
+    try:
+        return table_format(path)
+    except DataFileError as exc:
+        raise CLIError(f"{what} {exc}") from None
 
 
 def check_not_input(output: str | os.PathLike, *inputs: str | os.PathLike | None) -> None:
@@ -370,55 +369,6 @@ def check_writable(path: str | os.PathLike, what: str) -> None:
         raise CLIError(f"{what} {str(p)!r}: {str(folder)!r} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CLIError(f"{what} {str(p)!r}: the folder {str(folder)!r} is not writable")
-
-
-def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """CSV or Parquet by extension, written atomically (in memory, then temporary file and rename)."""
-    from seqae.tensorfile import write_atomic
-
-    kind = table_kind(path, "output")
-    if kind == "parquet":
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False)
-        data = buf.getvalue()
-    else:
-        text = df.to_csv(index=False, lineterminator="\n", float_format=None)
-        data = text.encode("utf-8")
-        if str(path).lower().endswith(".gz"):
-            import gzip
-
-            data = gzip.compress(data, mtime=0)
-    write_atomic(path, data)
-
-
-def read_any_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
-    """A CSV/Parquet file as a DataFrame with every column as read (for scores and label files)."""
-    p = Path(path)
-    kind = table_kind(p, what)
-    if not p.exists():
-        raise DataFileError(f"{p}: file not found")
-    if p.is_dir():
-        raise DataFileError(f"{p}: is a directory, not a file")
-    try:
-        if kind == "parquet":
-            df = pd.read_parquet(p)
-        else:
-            if p.stat().st_size == 0:
-                raise DataFileError(f"{p}: the file is empty")
-            df = pd.read_csv(p, low_memory=False)
-    except DataFileError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise DataFileError(f"{p}: the file is empty") from None
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{p}: cannot read the {what}: {str(exc).strip().splitlines()[0]}") from None
-    except Exception as exc:  # pyarrow's errors
-        if type(exc).__module__.startswith("pyarrow"):
-            raise DataFileError(f"{p}: cannot read as Parquet: {exc}") from None
-        raise
-    if len(df) == 0:
-        raise DataFileError(f"{p}: no data rows (only a header)")
-    return df
 
 
 # The library's words for the input options, and the CLI's: its messages name parameters, ours name flags.
@@ -446,7 +396,6 @@ def read_series(path: str, time_column: str | None, columns: Sequence[str] | Non
     """
     from seqae.io import AUTO, read_table
 
-    table_kind(path, "input")
     try:
         series = read_table(path, time_column=time_column, columns=columns)
     except InputError as exc:
@@ -546,7 +495,9 @@ def _binary_column(values: pd.Series, where: str) -> np.ndarray:
 def table_truth(path: str, label_column: str | None, time_column: str | None, times: pd.Index | None,
                 n: int) -> Truth:
     """0/1 labels from a CSV/Parquet column, aligned on the time column when both sides have one, else by row."""
-    df = read_any_table(path, "labels file")
+    from seqae.io import read_frame
+
+    df = read_frame(path)
     if label_column is None:
         candidates = [c for c in df.columns if str(c) != time_column]
         if "label" in df.columns:

@@ -74,7 +74,7 @@ def _window_report(index: pd.DatetimeIndex, labels: np.ndarray, windows) -> list
 
 def run(args: argparse.Namespace) -> int:
     from seqae import AnomalyDetector
-    from seqae.io import load_demo_series
+    from seqae.io import load_demo_series, write_table
     from seqae.plotting import plot_anomalies, plot_history
 
     out = _common.console(args)
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     labels = detected["label"].to_numpy()
     frame = pd.DataFrame({"timestamp": index, "value": series["value"].to_numpy(), "score": scores,
                           "label": labels})
-    _common.write_table(frame, paths["scores.csv"])
+    write_table(frame, paths["scores.csv"])
 
     out.step("evaluating and plotting")
     window_strings = [[f"{a:%Y-%m-%d %H:%M:%S}", f"{b:%Y-%m-%d %H:%M:%S}"] for a, b in windows]

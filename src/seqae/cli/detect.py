@@ -155,10 +155,11 @@ def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detecte
            truth: _common.Truth | None, train_end=None) -> dict[str, float] | None:
     """Write the scores (and plots), print what was flagged and, with known anomalies, the evaluation.
     ``train_end``: the last row of the training part, marked in the plot (None: trained on another file)."""
+    from seqae.io import write_table
     from seqae.plotting import plot_anomalies, plot_contributions
 
     frame = _common.result_frame(series, detected, args.time_column)
-    _common.write_table(frame, args.output)
+    write_table(frame, args.output)
     scores = detected["score"].to_numpy()
     labels = detected["label"].to_numpy()
     n_flagged = int(labels.sum())
@@ -171,7 +172,7 @@ def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detecte
         for line in lines:
             out.info(line)
     if getattr(args, "events", None):
-        _common.write_table(_common.events_table(events, args.time_column), args.events)
+        write_table(_common.events_table(events, args.time_column), args.events)
         out.info(f"wrote {len(events)} events to {args.events}")
     metrics = None
     if truth is not None:

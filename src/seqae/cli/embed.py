@@ -61,6 +61,8 @@ def add_parser(sub) -> None:
 
 
 def _format(args: argparse.Namespace) -> str:
+    from seqae.io.tabular import CSV_SUFFIXES, PARQUET_SUFFIXES
+
     if args.format:
         return args.format
     name = args.input.lower()
@@ -68,7 +70,7 @@ def _format(args: argparse.Namespace) -> str:
         return "ts"
     if name.endswith(".npz"):
         return "npz"
-    if name.endswith((".csv", ".csv.gz", ".parquet", ".pq")):
+    if name.endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
         return "long"
     raise CLIError(f"{args.input!r}: cannot tell the format from the extension; pass --format ts, long or npz")
 
@@ -88,7 +90,6 @@ def read_collection(args: argparse.Namespace):
         return read_npz(args.input)
     if args.id_column is None:
         raise CLIError("the long format needs --id-column (the column that names each row's sequence)")
-    _common.table_kind(args.input, "input")
     return read_long_table(args.input, args.id_column, time_column=args.time_column,
                            feature_columns=args.feature_columns, label_column=args.label_column)
 
@@ -110,6 +111,7 @@ def load_autoencoder(path: str, device: str | None):
 
 def run(args: argparse.Namespace) -> int:
     from seqae import LSTMAutoencoder
+    from seqae.io import write_table
     from seqae.plotting import plot_embedding
 
     out = _common.console(args)
@@ -154,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     columns = {"id": ids, **({} if y is None else {"label": y}), **{f"z{j}": Z[:, j] for j in range(Z.shape[1])},
                "reconstruction_error": errors}
     frame = pd.DataFrame(columns)
-    _common.write_table(frame, args.output)
+    write_table(frame, args.output)
     out.info(f"wrote {len(frame)} embeddings of size {Z.shape[1]} to {args.output} "
              f"(reconstruction error: median {np.median(errors):.4g}, max {errors.max():.4g})")
     if args.plot:

@@ -72,7 +72,9 @@ def _numeric(df: pd.DataFrame, column: str, path: str, what: str) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     if not args.labels and not args.windows:
         raise CLIError("evaluate: give the known anomalies with --labels FILE or --windows FILE.json")
-    df = _common.read_any_table(args.scores, "scores file")
+    from seqae.io import read_frame
+
+    df = read_frame(args.scores)
     time_column = args.time_column
     if time_column is None:
         time_column = _detect_time_column(df)

@@ -81,7 +81,9 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _read(args: argparse.Namespace) -> pd.DataFrame:
-    table = _common.read_any_table(args.input, "input")
+    from seqae.io import read_frame
+
+    table = read_frame(args.input)
     names = [str(c) for c in table.columns]
     table.columns = names
     for flag, name in (("--by", args.by), ("--time-column", args.time_column)):
@@ -141,6 +143,7 @@ def _engine(args: argparse.Namespace, stack):
 def run(args: argparse.Namespace) -> int:
     import contextlib
 
+    from seqae.io import write_table
     from seqae.many import detect_many
 
     out = _common.console(args)
@@ -164,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     frame["error"] = frame["error"].map(lambda e: e if e is None else _flag_words(e))
     if result.n_failed == n_series:
         raise CLIError(f"all {n_series} series failed; the first: {result.failures['error'].iloc[0]}")
-    _common.write_table(frame, args.output)
+    write_table(frame, args.output)
     n_flagged = int(result.scores["label"].sum())
     out.info(f"wrote {len(result.scores)} rows of {n_series - result.n_failed} series to {args.output}: "
              f"{n_flagged} flagged, {len(result.events)} events")
@@ -173,6 +176,6 @@ def run(args: argparse.Namespace) -> int:
         for sid, error in result.failures.head(3).itertuples(index=False):
             out.info(f"  {sid}: {_flag_words(error)}")
     if args.events:
-        _common.write_table(result.events, args.events)
+        write_table(result.events, args.events)
         out.info(f"wrote {len(result.events)} events to {args.events}")
     return 0

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     import seqae
     from seqae import SequenceAnomalyDetector
     from seqae.exceptions import ModelFileError
+    from seqae.io import write_table
 
     out = _common.console(args)
     _common.table_kind(args.output, "output")
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         frame["label"] = y
     frame["score"] = scores
     frame["anomaly"] = (scores > det.threshold_).astype(np.int64)
-    _common.write_table(frame, args.output)
+    write_table(frame, args.output)
     out.info(f"wrote {len(frame)} scores to {args.output}: {int(frame['anomaly'].sum())} above the threshold")
     if args.save_model:
         det.save(args.save_model)

@@ -16,7 +16,8 @@ Two shapes of data come in:
 Every problem with a file is a :class:`~seqae.exceptions.DataFileError` whose message names the file and,
 where known, the line or row; every problem with an argument or an in-memory table is an
 :class:`~seqae.exceptions.InputError`. No reader modifies its input, and nothing here keeps global state.
-:mod:`seqae.datasets` offers the same names.
+:func:`read_frame` and :func:`write_table` (:mod:`seqae.io.tabular`) read and write a CSV or Parquet table as it is.
+:mod:`seqae.datasets` offers the names it always had.
 """
 from seqae.io.collection import SequenceCollection
 from seqae.io.demo import list_demo_series, load_demo_series
@@ -25,12 +26,13 @@ from seqae.io.nab import read_windows
 from seqae.io.npz import read_npz, save_npz
 from seqae.io.synthetic import make_sine_collection
 from seqae.io.table import read_table
+from seqae.io.tabular import read_frame, table_format, write_table
 from seqae.io.times import AUTO, find_time_columns
 from seqae.io.ts import read_ts
 from seqae.io.uea import data_root, load_uea
 
 __all__ = [
     "AUTO", "SequenceCollection", "data_root", "find_time_columns", "list_demo_series", "load_demo_series",
-    "load_uea", "make_sine_collection", "read_long_table", "read_npz", "read_table", "read_ts", "read_windows",
-    "save_npz",
+    "load_uea", "make_sine_collection", "read_frame", "read_long_table", "read_npz", "read_table", "read_ts",
+    "read_windows", "save_npz", "table_format", "write_table",
 ]

@@ -3,6 +3,7 @@ column and the row: what every table reader (one series, or many sequences in lo
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
 import zlib
@@ -47,10 +48,22 @@ def row_ref(frame: Frame, i: int) -> str:
     return f"row {i + 1} (line {i + 2})" if frame.exact_lines else f"row {i + 1}"
 
 
+def table_format(path: str | os.PathLike) -> str:
+    """``"csv"`` or ``"parquet"``, from the file name's extension; any other name is a DataFileError that lists
+    the extensions known."""
+    name = Path(path).name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise DataFileError(f"{path}: unknown file type; expected a CSV ({', '.join(CSV_SUFFIXES)}) or Parquet "
+                        f"({', '.join(PARQUET_SUFFIXES)}) file")
+
+
 def load_frame(path: Path) -> Frame:
     """Read a CSV or Parquet file (chosen by extension) into a DataFrame, all failures as DataFileError."""
     name = path.name.lower()
-    if name.endswith(PARQUET_SUFFIXES):
+    if table_format(path) == "parquet":
         import pyarrow  # a dependency of seqae; imported here because only Parquet input needs it
 
         if not path.exists():
@@ -60,9 +73,6 @@ def load_frame(path: Path) -> Frame:
         except (OSError, ValueError, pyarrow.ArrowException) as err:
             raise DataFileError(f"{path}: cannot read as Parquet: {err}") from err
         return Frame(df, str(path), False)
-    if not name.endswith(CSV_SUFFIXES):
-        raise DataFileError(f"{path}: unknown file type; expected a CSV ({', '.join(CSV_SUFFIXES)}) or Parquet "
-                            f"({', '.join(PARQUET_SUFFIXES)}) file")
     raw = read_bytes(path)
     compressed = not name.endswith(".csv")
     if not compressed:
