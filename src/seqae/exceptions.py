@@ -28,6 +28,27 @@ class MissingColumnError(DataFileError):
         self.others = list(others)
 
 
+class MissingValueError(InputError):
+    """A series holds missing values (NaN) where none are allowed. ``column`` is the column of the first one,
+    ``position`` its row (0-based) and ``count`` how many there are in all, so that a caller can say where in its
+    own words (the CLI counts rows from 1 and names its option)."""
+
+    def __init__(self, message: str, column, position: int, count: int):
+        super().__init__(message)
+        self.column = column
+        self.position = int(position)
+        self.count = int(count)
+
+
+class SeriesTooShortError(InputError):
+    """A series has fewer points (``length``) than the model needs (``min_length``, the window)."""
+
+    def __init__(self, message: str, length: int, min_length: int):
+        super().__init__(message)
+        self.length = int(length)
+        self.min_length = int(min_length)
+
+
 class ModelFileError(SeqaeError, ValueError):
     """A model file is missing, truncated, corrupted, not a seqae model, or from an incompatible version."""
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 
 from seqae.cli import _common
@@ -80,21 +79,25 @@ def check_outputs(args: argparse.Namespace) -> None:
             _common.check_writable(path, what)
 
 
-def check_missing(series: pd.DataFrame, source: str, missing: str | None) -> None:
-    """NaN without --missing interpolate: one message naming the column and the first row (1-based)."""
-    if missing == "interpolate":
-        return
-    nan = np.isnan(series.to_numpy(dtype=np.float64))
-    if nan.any():
-        r, c = np.argwhere(nan)[0]
+def check_series(series: pd.DataFrame, missing: str, window: int, source: str, hint: str,
+                 what: str | None = None) -> None:
+    """The detector's own check of its input (:func:`seqae.preprocessing.check_series`), run before training so
+    that a missing value anywhere or too short a series stops the command at once; its message in the CLI's
+    words: the file, rows counted from 1, the option that fixes it. ``what`` names the series when it is not
+    the whole of ``source`` (default: ``source``)."""
+    from seqae.exceptions import MissingValueError, SeriesTooShortError
+    from seqae.preprocessing import check_series as check
+
+    try:
+        check(series, min_length=window, missing=missing)
+    except MissingValueError as exc:
+        r = exc.position
         when = f" ({series.index[r]})" if isinstance(series.index, pd.DatetimeIndex) else ""
-        raise CLIError(f"{source}: column {series.columns[c]!r}, row {r + 1}{when}: missing value; "
-                       f"{int(nan.sum())} in all. Pass --missing interpolate to fill them")
-
-
-def check_length(n: int, window: int, what: str, hint: str) -> None:
-    if n < window:
-        raise CLIError(f"{what} has {n} row(s), fewer than the window ({window} points); {hint}")
+        raise CLIError(f"{source}: column {exc.column!r}, row {r + 1}{when}: missing value; {exc.count} in all. "
+                       "Pass --missing interpolate to fill them") from None
+    except SeriesTooShortError as exc:
+        raise CLIError(f"{what or source} has {exc.length} row(s), fewer than the window ({window} points); "
+                       f"{hint}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,22 +110,21 @@ def run(args: argparse.Namespace) -> int:
     series = _common.read_series(args.input, _common.time_choice(args), args.columns, out)
     args.time_column = series.index.name  # found or given: the training file, labels and output use it
     window = detector.window
-    check_missing(series, args.input, detector.missing)
-    check_length(len(series), window, args.input, "use a smaller --window or a longer series")
+    check_series(series, detector.missing, window, args.input, "use a smaller --window or a longer series")
 
     if args.train is not None:
         train = _common.read_series(args.train, args.time_column, list(map(str, series.columns)))
-        check_missing(train, args.train, detector.missing)
-        check_length(len(train), window, f"the training file {args.train}",
-                     "use a smaller --window or a longer training series")
+        check_series(train, detector.missing, window, args.train, "use a smaller --window or a longer training series",
+                     what=f"the training file {args.train}")
         where = args.train
         train_end = None                    # the training part is another file: nothing to mark in this one
     else:
         frac = args.train_fraction if args.train_fraction is not None else DEFAULT_TRAIN_FRACTION
         n_train = training_rows(len(series), frac)
         train = series.iloc[:n_train]
-        check_length(n_train, window, f"the training part (the first {frac:g} of {len(series)} rows)",
-                     "use a larger --train-fraction, a smaller --window or a longer series")
+        check_series(train, detector.missing, window, args.input,
+                     "use a larger --train-fraction, a smaller --window or a longer series",
+                     what=f"the training part (the first {frac:g} of {len(series)} rows)")
         where = f"the first {n_train} rows ({frac:g})"
         train_end = series.index[n_train - 1]
     truth = _common.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)

@@ -6,7 +6,7 @@ import argparse
 from seqae.cli import _common
 from seqae.cli._base import command_help, positive_int
 from seqae.cli._common import CLIError, HelpFormatter
-from seqae.cli.detect import check_length, check_missing, fit_detector
+from seqae.cli.detect import check_series, fit_detector
 from seqae.detection.series import training_rows
 from seqae.exceptions import TrainingError
 
@@ -97,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
     frac = args.train_fraction if args.train_fraction is not None else 1.0
     n_train = training_rows(len(series), frac)
     train = series.iloc[:n_train]
-    check_missing(train, args.input, detector.missing)
     what = args.input if n_train == len(series) else f"the training part (the first {frac:g} of {len(series)} rows)"
-    check_length(n_train, detector.window, what, "use a smaller --window or a longer series")
+    check_series(train, detector.missing, detector.window, args.input, "use a smaller --window or a longer series",
+                 what=what)
     out.step(f"read {len(series)} rows x {series.shape[1]} column(s) from {args.input}; training on "
              f"{n_train} rows")
     with parallel as comm:

@@ -8,7 +8,7 @@ import pandas as pd
 from seqae.cli import _common
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
-from seqae.cli.detect import add_output_files, check_length, check_missing, check_outputs, report
+from seqae.cli.detect import add_output_files, check_outputs, check_series, report
 from seqae.exceptions import MissingColumnError
 
 EPILOG = """\
@@ -98,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
     names = list(model.feature_names_in_)
     series, as_fitted = _read_for_model(args, names, out)
     args.time_column = series.index.name  # found or given: the labels and the output use it
-    check_missing(series, args.input, model.missing)
-    check_length(len(series), model.window, args.input, "the model needs at least one full window")
+    check_series(series, model.missing, model.window, args.input, "the model needs at least one full window")
     truth = _common.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
     out.step(f"read {len(series)} rows x {series.shape[1]} column(s) from {args.input}; scoring with {args.model}")
     detected = model.detect(as_fitted)

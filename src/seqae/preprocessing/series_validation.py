@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqae.exceptions import InputError
+from seqae.exceptions import InputError, MissingValueError, SeriesTooShortError
 from seqae.preprocessing.validation import FLOAT32_MAX as _FLOAT32_MAX
 
 MISSING = ("raise", "interpolate")
@@ -83,7 +83,9 @@ def check_series(X: Any, *, n_features: int | None = None, feature_names: Sequen
     Raises
     ------
     InputError
-        Wrong shape, non-numeric column, NaN (with ``missing="raise"``), inf, overflow, too short,
+        Wrong shape, non-numeric column, NaN (with ``missing="raise"``: a
+        :class:`~seqae.exceptions.MissingValueError` that says where), inf, overflow, too short (a
+        :class:`~seqae.exceptions.SeriesTooShortError`),
         wrong number of features, column names other than ``feature_names`` (naming the missing and unexpected
         ones, or saying that only the order differs).
     """
@@ -129,9 +131,9 @@ def check_series(X: Any, *, n_features: int | None = None, feature_names: Sequen
     if nan.any():
         if missing == "raise":
             r, c = np.argwhere(nan)[0]
-            raise InputError(f"column {frame.columns[c]!r}: missing value (NaN) at "
-                             f"{_describe_position(frame.index, int(r))}; {int(nan.sum())} in all. "
-                             "Pass missing='interpolate' to fill them")
+            raise MissingValueError(f"column {frame.columns[c]!r}: missing value (NaN) at "
+                                    f"{_describe_position(frame.index, int(r))}; {int(nan.sum())} in all. "
+                                    "Pass missing='interpolate' to fill them", frame.columns[c], r, nan.sum())
         if nan.all(axis=0).any():
             c = int(np.flatnonzero(nan.all(axis=0))[0])
             raise InputError(f"column {frame.columns[c]!r}: every value is missing; nothing to interpolate")
@@ -140,7 +142,7 @@ def check_series(X: Any, *, n_features: int | None = None, feature_names: Sequen
         raise InputError(f"values up to {np.abs(values).max():.3g} overflow float32 (max {_FLOAT32_MAX:.3g}); "
                          "rescale the series")
     if n < min_length:
-        raise InputError(f"the series has {n} point(s) but at least {min_length} are needed "
-                         f"(the window length); use a smaller window or a longer series")
+        raise SeriesTooShortError(f"the series has {n} point(s) but at least {min_length} are needed "
+                                  f"(the window length); use a smaller window or a longer series", n, min_length)
     return SeriesInput(values=values.astype(np.float32), index=frame.index,
                        columns=[str(c) for c in frame.columns], was_1d=was_1d)
