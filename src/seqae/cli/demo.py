@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqae.cli import _common
+from seqae.cli import _common, _truth
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 
@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
     window_strings = [[f"{a:%Y-%m-%d %H:%M:%S}", f"{b:%Y-%m-%d %H:%M:%S}"] for a, b in windows]
     from seqae.metrics import windows_to_labels
 
-    truth = _common.Truth(labels=np.asarray(windows_to_labels(index.to_numpy(), window_strings), dtype=np.int8),
+    truth = _truth.Truth(labels=np.asarray(windows_to_labels(index.to_numpy(), window_strings), dtype=np.int8),
                           windows=window_strings, windows_are_times=True, source="NAB's labelled windows")
-    metrics = _common.evaluate_scores(truth, scores, labels, index)
+    metrics = _truth.evaluate_scores(truth, scores, labels, index)
     events = detector.events_of(detected)
     plot_anomalies(index, series.to_numpy(), scores, detector.threshold_, labels=labels, true_windows=windows,
                    path=paths["anomalies.png"], names=["value"], train_end=index[n_train - 1], events=events,
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     out.info(f"Evaluation against the known windows ({int(truth.labels.sum())} anomalous points):")
     shown = {k: metrics[k] for k in ("roc_auc", "pr_auc", "vus_roc", "vus_pr", "precision", "recall", "f1",
                                      "nab_standard") if k in metrics}
-    out.info(_common.format_metrics(shown))
+    out.info(_truth.format_metrics(shown))
     out.info("")
     out.info(f"Wrote {paths['scores.csv']}, {paths['anomalies.png']} and {paths['loss.png']}.")
     out.info(f"Done in {time.perf_counter() - started:.1f}s (training {fit_seconds:.1f}s, scoring "

@@ -5,7 +5,7 @@ import argparse
 
 import pandas as pd
 
-from seqae.cli import _common
+from seqae.cli import _common, _truth
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, Console, HelpFormatter
 from seqae.detection.series import DEFAULT_TRAIN_FRACTION, training_rows
@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
                        help=f"train on the first F of the rows (default: {DEFAULT_TRAIN_FRACTION})")
     train.add_argument("--train", metavar="FILE", help="train on this file instead (same columns)")
     add_output_files(p, save_model=True)
-    _common.add_truth_options(p)
+    _truth.add_truth_options(p)
     _common.add_detector_options(p)
     _common.add_output_options(p)
     p.set_defaults(run=run)
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
                      what=f"the training part (the first {frac:g} of {len(series)} rows)")
         where = f"the first {n_train} rows ({frac:g})"
         train_end = series.index[n_train - 1]
-    truth = _common.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
+    truth = _truth.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
 
     out.step(f"read {len(series)} rows x {series.shape[1]} column(s) from {args.input}; training on {where}")
     fit_detector(detector, train, out)
@@ -154,7 +154,7 @@ def fit_detector(detector, train: pd.DataFrame, out: Console, checkpoint=None):
 
 
 def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detected: pd.DataFrame, detector,
-           truth: _common.Truth | None, train_end=None) -> dict[str, float] | None:
+           truth: _truth.Truth | None, train_end=None) -> dict[str, float] | None:
     """Write the scores (and plots), print what was flagged and, with known anomalies, the evaluation.
     ``train_end``: the last row of the training part, marked in the plot (None: trained on another file)."""
     from seqae.io import write_table
@@ -178,9 +178,9 @@ def report(out: Console, args: argparse.Namespace, series: pd.DataFrame, detecte
         out.info(f"wrote {len(events)} events to {args.events}")
     metrics = None
     if truth is not None:
-        metrics = _common.evaluate_scores(truth, scores, labels, series.index if args.time_column else None)
+        metrics = _truth.evaluate_scores(truth, scores, labels, series.index if args.time_column else None)
         out.info(f"evaluation against {truth.source} ({int(truth.labels.sum())} anomalous points):")
-        out.info(_common.format_metrics(metrics))
+        out.info(_truth.format_metrics(metrics))
     names = list(map(str, series.columns))
     if getattr(args, "plot", None):
         plot_anomalies(series.index, series.to_numpy(), scores, detector.threshold_, labels=labels,

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from seqae.cli import _common
+from seqae.cli import _common, _truth
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.exceptions import DataFileError
@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
                                    "CSV/Parquet file with a score column) against known anomalies.",
                        epilog=EPILOG, formatter_class=HelpFormatter)
     p.add_argument("scores", metavar="SCORES", help="the scores file (.csv or .parquet)")
-    _common.add_truth_options(p, title="known anomalies (--labels or --windows is required)")
+    _truth.add_truth_options(p, title="known anomalies (--labels or --windows is required)")
     cols = p.add_argument_group("columns of the scores file")
     cols.add_argument("--score-column", default="score", metavar="C", help="anomaly scores (default: score)")
     cols.add_argument("--prediction-column", default=None, metavar="C",
@@ -98,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
             raise DataFileError(f"{args.scores}: column {pred_column!r}, row {i + 1}: expected 0 or 1, got "
                                 f"{predictions[i]:g}")
         predictions = predictions.astype(np.int8)
-    truth = _common.load_truth(args, times, len(df), time_column)
+    truth = _truth.load_truth(args, times, len(df), time_column)
     assert truth is not None
-    metrics = _common.evaluate_scores(truth, scores, predictions, times, sliding_window=args.sliding_window)
+    metrics = _truth.evaluate_scores(truth, scores, predictions, times, sliding_window=args.sliding_window)
     if args.json:
         doc = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
         doc.update(n_points=len(df), n_anomalous_points=int(truth.labels.sum()),
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if predictions is not None:
         extra["flagged points"] = int(predictions.sum())
     print(f"{args.scores} against {truth.source}:")
-    print(_common.format_metrics(metrics, extra))
+    print(_truth.format_metrics(metrics, extra))
     if truth.labels.sum() == 0 or truth.labels.sum() == len(truth.labels):
         print("(the labels hold one class only, so the threshold-free metrics are undefined: n/a)")
     return 0

@@ -5,7 +5,7 @@ import argparse
 
 import pandas as pd
 
-from seqae.cli import _common
+from seqae.cli import _common, _truth
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.cli.detect import add_output_files, check_outputs, check_series, report
@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
     _common.add_series_input(p, columns_help="value columns, in the model's order (default: the columns the "
                                              "model was trained on)")
     add_output_files(p, save_model=False)
-    _common.add_truth_options(p)
+    _truth.add_truth_options(p)
     grp = p.add_argument_group("model")
     grp.add_argument("--missing", choices=MISSING,
                      help="missing values: an error, or linear interpolation (default: as when fitted)")
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     series, as_fitted = _read_for_model(args, names, out)
     args.time_column = series.index.name  # found or given: the labels and the output use it
     check_series(series, model.missing, model.window, args.input, "the model needs at least one full window")
-    truth = _common.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
+    truth = _truth.load_truth(args, series.index if args.time_column else None, len(series), args.time_column)
     out.step(f"read {len(series)} rows x {series.shape[1]} column(s) from {args.input}; scoring with {args.model}")
     detected = model.detect(as_fitted)
     # Contributions under the file's names, as its value columns in the output.
