@@ -34,7 +34,9 @@ def add_parser(sub) -> None:
                        description="Fit an LSTM-autoencoder anomaly detector and score every row of a time "
                                    "series (CSV or Parquet).",
                        epilog=EPILOG, formatter_class=HelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="the series: a .csv, .csv.gz, .parquet or .pq file")
+    p.add_argument("input", metavar="INPUT",
+                   help="the series: a CSV (.csv, or compressed: .csv.gz, .bz2, .zip, .xz) or Parquet "
+                        "(.parquet, .pq) file")
     p.add_argument("-o", "--output", metavar="FILE", required=True,
                    help="scores file to write (.csv or .parquet)")
     _common.add_series_input(p)

@@ -28,7 +28,9 @@ def add_parser(sub) -> None:
                        description="Fit an LSTM-autoencoder anomaly detector on a time series (CSV or Parquet) "
                                    "and save it to one file.",
                        epilog=EPILOG, formatter_class=HelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="the training series: a .csv, .csv.gz, .parquet or .pq file")
+    p.add_argument("input", metavar="INPUT",
+                   help="the training series: a CSV (.csv, or compressed: .csv.gz, .bz2, .zip, .xz) or Parquet "
+                        "(.parquet, .pq) file")
     p.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write (e.g. model.seqae)")
     _common.add_series_input(p)
     p.add_argument_group("training data").add_argument(

@@ -38,7 +38,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("detect-many", help=command_help("detect-many"),
                        description="Fit one anomaly detector per series of a long table and score every row, "
                                    "here or on Dask workers.", epilog=EPILOG, formatter_class=HelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="the long table: a .csv, .csv.gz, .parquet or .pq file")
+    p.add_argument("input", metavar="INPUT",
+                   help="the long table: a CSV (.csv, or compressed: .csv.gz, .bz2, .zip, .xz) or Parquet "
+                        "(.parquet, .pq) file")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="scores file to write (.csv or .parquet)")
     grp = p.add_argument_group("input")
     grp.add_argument("--by", metavar="C", required=True, help="the column of series ids")

@@ -31,7 +31,9 @@ def add_parser(sub) -> None:
                                    "'seqae fit' or 'seqae detect --save-model'.",
                        epilog=EPILOG, formatter_class=HelpFormatter)
     p.add_argument("model", metavar="MODEL", help="a model file from 'seqae fit'")
-    p.add_argument("input", metavar="INPUT", help="the series: a .csv, .csv.gz, .parquet or .pq file")
+    p.add_argument("input", metavar="INPUT",
+                   help="the series: a CSV (.csv, or compressed: .csv.gz, .bz2, .zip, .xz) or Parquet "
+                        "(.parquet, .pq) file")
     p.add_argument("-o", "--output", metavar="FILE", required=True, help="scores file to write (.csv or .parquet)")
     _common.add_series_input(p, columns_help="value columns, in the model's order (default: the columns the "
                                              "model was trained on)")
