@@ -57,6 +57,13 @@ def test_io_and_preprocessing_import_no_layer_above(module, must_not):
     assert not [m for m in must_not if f"'{m}'" in loaded or f"'{m}." in loaded], loaded
 
 
+def test_reading_files_does_not_load_torch():
+    code = "import sys, seqae.io\nprint('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 # =========================================================================================== the CLI uses seqae.io
 @pytest.fixture
 def calls(monkeypatch):
