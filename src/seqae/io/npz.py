@@ -177,7 +177,7 @@ def read_npz(path: str | os.PathLike, *, missing: str = "raise") -> SequenceColl
                         if "allow_pickle" in str(err):
                             raise DataFileError(f"{path}: entry {key!r} is an object array, which would need "
                                                 "unpickling; seqae never unpickles. Write the file with "
-                                                "seqae.datasets.save_npz") from None
+                                                "seqae.io.save_npz") from None
                         raise
     except DataFileError:
         raise
