@@ -5,10 +5,12 @@ Protocol, for each set and each class c: fit on the TRAIN sequences of class c o
 test sequences of class c are normal (0), all others anomalous (1); ROC-AUC of the scores. Reported: the mean
 ROC-AUC over the classes of a set, mean (± std) over seeds.
 
-Methods:
-- ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (its own training rule);
-- ``seqae-steps``: the same with the step budget of issue #16 (``min_steps=1000, lr_schedule="cosine"``): a class
-  of ArrowHead has 12 training sequences, one optimiser step per epoch under the epoch rule;
+Methods (a method's one fit can give several rows, named ``method~variant``):
+- ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (``score="neighbors"``, one
+  neighbour, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k3`` (mean distance to 3
+  neighbours) and ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error);
+- ``seqae-before``: the detector's defaults before ``score`` existed: ``score="reconstruction"`` on an
+  autoencoder without crops or masked steps and a 16-value code (the step budget of issue #16 included);
 - ``iforest-raw``: scikit-learn's IsolationForest on the zero-padded, flattened values (padded to the longest
   train/test length, standardised on the class's training sequences), ``-score_samples`` as the score;
 - ``iforest-minirocket``: IsolationForest on MiniRocket features (fit on the class's training sequences) when
@@ -31,14 +33,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from uea import SETS, zero_pad  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ["seqae", "seqae-steps", "iforest-raw", "iforest-minirocket"]
+METHODS = ["seqae", "seqae-before", "iforest-raw", "iforest-minirocket"]
+BEFORE = dict(score="reconstruction", latent_dim=16, min_crop=1.0, mask_fraction=0.0, embedding="latent")
 
 
-def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], length: int, seed: int) -> np.ndarray:
+def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], length: int,
+               seed: int) -> dict[str, np.ndarray]:
+    """{row name: scores of the test sequences}: one fit of ``method``, and the rows read from that fit."""
     if method.startswith("seqae"):
         from seqae import SequenceAnomalyDetector
-        extra = dict(min_steps=1000, lr_schedule="cosine") if method == "seqae-steps" else {}
-        return SequenceAnomalyDetector(random_state=seed, **extra).fit(train).decision_function(test)
+        from seqae.detection.neighbors import knn_distance
+        det = SequenceAnomalyDetector(random_state=seed, **(BEFORE if method == "seqae-before" else {})).fit(train)
+        rows = {method: det.decision_function(test)}
+        if method == "seqae":
+            queries = det._standardised(det.autoencoder_.transform(test))
+            rows["seqae~k3"] = knn_distance(det.reference_embeddings_, queries, 3)
+            rows["seqae~reconstruction"] = det.autoencoder_.reconstruction_error(test)
+        return rows
     from sklearn.ensemble import IsolationForest
     if method == "iforest-raw":
         A, B = zero_pad(train, length).reshape(len(train), -1), zero_pad(test, length).reshape(len(test), -1)
@@ -51,7 +62,7 @@ def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], len
     mean, std = A.mean(axis=0), A.std(axis=0)
     std[std == 0] = 1.0
     forest = IsolationForest(n_estimators=200, random_state=seed).fit((A - mean) / std)
-    return -forest.score_samples((B - mean) / std)
+    return {method: -forest.score_samples((B - mean) / std)}
 
 
 def main(argv=None) -> int:
@@ -78,33 +89,37 @@ def main(argv=None) -> int:
     sets = args.sets.split(",")
     table: dict[tuple[str, str], list[float]] = {}
     seconds: dict[tuple[str, str], float] = {}
+    rows: list[str] = []   # row names in order of appearance
     for s in sets:
         (Xtr, ytr, _), (Xte, yte, _) = load_uea(s, "train"), load_uea(s, "test")
         length = max(len(x) for x in Xtr + Xte)
         for m in methods:
             for seed in range(args.seeds):
                 t0 = time.perf_counter()
-                aucs = []
+                aucs: dict[str, list[float]] = {}
                 for c in np.unique(ytr):
                     train = [x for x, label in zip(Xtr, ytr) if label == c]
-                    score = scores_for(m, train, Xte, length, seed)
-                    aucs.append(roc_auc_score((np.asarray(yte) != c).astype(int), score))
-                table.setdefault((s, m), []).append(float(np.mean(aucs)))
+                    for row, score in scores_for(m, train, Xte, length, seed).items():
+                        aucs.setdefault(row, []).append(roc_auc_score((np.asarray(yte) != c).astype(int), score))
+                for row, values in aucs.items():
+                    table.setdefault((s, row), []).append(float(np.mean(values)))
+                    if row not in rows:
+                        rows.append(row)
+                    print(f"{s:16s} {row:22s} seed {seed}: mean ROC-AUC over {len(values)} classes "
+                          f"{np.mean(values):.3f}", flush=True)
                 seconds[(s, m)] = seconds.get((s, m), 0.0) + time.perf_counter() - t0
-                print(f"{s:16s} {m:18s} seed {seed}: mean ROC-AUC over {len(aucs)} classes {np.mean(aucs):.3f} "
-                      f"({time.perf_counter() - t0:.1f}s)", flush=True)
     command = "python benchmarks/uea_anomaly.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = ["# Sequence-level anomaly detection on UEA/UCR sets (issue #16)", "",
              f"Command: `{command}`  ", f"Date: {time.strftime('%Y-%m-%d %H:%M')}  ", "",
              __doc__.split("\n\n", 1)[1].split("Example::")[0].strip(), "",
              "| method | " + " | ".join(sets) + " | mean | s per seed (all classes, all sets) |",
              "|---|" + "---|" * (len(sets) + 2)]
-    for m in methods:
+    for m in rows:
         vals = [np.mean(table[(s, m)]) for s in sets]
         cells = [f"{np.mean(table[(s, m)]):.3f}" + (f" ±{np.std(table[(s, m)]):.3f}" if args.seeds > 1 else "")
                  for s in sets]
-        total = sum(seconds[(s, m)] for s in sets) / args.seeds
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {np.mean(vals):.3f} | {total:.0f} |")
+        total = f"{sum(seconds[(s, m)] for s in sets) / args.seeds:.0f}" if (sets[0], m) in seconds else "same fit"
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {np.mean(vals):.3f} | {total} |")
     report = "\n".join(lines) + "\n"
     print(report)
     args.output.write_text(report)

@@ -423,6 +423,26 @@ def test_score_sequences_fits_saves_and_reloads(tmp_path, capsys):
     assert code == 2 and "--train" in err
 
 
+def test_score_sequences_score_choice_and_neighbour_count(tmp_path, capsys):
+    normal = _tiny_ts(tmp_path / "normal.ts", 6, 0, labels=("up",))
+    mixed = _tiny_ts(tmp_path / "mixed.ts", 8, 1)
+    common = ["--hidden-size", "4", "--latent-dim", "2", "--epochs", "2", "--min-steps", "5", "--seed", "0",
+              "--device", "cpu"]
+    code, _, err = run(["score-sequences", mixed, "--train", normal, "-o", tmp_path / "s.csv", "--n-neighbors",
+                        "6", *common], capsys)
+    assert code == 2 and "--n-neighbors 6 needs more than 6 training sequences, got 6" in err
+    model = tmp_path / "r.seqae"
+    code, _, err = run(["score-sequences", mixed, "--train", normal, "-o", tmp_path / "r.csv", "--score",
+                        "reconstruction", "--save-model", model, *common], capsys)
+    assert code == 0, err
+    from seqae import load
+    from seqae.datasets import read_ts
+    det = load(model)
+    assert det.score == "reconstruction"
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "r.csv")["score"],
+                               det.autoencoder_.reconstruction_error(read_ts(mixed)[0]), rtol=1e-5)
+
+
 # ================================================================================================== demo
 def test_demo_writes_scores_and_plots(tmp_path, capsys):
     folder = tmp_path / "demo"

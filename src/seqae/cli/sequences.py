@@ -11,10 +11,15 @@ from seqae.cli import _common
 from seqae.cli._base import command_help
 from seqae.cli._common import CLIError, HelpFormatter
 from seqae.cli.embed import read_collection
+from seqae.detection.sequences import SCORES
+
+# The detector's own options (beside the autoencoder's): argparse dest = parameter name.
+DETECTOR_OPTIONS = ("contamination", "score", "n_neighbors")
 
 EPILOG = """\
-A SequenceAnomalyDetector (an LSTM autoencoder; the score is a sequence's mean squared reconstruction error in
-standardised units, higher = more abnormal) is fitted on --train, or on INPUT itself when --train is not given,
+A SequenceAnomalyDetector (an LSTM autoencoder; the score is, by default, the distance of a sequence's embedding
+to its nearest training embeddings, or with --score reconstruction its mean squared reconstruction error in
+standardised units; higher = more abnormal) is fitted on --train, or on INPUT itself when --train is not given,
 or loaded from --model; then every sequence of INPUT is scored. Input formats as for 'seqae embed' (.ts, .npz,
 long CSV/Parquet); --train is read with the same options as INPUT.
 
@@ -51,6 +56,13 @@ def add_parser(sub) -> None:
     det.add_argument("--contamination", type=_common.contamination, metavar="F",
                      help="expected share of anomalies among the training sequences; sets the threshold "
                           f"(default: {SequenceAnomalyDetector().contamination})")
+    det.add_argument("--score", choices=SCORES,
+                     help="neighbors: distance of the embedding to the nearest training embeddings; "
+                          "reconstruction: mean squared reconstruction error "
+                          f"(default: {SequenceAnomalyDetector().score})")
+    det.add_argument("--n-neighbors", type=_common.positive_int, metavar="K",
+                     help="neighbours averaged by --score neighbors; --train needs more sequences than K "
+                          f"(default: {SequenceAnomalyDetector().n_neighbors})")
     _common.add_embed_model_options(p)
     _common.add_output_options(p)
     p.set_defaults(run=run)
@@ -59,7 +71,7 @@ def add_parser(sub) -> None:
 def _fit_options(args: argparse.Namespace) -> list[str]:
     given = [n for n in _common.model_params(args, detector=False, progress=False)
              if n not in ("verbose", "device", "num_threads")]
-    return given + (["contamination"] if args.contamination is not None else [])
+    return given + [n for n in DETECTOR_OPTIONS if getattr(args, n) is not None]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
                                  "'seqae score-sequences --model' needs a model from its own --save-model")
     else:
         params = _common.model_params(args, detector=False, progress=out.progress_bars)
-        if args.contamination is not None:
-            params["contamination"] = args.contamination
+        params.update({n: getattr(args, n) for n in DETECTOR_OPTIONS if getattr(args, n) is not None})
         det = SequenceAnomalyDetector(**params)
         _common.check_model(det)
     X, y, ids = read_collection(args)
@@ -99,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
             out.step(f"read {len(X_train)} training sequences from {args.train}")
         else:
             X_train = X
+        if det.score == "neighbors" and len(X_train) <= det.n_neighbors:
+            raise CLIError(f"--n-neighbors {det.n_neighbors} needs more than {det.n_neighbors} training sequences, "
+                           f"got {len(X_train)}: give more with --train, lower --n-neighbors, or use "
+                           "--score reconstruction")
         _common.prepare_kernels(out, det.device)
         det.fit(X_train)
         ae = det.autoencoder_
