@@ -380,10 +380,17 @@ _AVX2_BUILD = textwrap.dedent("""
 @pytest.mark.slow
 @pytest.mark.skipif(torch.backends.cpu.get_cpu_capability().lower() not in ("avx2", "avx512"),
                     reason="needs a CPU with AVX2 to build the kernel's AVX2 variant")
-def test_a_build_for_a_cpu_without_avx512_compiles_and_matches_nn_lstm(tmp_path):
+def test_a_build_for_a_cpu_without_avx512_compiles_and_matches_nn_lstm():
     """Where torch finds no AVX-512 the kernel is built with AVX2 flags only: the AVX-512 sources compile to their
-    stand-ins, the portable step runs, and its outputs and weight gradients (given x, d_xg not kept) are nn.LSTM's."""
-    done = subprocess.run([sys.executable, "-c", _AVX2_BUILD, str(tmp_path)], capture_output=True, text=True,
+    stand-ins, the portable step runs, and its outputs and weight gradients (given x, d_xg not kept) are nn.LSTM's.
+
+    The build lives beside the kernel's own (same torch, same checkout): torch rebuilds it when a source or a flag
+    changes and otherwise loads it, so only the first run of the suite pays the ~90 s compile."""
+    from seqae.nn import kernels
+    folder = kernels.build_dir()
+    folder = folder.with_name(folder.name.replace(kernels._name(), "seqae_lstm_cpu_avx2_check"))
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-c", _AVX2_BUILD, str(folder)], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
