@@ -5,10 +5,12 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from seqae import persistence
+from seqae._autoencoder_params import documented, set_autoencoder_params
 from seqae.detection.base import DetectorBase
 
 
 @persistence.register
+@documented
 class SequenceAnomalyDetector(DetectorBase):
     """Scores whole sequences by their mean reconstruction error (higher = more abnormal).
 
@@ -28,6 +30,7 @@ class SequenceAnomalyDetector(DetectorBase):
         0.496, 0.618 to 0.624, 0.839, 0.755, 0.871 on BasicMotions, GunPoint, ArrowHead, ItalyPowerDemand and
         from 0.989 to 0.970 on JapaneseVowels, against IsolationForest's 0.601, 0.721, 0.756, 0.803 and 0.898
         (``benchmarks/results/uea_anomaly.md``).
+    <autoencoder parameters>
 
     Attributes
     ----------
@@ -47,6 +50,9 @@ class SequenceAnomalyDetector(DetectorBase):
     (60,)
     """
 
+    # Where the autoencoder's defaults are not LSTMAutoencoder's (the docstring says why); __init__ lists them.
+    _autoencoder_defaults = dict(latent_dim=16, min_crop=1.0, mask_fraction=0.0, embedding="latent")
+
     def __init__(self, *, contamination=0.05, threshold="quantile", threshold_params=None, hidden_size=64,
                  decoder_hidden_size=None,
                  latent_dim=16, num_layers=1, bidirectional=False, dropout=0.0, variational=False, beta=1.0,
@@ -58,39 +64,11 @@ class SequenceAnomalyDetector(DetectorBase):
         self.contamination = contamination
         self.threshold = threshold
         self.threshold_params = threshold_params
-        self.hidden_size = hidden_size
-        self.decoder_hidden_size = decoder_hidden_size
-        self.latent_dim = latent_dim
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.variational = variational
-        self.beta = beta
-        self.beta_warmup = beta_warmup
-        self.pooling = pooling
-        self.decoder = decoder
-        self.forecast = forecast
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.clip_norm = clip_norm
-        self.max_batches_per_epoch = max_batches_per_epoch
-        self.min_steps = min_steps
-        self.lr_schedule = lr_schedule
-        self.min_crop = min_crop
-        self.mask_fraction = mask_fraction
-        self.contrastive_weight = contrastive_weight
-        self.embedding = embedding
-        self.random_state = random_state
-        self.device = device
-        self.num_threads = num_threads
-        self.verbose = verbose
+        set_autoencoder_params(self, locals())
 
     def fit(self, X, y=None, *, checkpoint=None):
         """Fit on a collection (ndarray (N, T, F) / (N, T) or list of (T_i, F) / (T_i,)); returns self."""
-        self._check_threshold_params()
+        self._check_params()
         ae = self._make_autoencoder().fit(X, checkpoint=checkpoint)
         self.autoencoder_ = ae
         self.n_features_in_ = ae.n_features_in_
