@@ -178,8 +178,8 @@ def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, An
         option = param.option
         if option is None:
             continue
-        help = option.help + (f" (default: {defaults[param.name]})" if option.show_default else "")
-        kwargs: dict[str, Any] = {"dest": option.dest or param.name, "help": help}
+        text = option.help + (f" (default: {defaults[param.name]})" if option.show_default else "")
+        kwargs: dict[str, Any] = {"dest": option.dest or param.name, "help": text}
         if option.value == "switch":
             kwargs.update(action="store_true", default=None)
         elif option.value == "choice":
@@ -320,10 +320,7 @@ def check_model(estimator, args: argparse.Namespace | None = None) -> None:
 
     if args is not None and hasattr(estimator, "threshold"):
         check_threshold_params(args, estimator.threshold)
-    if hasattr(estimator, "_check_params"):
-        estimator._check_params()
-    if hasattr(estimator, "_make_autoencoder"):
-        estimator._make_autoencoder()._check_params()
+    estimator._check_params()  # the autoencoder parameters too, for a detector
     resolve_device(estimator.device)
 
 
