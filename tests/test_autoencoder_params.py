@@ -40,6 +40,15 @@ def test_each_signature_is_the_table_plus_the_estimators_own(cls):
     assert set(cls().get_params()) == set(signature)
 
 
+@pytest.mark.parametrize("cls", [AnomalyDetector, SequenceAnomalyDetector], ids=lambda c: c.__name__)
+def test_a_detector_passes_every_autoencoder_parameter_on(cls):
+    values = {"hidden_size": 5, "latent_dim": 3, "dropout": 0.2, "patience": None, "lr_schedule": "cosine",
+              "embedding": "pooled", "random_state": 7, "num_threads": 1, "verbose": True}
+    detector = cls(**values)
+    assert detector._make_autoencoder().get_params() == {name: getattr(detector, name) for name in NAMES}
+    assert {k: detector._make_autoencoder().get_params()[k] for k in values} == values
+
+
 def _documented(cls) -> dict[str, str]:
     """Name -> its numpydoc entry (header line and description) in the Parameters section."""
     doc = cls.__doc__
