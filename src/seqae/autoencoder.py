@@ -15,28 +15,30 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from seqae import persistence
-from seqae._params import check_choice, check_float, check_int, make_rng, resolve_device
-from seqae._runtime import check_num_threads, recurrent_step_work, scoring_pass, torch_threads
+from seqae._autoencoder_params import EMBEDDINGS  # noqa: F401 (re-exported: seqae.autoencoder.EMBEDDINGS)
+from seqae._autoencoder_params import check_autoencoder_params, documented, set_autoencoder_params
+from seqae._params import make_rng, resolve_device
+from seqae._runtime import recurrent_step_work, scoring_pass, torch_threads
 from seqae.preprocessing.batching import PaddedBatch, collection_lengths, pad_sequences
 from seqae.preprocessing.scaling import FeatureScaler
 from seqae.preprocessing.validation import SequenceInput, check_sequences
 from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceAutoencoder
-from seqae.nn.decoder import DECODERS
-from seqae.nn.encoder import POOLINGS, masked_pool
+from seqae.nn.encoder import masked_pool
 from seqae.nn.fused_lstm import lstm_path
 from seqae.nn.losses import forecast_squared_error, per_step_squared_error
 from seqae.nn.readout import SEGMENT_SCALES, multiscale_pool
-from seqae.training.budget import SCHEDULES, keep_validation_split
+from seqae.training.budget import keep_validation_split
 from seqae.training.loop import TrainingConfig, train_autoencoder
 from seqae.training.objectives import ObjectiveConfig
 
-EMBEDDINGS = ("latent", "pooled", "multiscale")
 # The values of the parameters added in issue #16 that reproduce the models saved before it: a file that lacks
 # them is loaded with these, not with today's defaults (seqae.persistence).
 PARAMS_BEFORE_ISSUE_16 = dict(latent_dim=16, min_steps=None, lr_schedule="constant", min_crop=1.0,
                               mask_fraction=0.0, contrastive_weight=0.0, embedding="latent")
 
+
 @persistence.register
+@documented
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """LSTM autoencoder for collections of variable-length multivariate sequences.
 
@@ -46,84 +48,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     Parameters
     ----------
-    hidden_size : int, default=64
-        LSTM units per direction, in encoder and decoder.
-    decoder_hidden_size : int or None, default=None
-        LSTM units of the decoder when it should differ from ``hidden_size`` (None: the same). A narrow
-        decoder under a wide encoder, as in many Keras models, trains and scores faster.
-    latent_dim : int, default=64
-        Size of the latent code (the first part of the embedding; 16 before issue #16).
-    num_layers : int, default=1
-        Stacked LSTM layers.
-    bidirectional : bool, default=False
-        Bidirectional encoder.
-    dropout : float, default=0.0
-        Dropout between stacked layers.
-    variational : bool, default=False
-        Gaussian latent trained with a KL term (LSTM-VAE); ``transform`` then gives the posterior mean.
-    beta : float, default=1.0
-        KL weight (VAE only).
-    beta_warmup : int, default=0
-        Epochs over which the KL weight ramps up linearly (VAE only).
-    pooling : {"last", "mean", "attention"}, default="last"
-        How the encoder summarises the steps of a sequence.
-    decoder : {"repeat", "autoregressive"}, default="repeat"
-        "repeat" feeds the latent at every step; "autoregressive" starts from the latent and feeds back its
-        previous output (teacher-forced while training, free-running at inference).
-    forecast : bool, default=False
-        Also train a linear head on the encoder's forward outputs to predict each next step, with the same
-        weight as the reconstruction in the loss (as AER, Wong et al. 2022, adds prediction to
-        reconstruction). :class:`~seqae.AnomalyDetector` then scores points by both errors.
-    epochs : int, default=100
-        Maximum passes over the data.
-    batch_size : int, default=32
-    learning_rate : float, default=1e-3
-    validation_fraction : float, default=0.1
-        Share of sequences held out for early stopping (0 monitors the training loss).
-    patience : int or None, default=10
-        Epochs without improvement before stopping; None disables early stopping.
-    clip_norm : float or None, default=1.0
-        Gradient clipping by global norm.
-    max_batches_per_epoch : int or None, default=None
-        Cap on optimisation steps per epoch (random batches each epoch); useful on very large window sets.
-    min_steps : int or None, default=1000
-        Training budget floor, in optimiser steps: a small collection trains for more epochs than ``epochs``
-        until it has had this many steps, early stopping never ends training before it, and a validation
-        split of fewer than 32 sequences is not made (the training loss is monitored instead: a handful of
-        held-out sequences cannot rank epochs). Large collections, whose ``epochs`` already give more steps,
-        train as before. None: the epoch rule alone (``epochs``, ``patience``), as before issue #16.
-    lr_schedule : {"cosine", "constant"}, default="cosine"
-        "cosine": the learning rate decays from ``learning_rate`` to 5% of it over the planned steps
-        (``max(epochs * batches, min_steps)``); "constant": ``learning_rate`` throughout.
-    min_crop : float in (0, 1], default=0.5
-        Training on random crops: each sequence of a batch is replaced by a random contiguous piece of at
-        least this share of its length (1.0: whole sequences).
-    mask_fraction : float in [0, 1), default=0.25
-        Masked-step (denoising) reconstruction: this share of the real input steps is set to the feature mean
-        for the encoder, and the clean sequence is the target.
-    contrastive_weight : float, default=0.0
-        Weight of a hierarchical contrastive term (after TS2Vec) between the encoder's per-step outputs on two
-        overlapping crops of each sequence (``seqae.nn.contrastive``); 0: none.
-    embedding : {"multiscale", "pooled", "latent"}, default="multiscale"
-        What ``transform`` returns. "latent": the code (``latent_dim`` values). "pooled": the code, then the
-        top encoder layer's outputs at the last real step, their mean and their maximum (``latent_dim + 3P``,
-        P = ``hidden_size`` per direction). "multiscale": the code, then for every encoder layer the last
-        step, the maximum and the means over the whole sequence, its halves and its quarters
-        (``latent_dim + 9P`` per layer; ``seqae.nn.readout``).
-    random_state : int, Generator or None, default=None
-        Seeds weights, splits, batch order, dropout and VAE noise. Two fits with the same int are identical on CPU.
-    device : str, default="auto"
-        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
-    num_threads : "auto", int or None, default="auto"
-        CPU threads this estimator fits or scores with (torch's setting is restored afterwards). "auto":
-        torch's setting, normally one per core, for scoring, and for fitting models with wide layers
-        (``batch_size * 4 * H**2 >= 1179648``, e.g. 32 rows of H = 96: two threads trained H = 100 1.8x faster);
-        one thread for fitting smaller ones, which gain little from threads. Scoring several batches gives each
-        thread whole batches (1.24x one thread's speed on 2 cores, about one thread's speed beside a busy
-        process; ``benchmarks/results/perf.md``). Training threads stall when other busy
-        processes share the cores: pass 1 there. An int: that many for both. None: torch's setting for both.
-    verbose : bool, default=False
-        Show a progress bar.
+    <autoencoder parameters>
 
     Attributes
     ----------
@@ -169,62 +94,11 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                  clip_norm=1.0, max_batches_per_epoch=None, min_steps=1000, lr_schedule="cosine", min_crop=0.5,
                  mask_fraction=0.25, contrastive_weight=0.0, embedding="multiscale", random_state=None,
                  device="auto", num_threads="auto", verbose=False):
-        self.hidden_size = hidden_size
-        self.decoder_hidden_size = decoder_hidden_size
-        self.latent_dim = latent_dim
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.variational = variational
-        self.beta = beta
-        self.beta_warmup = beta_warmup
-        self.pooling = pooling
-        self.decoder = decoder
-        self.forecast = forecast
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.clip_norm = clip_norm
-        self.max_batches_per_epoch = max_batches_per_epoch
-        self.min_steps = min_steps
-        self.lr_schedule = lr_schedule
-        self.min_crop = min_crop
-        self.mask_fraction = mask_fraction
-        self.contrastive_weight = contrastive_weight
-        self.embedding = embedding
-        self.random_state = random_state
-        self.device = device
-        self.num_threads = num_threads
-        self.verbose = verbose
+        set_autoencoder_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
-        for name, low in [("hidden_size", 1), ("latent_dim", 1), ("num_layers", 1), ("epochs", 1),
-                          ("batch_size", 1), ("beta_warmup", 0)]:
-            check_int(name, getattr(self, name), low)
-        check_int("decoder_hidden_size", self.decoder_hidden_size, 1, allow_none=True)
-        check_int("patience", self.patience, 1, allow_none=True)
-        check_int("max_batches_per_epoch", self.max_batches_per_epoch, 1, allow_none=True)
-        check_int("min_steps", self.min_steps, 1, allow_none=True)
-        check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
-        check_float("min_crop", self.min_crop, 0.0, 1.0, low_open=True)
-        check_float("mask_fraction", self.mask_fraction, 0.0, 1.0, high_open=True)
-        check_float("contrastive_weight", self.contrastive_weight, 0.0, 1e6)
-        check_choice("embedding", self.embedding, EMBEDDINGS)
-        check_num_threads(self.num_threads)
-        check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        check_float("beta", self.beta, 0.0, 1e6)
-        check_float("learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
-        check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
-        if self.clip_norm is not None:
-            check_float("clip_norm", self.clip_norm, 0.0, np.inf, low_open=True, high_open=True)
-        check_choice("pooling", self.pooling, POOLINGS)
-        check_choice("decoder", self.decoder, DECODERS)
-        check_choice("bidirectional", self.bidirectional, (True, False))
-        check_choice("variational", self.variational, (True, False))
-        check_choice("forecast", self.forecast, (True, False))
+        check_autoencoder_params(self)
 
     def _module_config(self, n_features: int) -> AutoencoderConfig:
         return AutoencoderConfig(n_features=n_features, hidden_size=self.hidden_size,

@@ -23,7 +23,6 @@ Examples
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,7 @@ import numpy as np
 
 from seqae.events import label_runs as runs  # noqa: F401  (kept under its old name here)
 from seqae.exceptions import InputError
+from seqae.projection import PROJECTIONS, project_2d
 
 __all__ = ["plot_anomalies", "plot_contributions", "plot_embedding", "plot_history", "runs", "save_figure"]
 
@@ -426,31 +426,6 @@ def plot_history(history: Mapping[str, Sequence[float | None]], path: str | os.P
     return _finish(fig, path)
 
 
-def _project(Z: np.ndarray, method: str, random_state: int) -> tuple[np.ndarray, str]:
-    if Z.shape[1] == 1:
-        return np.column_stack([Z[:, 0], np.zeros(len(Z))]), "embedding (1-D)"
-    if Z.shape[1] == 2 and method != "umap":
-        return Z, "embedding"
-    if method == "umap" or (method == "auto" and importlib.util.find_spec("umap") is not None and len(Z) >= 20):
-        try:
-            import umap  # optional dependency
-        except ImportError:
-            if method == "umap":
-                raise InputError("method='umap' needs the umap-learn package (pip install umap-learn)") from None
-        else:
-            reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(Z) - 1), random_state=random_state)
-            return np.asarray(reducer.fit_transform(Z)), "UMAP"
-    centred = Z - Z.mean(axis=0)
-    # PCA by SVD; signs fixed so the picture does not flip between runs.
-    u, sv, vt = np.linalg.svd(centred, full_matrices=False)
-    signs = np.sign(vt[np.arange(2), np.argmax(np.abs(vt[:2]), axis=1)])
-    signs[signs == 0] = 1
-    proj = centred @ (vt[:2].T * signs)
-    var = sv**2
-    share = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
-    return proj, f"PCA ({share[0]:.0%} + {share[1]:.0%} of the variance)"
-
-
 def plot_embedding(Z: Any, labels: Any = None, path: str | os.PathLike | None = None, *, method: str = "auto",
                    title: str | None = None, random_state: int = 0):
     """Embeddings projected to 2-D, one point per sequence, coloured by label.
@@ -473,14 +448,14 @@ def plot_embedding(Z: Any, labels: Any = None, path: str | os.PathLike | None = 
     -------
     matplotlib.figure.Figure
     """
-    if method not in ("auto", "pca", "umap"):
+    if method not in PROJECTIONS:
         raise InputError(f"method must be 'auto', 'pca' or 'umap', got {method!r}")
     Z = np.asarray(Z, dtype=np.float64)
     if Z.ndim != 2 or len(Z) < 1 or Z.shape[1] < 1:
         raise InputError(f"Z must be a non-empty (N, k) array, got shape {Z.shape}")
     if not np.isfinite(Z).all():
         raise InputError("Z holds NaN or infinite values")
-    P, how = _project(Z, method, random_state)
+    P, how = project_2d(Z, method, random_state)                                  # (N, 2)
     fig = _new_figure(6.5, 5.5)
     ax = fig.subplots()
     size = 18 if len(Z) <= 2000 else 6

@@ -133,6 +133,11 @@ def column_list(text: str) -> list[str]:
     return names
 
 
+# How the CLI reads an autoencoder option's value (``Option.value`` in seqae._autoencoder_params).
+_OPTION_TYPES = {"count": positive_int, "count_or_none": int_or_none, "positive": positive_float, "seed": seed,
+                 "text": str}
+
+
 # ======================================================================================== argument groups
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     talk = parser.add_argument_group("messages")
@@ -165,42 +170,25 @@ def time_choice(args: argparse.Namespace) -> str | None:
 
 
 def add_autoencoder_options(grp: argparse._ArgumentGroup, defaults: dict[str, Any]) -> None:
-    """The LSTMAutoencoder options; defaults shown are the library's (``defaults``), the choices its registries."""
-    from seqae.autoencoder import EMBEDDINGS
-    from seqae.nn.decoder import DECODERS
-    from seqae.nn.encoder import POOLINGS
+    """The autoencoder options, one per parameter of seqae._autoencoder_params that has an ``option``; defaults
+    shown are the library's (``defaults``), the choices its registries."""
+    from seqae._autoencoder_params import PARAMS
 
-    def d(name):
-        return f" (default: {defaults[name]})"
-
-    grp.add_argument("--hidden-size", type=positive_int, metavar="N",
-                     help="LSTM units per direction" + d("hidden_size"))
-    grp.add_argument("--decoder-hidden-size", type=positive_int, metavar="N",
-                     help="decoder LSTM units, if not --hidden-size (a narrow decoder is faster)")
-    grp.add_argument("--latent-dim", type=positive_int, metavar="K",
-                     help="size of the code/embedding" + d("latent_dim"))
-    grp.add_argument("--num-layers", type=positive_int, metavar="N", help="stacked LSTM layers" + d("num_layers"))
-    grp.add_argument("--bidirectional", action="store_true", default=None, help="bidirectional encoder")
-    grp.add_argument("--variational", action="store_true", default=None,
-                     help="LSTM-VAE: Gaussian latent trained with a KL term")
-    grp.add_argument("--pooling", choices=POOLINGS,
-                     help="how the encoder summarises the steps" + d("pooling"))
-    grp.add_argument("--decoder", choices=DECODERS, help="decoder type" + d("decoder"))
-    grp.add_argument("--epochs", type=positive_int, metavar="N", help="maximum training epochs" + d("epochs"))
-    grp.add_argument("--min-steps", type=int_or_none, metavar="N", default=argparse.SUPPRESS,
-                     help="train at least N optimiser steps (more epochs on small collections), 'none' for the "
-                          "epoch rule alone" + d("min_steps"))
-    grp.add_argument("--embedding", choices=EMBEDDINGS,
-                     help="what an embedding holds: the latent code ('latent'), or the code and the encoder's "
-                          "outputs pooled" + d("embedding"))
-    grp.add_argument("--batch-size", type=positive_int, metavar="N", help="batch size" + d("batch_size"))
-    grp.add_argument("--learning-rate", type=positive_float, metavar="LR", help="Adam step size" + d("learning_rate"))
-    grp.add_argument("--patience", type=int_or_none, metavar="N", default=argparse.SUPPRESS,
-                     help="epochs without validation improvement before stopping, 'none' to never stop early"
-                          + d("patience"))
-    grp.add_argument("--seed", type=seed, metavar="S",
-                     help="random seed: the same seed gives the same model and scores on CPU (default: none)")
-    grp.add_argument("--device", metavar="D", help="'auto', 'cpu', 'cuda' or 'cuda:N' (default: auto)")
+    for param in PARAMS:
+        option = param.option
+        if option is None:
+            continue
+        text = option.help + (f" (default: {defaults[param.name]})" if option.show_default else "")
+        kwargs: dict[str, Any] = {"dest": option.dest or param.name, "help": text}
+        if option.value == "switch":
+            kwargs.update(action="store_true", default=None)
+        elif option.value == "choice":
+            kwargs["choices"] = option.choices
+        else:
+            kwargs.update(type=_OPTION_TYPES[option.value], metavar=option.metavar)
+        if option.value == "count_or_none":
+            kwargs["default"] = argparse.SUPPRESS   # "none" (None) differs from "not given"
+        grp.add_argument(option.flag or "--" + param.name.replace("_", "-"), **kwargs)
 
 
 def rule_parameters(rule: str) -> dict[str, Any]:
@@ -280,28 +268,30 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
     add_autoencoder_options(grp, LSTMAutoencoder().get_params())
 
 
-_AE_OPTIONS = ("hidden_size", "decoder_hidden_size", "latent_dim", "num_layers", "bidirectional", "variational", "pooling", "decoder",
-               "epochs", "batch_size", "learning_rate", "embedding", "device")
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
                      "missing")
 
 
 def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:
     """Estimator parameters from the options given (the ones not given keep the library defaults)."""
+    from seqae._autoencoder_params import PARAMS
+
     params: dict[str, Any] = {}
-    for name in _AE_OPTIONS + (_DETECTOR_OPTIONS if detector else ()):
+    for param in PARAMS:
+        if param.option is None:
+            continue
+        dest = param.option.dest or param.name
+        if param.option.value == "count_or_none":
+            if hasattr(args, dest):  # given (argparse.SUPPRESS leaves it out otherwise), maybe as None
+                params[param.name] = getattr(args, dest)
+        elif getattr(args, dest, None) is not None:
+            params[param.name] = getattr(args, dest)
+    for name in _DETECTOR_OPTIONS if detector else ():
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
-    # --patience has no default (argparse.SUPPRESS), so "--patience none" (None) differs from "not given".
-    if hasattr(args, "patience"):
-        params["patience"] = args.patience
     if detector and getattr(args, "threshold_param", None):
         params["threshold_params"] = dict(args.threshold_param)
-    if hasattr(args, "min_steps"):
-        params["min_steps"] = args.min_steps
-    if getattr(args, "seed", None) is not None:
-        params["random_state"] = args.seed
     if getattr(args, "threads", None) is not None:
         params["num_threads"] = args.threads
     params["verbose"] = progress
@@ -330,10 +320,7 @@ def check_model(estimator, args: argparse.Namespace | None = None) -> None:
 
     if args is not None and hasattr(estimator, "threshold"):
         check_threshold_params(args, estimator.threshold)
-    if hasattr(estimator, "_check_params"):
-        estimator._check_params()
-    if hasattr(estimator, "_make_autoencoder"):
-        estimator._make_autoencoder()._check_params()
+    estimator._check_params()  # the autoencoder parameters too, for a detector
     resolve_device(estimator.device)
 
 

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from seqae import persistence
+from seqae._autoencoder_params import NAMES, check_autoencoder_params
 from seqae._params import check_choice, check_float
 from seqae.autoencoder import LSTMAutoencoder
 from seqae.detection.probability import label_confidence, outlier_probability
@@ -19,15 +20,23 @@ ADAPTIVE_THRESHOLDS = ("dynamic",)
 # min_percent 0.05 (Hundman et al. used 0.13, Orion 0.1): chosen with z_min on the detection suite.
 LABEL_PARAMS = {"dynamic": {"min_percent": 0.05}}
 # Every LSTMAutoencoder parameter is also a detector parameter of the same name and meaning.
-AUTOENCODER_PARAMS = tuple(LSTMAutoencoder().get_params(deep=False))
+AUTOENCODER_PARAMS = NAMES
 
 
 class DetectorBase(BaseEstimator):
-    """Shared mechanics; subclasses define ``__init__`` (explicit parameters, as scikit-learn requires),
-    ``fit`` and ``decision_function``."""
+    """Shared mechanics; subclasses define ``__init__`` (explicit parameters, as scikit-learn requires: every
+    autoencoder parameter, seqae._autoencoder_params, and their own), ``fit`` and ``decision_function``."""
+
+    # The autoencoder parameters whose default here is not LSTMAutoencoder's (as __init__ declares them).
+    _autoencoder_defaults: dict = {}
 
     def _make_autoencoder(self) -> LSTMAutoencoder:
+        """The autoencoder this detector trains: every autoencoder parameter passed on unchanged."""
         return LSTMAutoencoder(**{name: getattr(self, name) for name in AUTOENCODER_PARAMS})
+
+    def _check_params(self) -> None:
+        self._check_threshold_params()
+        check_autoencoder_params(self)
 
     def _check_threshold_params(self) -> None:
         check_choice("threshold", self.threshold, THRESHOLDS)

@@ -6,6 +6,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from seqae import persistence
+from seqae._autoencoder_params import documented, set_autoencoder_params
 from seqae._params import check_choice, check_int
 from seqae.detection.base import DetectorBase
 from seqae.detection.neighbors import knn_distance, standardiser
@@ -14,6 +15,7 @@ SCORES = ("neighbors", "reconstruction")
 
 
 @persistence.register
+@documented
 class SequenceAnomalyDetector(DetectorBase):
     """Scores whole sequences: distance of their embedding to the nearest training embeddings, or their mean
     reconstruction error (higher = more abnormal).
@@ -40,6 +42,7 @@ class SequenceAnomalyDetector(DetectorBase):
         learns anything), crops and masked steps, and the multi-scale embedding that ``score="neighbors"``
         measures. Mean ROC-AUC over classes (one class normal, the others anomalous) and the choice of the
         default: ``benchmarks/results/uea_anomaly.md``.
+    <autoencoder parameters>
 
     Attributes
     ----------
@@ -75,39 +78,11 @@ class SequenceAnomalyDetector(DetectorBase):
         self.threshold_params = threshold_params
         self.score = score
         self.n_neighbors = n_neighbors
-        self.hidden_size = hidden_size
-        self.decoder_hidden_size = decoder_hidden_size
-        self.latent_dim = latent_dim
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.variational = variational
-        self.beta = beta
-        self.beta_warmup = beta_warmup
-        self.pooling = pooling
-        self.decoder = decoder
-        self.forecast = forecast
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.clip_norm = clip_norm
-        self.max_batches_per_epoch = max_batches_per_epoch
-        self.min_steps = min_steps
-        self.lr_schedule = lr_schedule
-        self.min_crop = min_crop
-        self.mask_fraction = mask_fraction
-        self.contrastive_weight = contrastive_weight
-        self.embedding = embedding
-        self.random_state = random_state
-        self.device = device
-        self.num_threads = num_threads
-        self.verbose = verbose
+        set_autoencoder_params(self, locals())
 
     def fit(self, X, y=None, *, checkpoint=None):
         """Fit on a collection (ndarray (N, T, F) / (N, T) or list of (T_i, F) / (T_i,)); returns self."""
-        self._check_threshold_params()
+        self._check_params()
         check_choice("score", self.score, SCORES)
         check_int("n_neighbors", self.n_neighbors, 1)
         if self.score == "neighbors" and len(X) <= self.n_neighbors:

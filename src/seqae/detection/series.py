@@ -14,6 +14,7 @@ from seqae._params import check_choice, check_float, check_int
 from seqae.preprocessing.series_validation import MISSING, SeriesInput, check_series
 from seqae.preprocessing.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows, sample_starts,
                                 window_starts)
+from seqae._autoencoder_params import documented, set_autoencoder_params
 from seqae.detection.base import ADAPTIVE_THRESHOLDS, DetectorBase
 from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
 
@@ -31,6 +32,7 @@ def training_rows(n: int, fraction: float = DEFAULT_TRAIN_FRACTION) -> int:
 
 
 @persistence.register
+@documented
 class AnomalyDetector(DetectorBase):
     """LSTM-autoencoder anomaly detector for a time series: a score and a label for every point.
 
@@ -92,6 +94,7 @@ class AnomalyDetector(DetectorBase):
         vs 0.604, UCR 135 0.502 vs 0.011 (early stopping ended the reconstruction-only fit before it learnt
         that series), SKAB 0.885 vs 0.883, NAB 0.472 vs 0.479 (the one group it loses); fit + scoring of the
         52 NAB series 92 s vs 70 s (``benchmarks/results/detection.md``, notes).
+    <autoencoder parameters>
 
     Attributes
     ----------
@@ -119,6 +122,10 @@ class AnomalyDetector(DetectorBase):
     # A file saved before the forecast head existed records no `forecast`: it was fitted without one (today's
     # default, True, would ask it for the head's weights). seqae.persistence fills absent parameters from here.
     _legacy_params = {"forecast": False}
+    # Where the autoencoder's defaults are not LSTMAutoencoder's (the docstring says why); __init__ lists them.
+    _autoencoder_defaults = dict(hidden_size=32, latent_dim=16, forecast=True, epochs=50, batch_size=64, patience=5,
+                                 min_steps=None, lr_schedule="constant", min_crop=1.0, mask_fraction=0.0,
+                                 embedding="latent")
 
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="dynamic", threshold_params=None,
                  event_gap=None, score_aggregation="window_max", forecast_weight=0.0, missing="raise",
@@ -139,35 +146,7 @@ class AnomalyDetector(DetectorBase):
         self.forecast_weight = forecast_weight
         self.missing = missing
         self.max_train_windows = max_train_windows
-        self.hidden_size = hidden_size
-        self.decoder_hidden_size = decoder_hidden_size
-        self.latent_dim = latent_dim
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.variational = variational
-        self.beta = beta
-        self.beta_warmup = beta_warmup
-        self.pooling = pooling
-        self.decoder = decoder
-        self.forecast = forecast
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.clip_norm = clip_norm
-        self.max_batches_per_epoch = max_batches_per_epoch
-        self.min_steps = min_steps
-        self.lr_schedule = lr_schedule
-        self.min_crop = min_crop
-        self.mask_fraction = mask_fraction
-        self.contrastive_weight = contrastive_weight
-        self.embedding = embedding
-        self.random_state = random_state
-        self.device = device
-        self.num_threads = num_threads
-        self.verbose = verbose
+        set_autoencoder_params(self, locals())
 
     def _check_params(self) -> None:
         check_int("window", self.window, 2)
@@ -180,7 +159,7 @@ class AnomalyDetector(DetectorBase):
         check_choice("score_aggregation", self.score_aggregation, AGGREGATIONS)
         check_float("forecast_weight", self.forecast_weight, 0.0, 1.0)
         check_choice("missing", self.missing, MISSING)
-        self._check_threshold_params()
+        super()._check_params()
 
     def _validate(self, X, fitted: bool) -> SeriesInput:
         return check_series(X, n_features=self.n_features_in_ if fitted else None,
