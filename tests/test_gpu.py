@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqae import AnomalyDetector, LSTMAutoencoder
+from seqae import AnomalyDetector, LSTMAutoencoder, SequenceAnomalyDetector, load
 from conftest import BEFORE_16  # the training and read-out of before issue #16
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -45,6 +45,18 @@ def _series(n=1500, seed=0):
     x = np.sin(np.arange(n) / 6) + 0.1 * rng.standard_normal(n)
     x[1100:1106] += 3.0
     return x.astype(np.float32)
+
+
+def test_sequence_detector_neighbors_on_the_gpu_load_on_the_cpu(collection, tmp_path):
+    det = SequenceAnomalyDetector(hidden_size=16, latent_dim=4, epochs=2, min_steps=20, random_state=0,
+                                  device="cuda").fit(collection)
+    assert next(det.autoencoder_.module_.parameters()).device.type == "cuda"
+    scores = det.decision_function(collection[:8])
+    assert np.isfinite(scores).all() and det.reference_embeddings_.shape[0] == len(collection)
+    det.save(tmp_path / "d.seqae")
+    cpu = load(tmp_path / "d.seqae", device="cpu")
+    # the embeddings of the same weights on the CPU kernel, against the training embeddings made on the GPU
+    np.testing.assert_allclose(cpu.decision_function(collection[:8]), scores, rtol=1e-3, atol=1e-3)
 
 
 @pytest.fixture(scope="module")
