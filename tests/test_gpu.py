@@ -51,12 +51,13 @@ def test_sequence_detector_neighbors_on_the_gpu_load_on_the_cpu(collection, tmp_
     det = SequenceAnomalyDetector(hidden_size=16, latent_dim=4, epochs=2, min_steps=20, random_state=0,
                                   device="cuda").fit(collection)
     assert next(det.autoencoder_.module_.parameters()).device.type == "cuda"
-    scores = det.decision_function(collection[:8])
-    assert np.isfinite(scores).all() and det.reference_embeddings_.shape[0] == len(collection)
+    new = [np.cos(x * 3.0) for x in collection[:8]]           # not in the training collection: distances well above 0
+    scores = det.decision_function(new)
+    assert np.isfinite(scores).all() and scores.min() > 0.1 and det.reference_embeddings_.shape[0] == len(collection)
     det.save(tmp_path / "d.seqae")
     cpu = load(tmp_path / "d.seqae", device="cpu")
-    # the embeddings of the same weights on the CPU kernel, against the training embeddings made on the GPU
-    np.testing.assert_allclose(cpu.decision_function(collection[:8]), scores, rtol=1e-3, atol=1e-3)
+    # the same weights on the CPU kernel, measured against the training embeddings made on the GPU
+    np.testing.assert_allclose(cpu.decision_function(new), scores, rtol=1e-2)
 
 
 @pytest.fixture(scope="module")
