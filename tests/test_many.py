@@ -148,6 +148,24 @@ def test_dask_local_cluster_gives_identical_results(table, local):
     pd.testing.assert_frame_equal(remote.failures, local.failures)
 
 
+def test_spark_session_gives_identical_results(table, local):
+    # Not in CI's extras (pyspark is large and needs Java): runs where the user has Spark, skipped elsewhere.
+    pytest.importorskip("fugue", reason='Spark runs through Fugue: pip install "seqae[dask]" for Fugue')
+    pyspark = pytest.importorskip("pyspark", reason="Spark is the user's install: pip install pyspark (needs Java)")
+    import shutil
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java on the PATH")
+    spark = (pyspark.sql.SparkSession.builder.master("local[2]").appName("seqae-test")
+             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    try:
+        remote = detect_many(table, by="sid", time="ts", engine=spark, **TINY)
+    finally:
+        spark.stop()
+    pd.testing.assert_frame_equal(remote.scores, local.scores)
+    pd.testing.assert_frame_equal(remote.events, local.events)
+    pd.testing.assert_frame_equal(remote.failures, local.failures)
+
+
 def test_cli_engine_dask_writes_what_the_local_engine_writes(tmp_path, table):
     pytest.importorskip("fugue", reason='the Dask engine needs the extra: pip install "seqae[dask]"')
     pytest.importorskip("distributed", reason='pip install "seqae[dask]"')
