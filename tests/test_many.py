@@ -166,6 +166,21 @@ def test_spark_session_gives_identical_results(table, local):
     pd.testing.assert_frame_equal(remote.failures, local.failures)
 
 
+def test_ray_gives_identical_results(table, local):
+    # Not in CI's extras (Ray is a large install of its own): runs where the user has it, skipped elsewhere.
+    pytest.importorskip("fugue", reason='Ray runs through Fugue: pip install "seqae[dask]" for Fugue')
+    ray = pytest.importorskip("ray", reason='Ray is the user\'s install: pip install "fugue[ray]"')
+    pytest.importorskip("fugue_ray", reason='pip install "fugue[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = detect_many(table, by="sid", time="ts", engine="ray", **TINY)
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(remote.scores, local.scores)
+    pd.testing.assert_frame_equal(remote.events, local.events)
+    pd.testing.assert_frame_equal(remote.failures, local.failures)
+
+
 def test_cli_engine_dask_writes_what_the_local_engine_writes(tmp_path, table):
     pytest.importorskip("fugue", reason='the Dask engine needs the extra: pip install "seqae[dask]"')
     pytest.importorskip("distributed", reason='pip install "seqae[dask]"')
