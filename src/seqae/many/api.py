@@ -129,7 +129,6 @@ def detect_many(table, *, by: str, time: str | None = None, engine=None, train_f
 
     probe = AnomalyDetector(**params)   # a bad parameter is one error here, not one per series
     probe._check_params()
-    probe._make_autoencoder()._check_params()
     values = check_columns(table, by, time)
     _check_ids(table, by)
     contributions = [f"contribution_{v}" for v in values] if len(values) > 1 else []
