@@ -32,8 +32,8 @@ class SequenceAnomalyDetector(DetectorBase):
         "neighbors": mean Euclidean distance of the sequence's embedding (:meth:`LSTMAutoencoder.transform`,
         standardised with the training embeddings' statistics) to its ``n_neighbors`` nearest training
         embeddings; a training sequence is scored without itself. "reconstruction": the mean squared
-        reconstruction error over its real steps (the score before issue #16's sequence-level row; files saved
-        before ``score`` existed load with it).
+        reconstruction error over its real steps (the only score of earlier versions: files saved before
+        ``score`` existed load with it).
         "neighbors" keeps the training embeddings in the fitted detector and its file: N x 640 float64 values
         with the default embedding, 51 MB for 10,000 training sequences.
     n_neighbors : int, default=1
