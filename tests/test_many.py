@@ -37,6 +37,13 @@ def table() -> pd.DataFrame:
     return pd.concat([fleet(), bad, nan], ignore_index=True)
 
 
+def assert_same_result(remote, local) -> None:
+    """An engine's result equals the pandas loop's: scores, events and failures, values and types."""
+    pd.testing.assert_frame_equal(remote.scores, local.scores)
+    pd.testing.assert_frame_equal(remote.events, local.events)
+    pd.testing.assert_frame_equal(remote.failures, local.failures)
+
+
 @pytest.fixture(scope="module")
 def local(table):
     return detect_many(table, by="sid", time="ts", **TINY)
@@ -143,9 +150,7 @@ def test_dask_local_cluster_gives_identical_results(table, local):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None) as cluster, distributed.Client(cluster) as client:
             remote = detect_many(table, by="sid", time="ts", engine=client, **TINY)
-    pd.testing.assert_frame_equal(remote.scores, local.scores)
-    pd.testing.assert_frame_equal(remote.events, local.events)
-    pd.testing.assert_frame_equal(remote.failures, local.failures)
+    assert_same_result(remote, local)
 
 
 def test_spark_session_gives_identical_results(table, local):
@@ -161,9 +166,7 @@ def test_spark_session_gives_identical_results(table, local):
         remote = detect_many(table, by="sid", time="ts", engine=spark, **TINY)
     finally:
         spark.stop()
-    pd.testing.assert_frame_equal(remote.scores, local.scores)
-    pd.testing.assert_frame_equal(remote.events, local.events)
-    pd.testing.assert_frame_equal(remote.failures, local.failures)
+    assert_same_result(remote, local)
 
 
 def test_ray_gives_identical_results(table, local):
@@ -176,9 +179,7 @@ def test_ray_gives_identical_results(table, local):
         remote = detect_many(table, by="sid", time="ts", engine="ray", **TINY)
     finally:
         ray.shutdown()
-    pd.testing.assert_frame_equal(remote.scores, local.scores)
-    pd.testing.assert_frame_equal(remote.events, local.events)
-    pd.testing.assert_frame_equal(remote.failures, local.failures)
+    assert_same_result(remote, local)
 
 
 def test_cli_engine_dask_writes_what_the_local_engine_writes(tmp_path, table):

@@ -5,8 +5,8 @@ autoencoder they train). Each estimator still lists them in its ``__init__`` sig
 reads the parameters from there; ``tests/test_autoencoder_params.py`` holds every signature, docstring and the
 CLI to this table, so a parameter added here and not there (or there and not here) fails a test.
 
-Adding a parameter: one :class:`Param` below, the keyword in the three ``__init__`` signatures (with the
-detector's default in its ``_autoencoder_defaults`` when it differs), and its use in ``LSTMAutoencoder``.
+Adding a parameter: one :class:`Param` below, the keyword in the three ``__init__`` signatures (a detector may
+give it another default there), and its use in ``LSTMAutoencoder``.
 """
 from __future__ import annotations
 

@@ -27,9 +27,6 @@ class DetectorBase(BaseEstimator):
     """Shared mechanics; subclasses define ``__init__`` (explicit parameters, as scikit-learn requires: every
     autoencoder parameter, seqae._autoencoder_params, and their own), ``fit`` and ``decision_function``."""
 
-    # The autoencoder parameters whose default here is not LSTMAutoencoder's (as __init__ declares them).
-    _autoencoder_defaults: dict = {}
-
     def _make_autoencoder(self) -> LSTMAutoencoder:
         """The autoencoder this detector trains: every autoencoder parameter passed on unchanged."""
         return LSTMAutoencoder(**{name: getattr(self, name) for name in AUTOENCODER_PARAMS})

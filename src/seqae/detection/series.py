@@ -11,10 +11,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from seqae import persistence
 from seqae._params import check_choice, check_float, check_int
-from seqae.preprocessing.series_validation import MISSING, SeriesInput, check_series
-from seqae.preprocessing.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows, sample_starts,
-                                window_starts)
 from seqae._autoencoder_params import documented, set_autoencoder_params
+from seqae.preprocessing.series_validation import MISSING, SeriesInput, check_series
+from seqae.preprocessing.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows,
+                                         sample_starts, window_starts)
 from seqae.detection.base import ADAPTIVE_THRESHOLDS, DetectorBase
 from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
 
@@ -122,10 +122,6 @@ class AnomalyDetector(DetectorBase):
     # A file saved before the forecast head existed records no `forecast`: it was fitted without one (today's
     # default, True, would ask it for the head's weights). seqae.persistence fills absent parameters from here.
     _legacy_params = {"forecast": False}
-    # Where the autoencoder's defaults are not LSTMAutoencoder's (the docstring says why); __init__ lists them.
-    _autoencoder_defaults = dict(hidden_size=32, latent_dim=16, forecast=True, epochs=50, batch_size=64, patience=5,
-                                 min_steps=None, lr_schedule="constant", min_crop=1.0, mask_fraction=0.0,
-                                 embedding="latent")
 
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="dynamic", threshold_params=None,
                  event_gap=None, score_aggregation="window_max", forecast_weight=0.0, missing="raise",
