@@ -257,15 +257,18 @@ def test_score_aggregation_and_threshold_rule_reach_the_model(tmp_path, series_c
 
     model = tmp_path / "m.seqae"
     code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--score-aggregation", "mean", "--threshold", "sigma",
-                        "--threshold-param", "k=0.5", "-q"], capsys)
+                        "--threshold-param", "k=0.5", "--point-weight", "0.2", "-q"], capsys)
     assert code == 0, err
     det = seqae.load(model)
     assert det.score_aggregation == "mean" and det.threshold == "sigma" and det.threshold_params == {"k": 0.5}
+    assert det.point_weight == 0.2
     scores = det.decision_scores_
     assert det.threshold_ == pytest.approx(scores.mean() + 0.5 * scores.std())
     default = tmp_path / "d.seqae"
     assert run(["fit", series_csv, "-o", default, *FAST, "-q"], capsys)[0] == 0
     assert not np.allclose(seqae.load(default).decision_scores_, scores)  # window_max scores differ from mean
+    code, _, err = run(["fit", series_csv, "-o", default, *FAST, "--point-weight", "1.5", "-q"], capsys)
+    assert code == 2 and "--point-weight" in err and "[0, 1]" in err
 
 
 def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, monkeypatch):

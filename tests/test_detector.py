@@ -73,6 +73,33 @@ def test_point_accumulator_window_level():
     assert len(np.unique(result)) == 4  # the plateau of the worst window is ordered by the points' own errors
 
 
+def test_point_accumulator_point_weight_mixes_window_and_step_errors():
+    errors = np.array([[[1.0], [2.0], [3.0]], [[5.0], [6.0], [7.0]]])  # window means 2 and 6
+    step_mean = np.array([1.0, 3.5, 4.5, 7.0])
+    acc = PointAccumulator(4, 1, "window_max", point_weight=0.25)
+    acc.add(np.array([0, 1]), errors)
+    np.testing.assert_allclose(acc.result()[:, 0], 0.75 * np.array([2.0, 6.0, 6.0, 6.0]) + 0.25 * step_mean)
+    acc = PointAccumulator(4, 1, "window_max", point_weight=1.0)   # all the way: the "mean" aggregation
+    acc.add(np.array([0, 1]), errors)
+    ref = PointAccumulator(4, 1, "mean")
+    ref.add(np.array([0, 1]), errors)
+    np.testing.assert_allclose(acc.result(), ref.result())
+
+
+def test_point_weight_narrows_a_short_anomaly_to_its_points():
+    x = _series(400, seed=4)
+    x[250:253] += 5.0                                       # a 3-point spike
+    det = AnomalyDetector(**TINY).fit(_series())
+    plateau = det.decision_function(x)
+    sharp = det.set_params(point_weight=0.5).decision_function(x)
+    assert 250 <= int(np.argmax(sharp)) <= 252
+    # Away from the spike but inside windows that cover it: the spike's own points now stand further out.
+    near = np.r_[230:245, 258:270]
+    assert (sharp[250:253].min() / sharp[near].max()) > (plateau[250:253].min() / plateau[near].max())
+    with pytest.raises(ValueError, match="point_weight"):
+        AnomalyDetector(**TINY, point_weight=1.5).fit(_series())
+
+
 def test_sample_starts_bounded_and_spread():
     starts = np.arange(1000)
     s = sample_starts(starts, 10)

@@ -103,6 +103,17 @@ contamination = _number_in(0, 0.5)
 fraction = _number_in(0, 1)
 
 
+def weight(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -248,6 +259,9 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     grp.add_argument("--score-aggregation", choices=AGGREGATIONS, metavar="HOW",
                      help="how the errors of the windows covering a point make its score: "
                           f"{', '.join(AGGREGATIONS)} (default: {defaults['score_aggregation']})")
+    grp.add_argument("--point-weight", type=weight, metavar="W",
+                     help="with a window_ aggregation, the share of each point's own error in its score, so that a "
+                          f"short anomaly stands out from its window (default: {defaults['point_weight']})")
     grp.add_argument("--contamination", type=contamination, metavar="F",
                      help="expected share of anomalies in the training part; sets the threshold with "
                           f"--threshold quantile (default: {defaults['contamination']})")
@@ -269,7 +283,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
-                     "missing")
+                     "point_weight", "missing")
 
 
 def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:

@@ -125,7 +125,7 @@ class AnomalyStream:
         self._origin = 0                              # position of the first streamed point (len(history))
         self._tail = np.zeros((0, n_features), np.float32)     # the last window points
         # Per point not yet final, the errors of the windows covering it so far, summed as the batch sums them.
-        self._acc = PointAccumulator(0, n_features, detector.score_aggregation)
+        self._acc = PointAccumulator(0, n_features, detector.score_aggregation, detector.point_weight)
         self._facc = ForecastAccumulator(0, n_features) if detector._uses_forecast_error() else None
         self._settled = 0                             # points whose score is final
         self._recent = np.asarray(detector.decision_scores_[-label_window:], np.float64)

@@ -105,10 +105,11 @@ class PointAccumulator(_Rolling):
     TIE_BREAK = 1e-3
     _FIELDS = ("total", "step_total", "count")
 
-    def __init__(self, n: int, n_features: int, how: str = "mean"):
+    def __init__(self, n: int, n_features: int, how: str = "mean", point_weight: float = 0.0):
         if how not in AGGREGATIONS:
             raise ValueError(f"how must be one of {AGGREGATIONS}, got {how!r}")
         self.how = how
+        self.point_weight = float(point_weight)   # "window_" only: share of the per-step mean in the result
         self._window_level = how.startswith("window_")
         self._reduce = how.removeprefix("window_")  # "mean" or "max" over the covering windows
         fill = 0.0 if self._reduce == "mean" else -np.inf
@@ -155,7 +156,8 @@ class PointAccumulator(_Rolling):
         count = np.maximum(self.count, 1)[:, None]
         out = self.total / count if self._reduce == "mean" else self.total
         if self.step_total is not None:
-            out = out + self.TIE_BREAK * (self.step_total / count)
+            w = self.point_weight
+            out = (1.0 - w) * out + max(w, self.TIE_BREAK) * (self.step_total / count)
         return out
 
 
