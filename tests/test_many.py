@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 import warnings
@@ -287,3 +288,19 @@ def test_score_many_writes_its_output_too(tmp_path, table):
     written = score_many(table, tmp_path / "det.seqae", by="sid", time="ts", output=tmp_path / "out")
     assert_same_result(read_output(written.path), score_many(table, tmp_path / "det.seqae", by="sid", time="ts"))
 
+
+def test_cli_detect_many_output_dir(tmp_path, table, loop_output, capsys):
+    src = tmp_path / "fleet.parquet"
+    table.to_parquet(src)
+    args = ["detect-many", src, "--by", "sid", "--time-column", "ts", "--window", "16", "--hidden-size", "8",
+            "--latent-dim", "4", "--epochs", "2", "--max-train-windows", "200", "--patience", "none"]
+    assert main([str(a) for a in args + ["--output-dir", tmp_path / "out"]]) == 0
+    printed = capsys.readouterr().out
+    assert "2 of 6 series failed" in printed and "--window" in printed and "failures.parquet" in printed
+    assert_same_result(read_output(tmp_path / "out"), read_output(loop_output.path))
+    for extra, message in ((["--output-dir", tmp_path / "out", "--events", tmp_path / "e.csv"], "--events is for -o"),
+                           (["--output-dir", src], "--output-dir .* is a file"),
+                           (["--output-dir", tmp_path], "--output-dir .* not a seqae output"),
+                           (["--output-dir", tmp_path / "out", "-o", tmp_path / "s.csv"], "not allowed with")):
+        assert main([str(a) for a in args + extra]) == 2
+        assert re.search(message, capsys.readouterr().err)
