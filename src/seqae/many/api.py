@@ -118,8 +118,9 @@ def detect_many(table, *, by: str, time: str | None = None, engine=None, train_f
         datasets with the columns of ``ManyResult.scores`` and ``.events``), ``failures.parquet`` and
         ``manifest.json``. The engine's workers (or the pandas loop, series by series) write the rows; each
         worker makes its series' events too, so no per-row result comes back to this process. Written into a
-        temporary directory beside it and renamed at the end: a run that fails or is killed leaves no half
-        output, and a previous output there is replaced only on success. It must be a filesystem path every
+        temporary directory beside it and renamed at the end: a run that fails leaves nothing, a killed one
+        only its ``.NAME.tmp-*`` directory beside it, never a half output under the name; a previous output
+        there is replaced only on success. It must be a filesystem path every
         worker can write to, new, empty, or a previous output. :func:`read_output` reads it back.
     **params
         :class:`~seqae.AnomalyDetector` parameters for every series; ``num_threads`` defaults to 1 here.
