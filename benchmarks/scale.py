@@ -21,6 +21,7 @@ Run from the repository root, with the Dask extra installed (pip install "seqae[
 
     python benchmarks/scale.py --series 1000          # the issue's size
     python benchmarks/scale.py --series 40 --modes pandas,dask1,dask2,ddp
+    python benchmarks/scale.py --series 40 --modes pandas,dask2 --output-dir /tmp/scale   # written by the workers
 """
 from __future__ import annotations
 
@@ -82,13 +83,17 @@ def _warm() -> float:
     return _peak_mb()
 
 
-def run_many(table: pd.DataFrame, mode: str):
-    from seqae.many import detect_many
+def run_many(table: pd.DataFrame, mode: str, output: Path | None = None):
+    """One mode's run; with ``output``, the results are written there from where they are made (``output=``)
+    and read back after the clock, for the comparison."""
+    from seqae.many import detect_many, read_output
 
+    where = {} if output is None else {"output": output / mode}
     if mode == "pandas":
         start, cpu = time.perf_counter(), _cpu_s()
-        result = detect_many(table, by="series", time="ts")
-        return result, time.perf_counter() - start, [_peak_mb()], 0.0, _cpu_s() - cpu
+        result = detect_many(table, by="series", time="ts", **where)
+        seconds, cpu = time.perf_counter() - start, _cpu_s() - cpu
+        return (result if output is None else read_output(output / mode)), seconds, [_peak_mb()], 0.0, cpu
     from distributed import Client, LocalCluster
 
     workers = int(mode.removeprefix("dask"))
@@ -104,11 +109,11 @@ def run_many(table: pd.DataFrame, mode: str):
             setup = time.perf_counter() - started
             before = sum(client.run(_cpu_s).values()) + _cpu_s()
             start = time.perf_counter()
-            result = detect_many(table, by="series", time="ts", engine=client)
+            result = detect_many(table, by="series", time="ts", engine=client, **where)
             seconds = time.perf_counter() - start
             cpu = sum(client.run(_cpu_s).values()) + _cpu_s() - before     # workers and this driver
             peaks = sorted(client.run(_peak_mb).values())
-    return result, seconds, peaks, setup, cpu
+    return (result if output is None else read_output(output / mode)), seconds, peaks, setup, cpu
 
 
 def ddp_worker(args) -> None:
@@ -163,18 +168,22 @@ def main() -> None:
     p.add_argument("--ddp-epochs", type=int, default=3)
     p.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", default=str(RESULTS / "scale.json"))
+    p.add_argument("--output-dir", type=Path, help="write each mode's results into DIR/<mode> from the workers "
+                   "(detect_many(output=)) instead of gathering them in this process; read back after the clock")
     args = p.parse_args()
     if args.ddp_worker:
         ddp_worker(args)
         return
     modes = args.modes.split(",")
+    if args.output_dir is not None:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
     report = {"command": "python " + " ".join(sys.argv), "series": args.series, "length": args.length, "runs": {},
               "load_average_before": os.getloadavg()}
     table = synthetic_table(args.series, args.length)
     report["table_mb"] = round(table.memory_usage(deep=True).sum() / 2**20, 1)
     reference = None
     for mode in [m for m in modes if m != "ddp"]:
-        result, seconds, peaks, setup, cpu = run_many(table, mode)
+        result, seconds, peaks, setup, cpu = run_many(table, mode, args.output_dir)
         same = None
         if reference is None:
             reference = result

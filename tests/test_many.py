@@ -1,6 +1,8 @@
 """Many series in one call (seqae.many, ``seqae detect-many``): per-series results, failures, reruns, engines."""
 from __future__ import annotations
 
+import contextlib
+import re
 import subprocess
 import sys
 import warnings
@@ -11,7 +13,7 @@ import pytest
 
 from seqae import AnomalyDetector, LSTMAutoencoder
 from seqae.cli import main
-from seqae.many import detect_many, embed_many, score_many
+from seqae.many import ManyOutput, detect_many, embed_many, read_output, score_many
 from seqae.many._engine import series_seed
 
 TINY = dict(window=16, hidden_size=8, latent_dim=4, epochs=2, max_train_windows=200, patience=None)
@@ -142,14 +144,21 @@ def test_cli_detect_many_end_to_end(tmp_path, table, local, capsys):
     assert "--workers is for --engine dask" in capsys.readouterr().err
 
 
-def test_dask_local_cluster_gives_identical_results(table, local):
+@contextlib.contextmanager
+def dask_client():
+    """A Client of a LocalCluster of 2 worker processes, one thread each (skips without the Dask extra)."""
     pytest.importorskip("fugue", reason='the Dask engine needs the extra: pip install "seqae[dask]"')
     distributed = pytest.importorskip("distributed", reason='pip install "seqae[dask]"')
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)   # Dask's own deprecations inside fugue_dask
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-            remote = detect_many(table, by="sid", time="ts", engine=client, **TINY)
+            yield client
+
+
+def test_dask_local_cluster_gives_identical_results(table, local):
+    with dask_client() as client:
+        remote = detect_many(table, by="sid", time="ts", engine=client, **TINY)
     assert_same_result(remote, local)
 
 
@@ -194,3 +203,104 @@ def test_cli_engine_dask_writes_what_the_local_engine_writes(tmp_path, table):
         warnings.simplefilter("ignore", FutureWarning)
         assert main([str(a) for a in args + ["-o", tmp_path / "dask.csv", "--engine", "dask", "--workers", "2"]]) == 0
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
+
+
+# output=: the results written from where they are made, nothing per row gathered in the caller.
+
+def leftovers(folder) -> list:
+    """Temporary or set-aside directories of an output= run left beside its target."""
+    return [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+@pytest.fixture(scope="module")
+def loop_output(table, tmp_path_factory):
+    return detect_many(table, by="sid", time="ts", output=tmp_path_factory.mktemp("loop") / "out", **TINY)
+
+
+def test_output_from_the_loop_reads_back_as_the_in_memory_result(loop_output, local):
+    assert isinstance(loop_output, ManyOutput)
+    assert (loop_output.n_series, loop_output.n_rows, loop_output.n_events) == (6, 4 * 240, len(local.events))
+    assert sorted(p.name for p in loop_output.path.iterdir()) == ["events", "failures.parquet", "manifest.json",
+                                                                   "scores"]
+    assert_same_result(read_output(loop_output.path), local)
+    pd.testing.assert_frame_equal(loop_output.failures, local.failures)
+    assert loop_output.n_failed == 2 and not leftovers(loop_output.path.parent)
+    on_disk = pd.read_parquet(loop_output.path / "failures.parquet")       # failed series carry their error
+    assert "fewer than the window" in on_disk.set_index("sid").loc["short", "error"]
+
+
+def test_dask_workers_write_what_the_loop_writes(table, local, loop_output, tmp_path):
+    with dask_client() as client:
+        remote = detect_many(table, by="sid", time="ts", engine=client, output=tmp_path / "out", **TINY)
+    assert (remote.n_series, remote.n_rows, remote.n_events) == (6, 4 * 240, len(local.events))
+    pd.testing.assert_frame_equal(remote.failures, loop_output.failures)
+    for name, keys in (("scores", ["sid", "ts"]), ("events", ["sid", "start"])):
+        # Read with plain pandas, as a user would: the same rows and values series by series (the engines
+        # record different pandas dtypes, Arrow-backed or not, so values are compared, not dtypes).
+        mine, theirs = (pd.read_parquet(p / name).sort_values(keys).reset_index(drop=True)
+                        for p in (remote.path, loop_output.path))
+        pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
+    assert_same_result(read_output(remote.path), local)
+    assert not leftovers(tmp_path)
+
+
+def test_an_output_is_replaced_only_by_a_run_that_succeeds(monkeypatch, tmp_path):
+    from seqae.many import _output
+
+    table, target = fleet(2), tmp_path / "out"
+    detect_many(table, by="sid", time="ts", output=target, **TINY)
+    (target / "marker").write_text("the previous output")
+    with pytest.raises(ValueError, match="window"):                      # bad parameters: before any series
+        detect_many(table, by="sid", time="ts", output=target, **{**TINY, "window": 1})
+    # A run killed after its first series was written (in the loop: the second series' scores part).
+    monkeypatch.setattr(_output, "scores_part", _fails_after_one(_output.scores_part))
+    with pytest.raises(KeyboardInterrupt):
+        detect_many(table, by="sid", time="ts", output=target, **TINY)
+    monkeypatch.undo()
+    assert (target / "marker").read_text() == "the previous output" and not leftovers(tmp_path)
+    done = detect_many(table, by="sid", time="ts", output=target, **TINY)
+    assert not (target / "marker").exists() and done.n_rows == 2 * 240 and not leftovers(tmp_path)
+
+
+def _fails_after_one(fn):
+    calls = []
+
+    def wrapped(frame, spec):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt("killed")
+        return fn(frame, spec)
+    return wrapped
+
+
+def test_output_refuses_what_it_should_not_replace(tmp_path):
+    (tmp_path / "mine.txt").write_text("not seqae's")
+    for target, message in ((tmp_path, "not a seqae output"), (tmp_path / "mine.txt", "is a file"),
+                            (tmp_path / "no" / "out", "does not exist"), ("s3://bucket/out", "a URL")):
+        with pytest.raises(Exception, match=message):
+            detect_many(fleet(2), by="sid", time="ts", output=target, **TINY)
+    assert (tmp_path / "mine.txt").read_text() == "not seqae's"
+
+
+def test_score_many_writes_its_output_too(tmp_path, table):
+    det = AnomalyDetector(**TINY, random_state=0).fit(table[table["sid"] == "m0"].sort_values("ts")[["value"]])
+    det.save(tmp_path / "det.seqae")
+    written = score_many(table, tmp_path / "det.seqae", by="sid", time="ts", output=tmp_path / "out")
+    assert_same_result(read_output(written.path), score_many(table, tmp_path / "det.seqae", by="sid", time="ts"))
+
+
+def test_cli_detect_many_output_dir(tmp_path, table, loop_output, capsys):
+    src = tmp_path / "fleet.parquet"
+    table.to_parquet(src)
+    args = ["detect-many", src, "--by", "sid", "--time-column", "ts", "--window", "16", "--hidden-size", "8",
+            "--latent-dim", "4", "--epochs", "2", "--max-train-windows", "200", "--patience", "none"]
+    assert main([str(a) for a in args + ["--output-dir", tmp_path / "out"]]) == 0
+    printed = capsys.readouterr().out
+    assert "2 of 6 series failed" in printed and "--window" in printed and "failures.parquet" in printed
+    assert_same_result(read_output(tmp_path / "out"), read_output(loop_output.path))
+    for extra, message in ((["--output-dir", tmp_path / "out", "--events", tmp_path / "e.csv"], "--events is for -o"),
+                           (["--output-dir", src], "--output-dir .* is a file"),
+                           (["--output-dir", tmp_path], "--output-dir .* not a seqae output"),
+                           (["--output-dir", tmp_path / "out", "-o", tmp_path / "s.csv"], "not allowed with")):
+        assert main([str(a) for a in args + extra]) == 2
+        assert re.search(message, capsys.readouterr().err)

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -26,11 +27,18 @@ rerun, or another engine, gives the same output. The output has every row of eve
 failed (too short for the window, all missing, ...) has one row holding its error instead, and the count is
 printed. Each series is trained on one torch thread unless --threads says otherwise.
 
+--output-dir DIR instead of -o: the results are written where they are made (by the Dask workers, or series by
+series here), never gathered in this process: DIR/scores/ and DIR/events/ (Parquet datasets, one or more files
+each; read them with pandas.read_parquet or any Parquet reader), DIR/failures.parquet (one row per failed series
+with its error) and DIR/manifest.json. DIR is written beside, then renamed into place: a failed or interrupted
+run leaves a previous DIR as it was. For tables whose results do not fit in one process's memory.
+
 examples:
   seqae detect-many fleet.parquet --by machine --time-column ts -o scores.parquet --events events.csv
   seqae detect-many fleet.parquet --by machine --time-column ts --engine dask --workers 2 -o scores.parquet
   seqae detect-many fleet.parquet --by machine --time-column ts --engine dask --scheduler tcp://head:8786 \\
       -o scores.parquet            # an existing Dask cluster (seqae installed on its workers)
+  seqae detect-many fleet.parquet --by machine --time-column ts --engine dask --output-dir results/
 """
 
 
@@ -41,7 +49,11 @@ def add_parser(sub) -> None:
     p.add_argument("input", metavar="INPUT",
                    help="the long table: a CSV (.csv, or compressed: .csv.gz, .bz2, .zip, .xz) or Parquet "
                         "(.parquet, .pq) file")
-    p.add_argument("-o", "--output", metavar="FILE", required=True, help="scores file to write (.csv or .parquet)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", metavar="FILE", help="scores file to write (.csv or .parquet)")
+    where.add_argument("--output-dir", metavar="DIR", help="write scores/, events/ and failures.parquet into DIR "
+                       "from where they are made, without gathering them here (new, empty, or a previous "
+                       "--output-dir, which is replaced on success)")
     grp = p.add_argument_group("input")
     grp.add_argument("--by", metavar="C", required=True, help="the column of series ids")
     grp.add_argument("--time-column", metavar="C", help="the column that orders each series' rows (dates, or "
@@ -73,6 +85,20 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CLIError(f"{flag} is for --engine dask; add --engine dask or leave {flag} out")
     if args.workers is not None and args.scheduler is not None:
         raise CLIError("--workers starts a local cluster, --scheduler uses a running one: give one of them")
+    if args.output_dir is not None:
+        if args.events:
+            raise CLIError("--events is for -o; --output-dir writes the events into DIR/events/: leave --events out")
+        from seqae.exceptions import InputError
+        from seqae.many._output import check_output
+
+        try:
+            target = check_output(args.output_dir)
+        except InputError as exc:
+            raise CLIError(str(exc).replace("output=", "--output-dir ")) from None
+        if target in Path(args.input).absolute().parents:
+            raise CLIError(f"--output-dir {args.output_dir!r} holds the input {args.input}, and is replaced on "
+                           "success; write to another directory")
+        return
     _common.table_kind(args.output, "output")
     _common.check_writable(args.output, "output")
     _common.check_not_input(args.output, args.input)
@@ -162,7 +188,10 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         engine = _engine(args, stack)
         result = detect_many(table, by=args.by, time=args.time_column, engine=engine,
-                             train_fraction=args.train_fraction, random_state=seed, **params)
+                             train_fraction=args.train_fraction, random_state=seed, output=args.output_dir,
+                             **params)
+    if args.output_dir is not None:
+        return _report_dir(out, result, args)
     frame = pd.concat([result.scores.assign(error=None), result.failures], ignore_index=True) \
         if result.n_failed else result.scores.assign(error=None)
     frame = frame.astype({"label": "Int64", "event": "Int64"})   # the failed series' rows have none
@@ -173,11 +202,26 @@ def run(args: argparse.Namespace) -> int:
     n_flagged = int(result.scores["label"].sum())
     out.info(f"wrote {len(result.scores)} rows of {n_series - result.n_failed} series to {args.output}: "
              f"{n_flagged} flagged, {len(result.events)} events")
-    if result.n_failed:
-        out.info(f"{result.n_failed} of {n_series} series failed (rows with 'error' in {args.output}); the first:")
-        for sid, error in result.failures.head(3).itertuples(index=False):
-            out.info(f"  {sid}: {_flag_words(error)}")
+    _report_failures(out, result, n_series, f"rows with 'error' in {args.output}")
     if args.events:
         write_table(result.events, args.events)
         out.info(f"wrote {len(result.events)} events to {args.events}")
+    return 0
+
+
+def _report_failures(out, result, n_series: int, where: str) -> None:
+    if result.n_failed:
+        out.info(f"{result.n_failed} of {n_series} series failed ({where}); the first:")
+        for sid, error in result.failures.head(3).itertuples(index=False):
+            out.info(f"  {sid}: {_flag_words(error)}")
+
+
+def _report_dir(out, result, args: argparse.Namespace) -> int:
+    """--output-dir: the counts (the rows are on disk, written by whoever made them)."""
+    if result.n_failed == result.n_series:
+        raise CLIError(f"all {result.n_series} series failed (written to {args.output_dir}); the first: "
+                       f"{_flag_words(result.failures['error'].iloc[0])}")
+    out.info(f"wrote {result.n_rows} rows of {result.n_series - result.n_failed} series and {result.n_events} "
+             f"events to {args.output_dir} (scores/, events/, failures.parquet)")
+    _report_failures(out, result, result.n_series, f"listed in {Path(args.output_dir) / 'failures.parquet'}")
     return 0

@@ -5,9 +5,12 @@
 - :func:`score_many`: one saved detector over many series;
 - :func:`embed_many`: one saved :class:`~seqae.LSTMAutoencoder` over many sequences.
 
-Each returns a :class:`ManyResult` (``scores``, ``events``, ``failures``, ``n_failed``).
+Each returns a :class:`ManyResult` (``scores``, ``events``, ``failures``, ``n_failed``). With ``output=`` (detect
+and score), the workers write the results into a directory instead and a :class:`ManyOutput` (paths and counts)
+comes back; :func:`read_output` reads such a directory.
 """
+from seqae.many._output import ManyOutput, read_output
 from seqae.many._result import ManyResult
 from seqae.many.api import detect_many, embed_many, score_many
 
-__all__ = ["ManyResult", "detect_many", "embed_many", "score_many"]
+__all__ = ["ManyOutput", "ManyResult", "detect_many", "embed_many", "read_output", "score_many"]

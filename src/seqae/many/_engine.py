@@ -64,22 +64,30 @@ def order_rows(group: pd.DataFrame, time: str | None) -> pd.DataFrame:
     return group.sort_values(keys, kind="stable").reset_index(drop=True) if keys else group.reset_index(drop=True)
 
 
+def check_engine(table, engine):
+    """Fugue's API for ``engine`` (None for the pandas loop, after checking that ``table`` is pandas)."""
+    if engine is None:
+        if not isinstance(table, pd.DataFrame):
+            raise InputError(f"engine=None runs on a pandas DataFrame, got {type(table).__name__}; pass the engine "
+                             "that made it (engine='dask', a Spark session, ...)")
+        return None
+    try:
+        import fugue.api as fa
+    except ImportError:
+        raise InputError(f"engine={engine!r} runs through Fugue, which is not installed: {ENGINE_HINT}") from None
+    return fa
+
+
 def run_per_series(table, fn: Callable[..., pd.DataFrame], spec: dict, by: str, schema: str, engine) -> pd.DataFrame:
     """``fn(group, spec)`` on each series (the rows of one value of ``by``), results concatenated (pandas).
 
     ``engine`` None: a group-by loop here. Otherwise Fugue's transform, partitioned by ``by``, on ``engine``
     ("dask", a Dask ``Client``, a Spark session, "ray", ...); ``schema`` is the output's Fugue schema.
     """
-    if engine is None:
-        if not isinstance(table, pd.DataFrame):
-            raise InputError(f"engine=None runs on a pandas DataFrame, got {type(table).__name__}; pass the engine "
-                             "that made it (engine='dask', a Spark session, ...)")
+    fa = check_engine(table, engine)
+    if fa is None:
         parts = [fn(group, spec) for _, group in table.groupby(by, sort=True, dropna=False)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    try:
-        import fugue.api as fa
-    except ImportError:
-        raise InputError(f"engine={engine!r} runs through Fugue, which is not installed: {ENGINE_HINT}") from None
     with warnings.catch_warnings():
         # Dask and Fugue warn about their own internals (deprecations inside fugue_dask): nothing a user can act on.
         warnings.simplefilter("ignore", FutureWarning)

@@ -51,10 +51,37 @@ def _scored(group: pd.DataFrame, detector, detected: pd.DataFrame, spec: dict) -
     return out
 
 
+def series_events(series: pd.DataFrame, by: str, time: str | None, contributions: list[str]) -> pd.DataFrame:
+    """One series' events (its id, then :data:`~seqae.events.EVENT_COLUMNS`), rebuilt from its scored rows'
+    event numbers with the function the detector uses: the same whether the driver or a worker calls it."""
+    from seqae.events import EVENT_COLUMNS, events_frame
+
+    event = series[EVENT].to_numpy()
+    numbers = np.unique(event[event > 0])
+    runs = np.array([[np.flatnonzero(event == k)[0], np.flatnonzero(event == k)[-1]] for k in numbers],
+                    dtype=np.int64).reshape(-1, 2)
+    names = [c.removeprefix("contribution_") for c in contributions]
+    frame = events_frame(runs, series["score"].to_numpy(np.float64), float(series[THRESHOLD].iloc[0]),
+                         index=pd.Index(series[time]) if time else None,
+                         contributions=series[contributions].to_numpy(np.float64) if contributions else None,
+                         channels=names or None)
+    frame.insert(0, by, series[by].iloc[0])
+    return frame[[by] + list(EVENT_COLUMNS)]
+
+
 def _failed_scores(group: pd.DataFrame, exc: BaseException, spec: dict) -> pd.DataFrame:
     extra = {"score": np.nan, "label": 0, EVENT: 0, THRESHOLD: np.nan}
     extra.update({name: np.nan for name in spec["contributions"]})
     return _failed(group, exc, spec, extra)
+
+
+def _with_events(out: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    # With output=, the worker makes the series' events too, so that they need no pass on the driver.
+    if not spec.get("with_events"):
+        return out
+    from seqae.many._output import with_events
+
+    return with_events(out, spec)
 
 
 def detect_series(group: pd.DataFrame, spec: dict) -> pd.DataFrame:
@@ -73,9 +100,10 @@ def detect_series(group: pd.DataFrame, spec: dict) -> pd.DataFrame:
                              f"{n_train} rows, fewer than the window ({detector.window}); use a larger "
                              "train_fraction, a smaller window or a longer series")
         detector.fit(values.iloc[:n_train])
-        return _scored(group, detector, detector.detect(values), spec)
+        out = _scored(group, detector, detector.detect(values), spec)
     except Exception as exc:  # noqa: BLE001 - any failure of one series is reported in its row, the job goes on
-        return _failed_scores(group, exc, spec)
+        out = _failed_scores(group, exc, spec)
+    return _with_events(out, spec)
 
 
 @functools.lru_cache(maxsize=4)
@@ -97,9 +125,10 @@ def score_series(group: pd.DataFrame, spec: dict) -> pd.DataFrame:
     group = order_rows(group, spec["time"])
     try:
         detector = _model(spec)
-        return _scored(group, detector, detector.detect(group[spec["values"]].reset_index(drop=True)), spec)
+        out = _scored(group, detector, detector.detect(group[spec["values"]].reset_index(drop=True)), spec)
     except Exception as exc:  # noqa: BLE001 - reported in the series' row
-        return _failed_scores(group, exc, spec)
+        out = _failed_scores(group, exc, spec)
+    return _with_events(out, spec)
 
 
 def embed_series(group: pd.DataFrame, spec: dict) -> pd.DataFrame:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from seqae.events import EVENT_COLUMNS, events_frame
+from seqae.events import EVENT_COLUMNS
 from seqae.exceptions import InputError
-from seqae.many import _tasks
-from seqae.many._engine import ERROR, ROW, check_columns, prepare, run_per_series
+from seqae.many import _output, _tasks
+from seqae.many._engine import ERROR, ROW, check_columns, check_engine, prepare, run_per_series
+from seqae.many._output import ManyOutput
 from seqae.many._result import ManyResult
 
 
@@ -43,25 +45,36 @@ def _finish(out: pd.DataFrame, table, by: str, time: str | None, contributions: 
 
 
 def _events(rows: pd.DataFrame, by: str, time: str | None, contributions: list[str]) -> pd.DataFrame:
-    """One row per event, rebuilt from the points' event numbers with the same function the detector uses."""
+    """One row per event of every series, rebuilt from the points' event numbers (as the workers do with
+    ``output=``)."""
     columns = [by] + list(EVENT_COLUMNS)
     if _tasks.EVENT not in rows.columns or not (rows[_tasks.EVENT] > 0).any():
         return pd.DataFrame(columns=columns)
-    frames = []
-    for sid, series in rows.groupby(by, sort=True):
-        event = series[_tasks.EVENT].to_numpy()
-        if not (event > 0).any():
-            continue
-        numbers = np.unique(event[event > 0])
-        runs = np.array([[np.flatnonzero(event == k)[0], np.flatnonzero(event == k)[-1]] for k in numbers])
-        names = [c.removeprefix("contribution_") for c in contributions]
-        frame = events_frame(runs, series["score"].to_numpy(np.float64), float(series[_tasks.THRESHOLD].iloc[0]),
-                             index=pd.Index(series[time]) if time else None,
-                             contributions=series[contributions].to_numpy(np.float64) if contributions else None,
-                             channels=names or None)
-        frame.insert(0, by, sid)
-        frames.append(frame)
+    frames = [_tasks.series_events(series, by, time, contributions)
+              for _, series in rows.groupby(by, sort=True) if (series[_tasks.EVENT] > 0).any()]
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+def _run(table, prepared, fn, spec: dict, schema: str, engine, output, contributions: list[str]):
+    """The per-series run, its rows collected here (``output`` None) or written from the workers into
+    ``output`` (a :class:`~seqae.many.ManyOutput` back)."""
+    by, time = spec["by"], spec["time"]
+    if output is None:
+        return _finish(run_per_series(prepared, fn, spec, by, schema, engine), table, by, time, contributions)
+    target = _output.check_output(output)
+    fa = check_engine(prepared, engine)
+    folder = _output.temporary_dir(target)
+    try:
+        spec = {**spec, "with_events": True}
+        summary = (_output.write_loop(prepared, fn, spec, folder) if fa is None
+                   else _output.write_engine(prepared, fn, spec, schema, engine, folder))
+        if isinstance(table, pd.DataFrame):
+            summary = summary.astype({by: table[by].dtype})
+        return _output.finish(summary, folder, target, by, time)
+    except BaseException:
+        # Nothing half-written under the final name; a previous output there is untouched.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _threads(params: dict) -> dict:
@@ -76,7 +89,8 @@ def _scores_schema(contributions: list[str]) -> str:
 
 
 def detect_many(table, *, by: str, time: str | None = None, engine=None, train_fraction: float | None = None,
-                random_state: int | None = 0, **params: Any) -> ManyResult:
+                random_state: int | None = 0, output: str | os.PathLike | None = None,
+                **params: Any) -> ManyResult | ManyOutput:
     """Fit one :class:`~seqae.AnomalyDetector` per series of a long table and score every row of each.
 
     Each series (the rows that share a value of ``by``, in ``time`` order) gets a detector fitted on its first
@@ -99,13 +113,23 @@ def detect_many(table, *, by: str, time: str | None = None, engine=None, train_f
         The first share of each series' rows the detector is trained on.
     random_state : int or None, default 0
         Mixed into every series' seed.
+    output : path, optional
+        A directory to write the results into instead of returning them: ``scores/`` and ``events/`` (Parquet
+        datasets with the columns of ``ManyResult.scores`` and ``.events``), ``failures.parquet`` and
+        ``manifest.json``. The engine's workers (or the pandas loop, series by series) write the rows; each
+        worker makes its series' events too, so no per-row result comes back to this process. Written into a
+        temporary directory beside it and renamed at the end: a run that fails leaves nothing, a killed one
+        only its ``.NAME.tmp-*`` directory beside it, never a half output under the name; a previous output
+        there is replaced only on success. It must be a filesystem path every
+        worker can write to, new, empty, or a previous output. :func:`read_output` reads it back.
     **params
         :class:`~seqae.AnomalyDetector` parameters for every series; ``num_threads`` defaults to 1 here.
 
     Returns
     -------
-    ManyResult
-        ``scores``, ``events``, ``failures`` and ``n_failed``.
+    ManyResult or ManyOutput
+        ``scores``, ``events``, ``failures`` and ``n_failed``; with ``output``, a :class:`ManyOutput` instead:
+        the paths, ``n_series``, ``n_rows``, ``n_events``, ``failures`` and ``n_failed``.
 
     Examples
     --------
@@ -134,9 +158,8 @@ def detect_many(table, *, by: str, time: str | None = None, engine=None, train_f
     contributions = [f"contribution_{v}" for v in values] if len(values) > 1 else []
     spec = {"by": by, "time": time, "values": values, "contributions": contributions, "params": _threads(params),
             "train_fraction": fraction, "random_state": random_state}
-    out = run_per_series(prepare(table, by, time, values), _tasks.detect_series, spec, by,
-                         _scores_schema(contributions), engine)
-    return _finish(out, table, by, time, contributions)
+    return _run(table, prepare(table, by, time, values), _tasks.detect_series, spec, _scores_schema(contributions),
+                engine, output, contributions)
 
 
 def _loaded(model, kind: type, what: str):
@@ -148,12 +171,12 @@ def _loaded(model, kind: type, what: str):
     return loaded
 
 
-def score_many(table, model, *, by: str, time: str | None = None, engine=None,
-               num_threads: int | None = 1) -> ManyResult:
+def score_many(table, model, *, by: str, time: str | None = None, engine=None, num_threads: int | None = 1,
+               output: str | os.PathLike | None = None) -> ManyResult | ManyOutput:
     """Score every series of a long table with one fitted :class:`~seqae.AnomalyDetector` (or its file).
 
     The table must hold the detector's value columns (``feature_names_in_``); other columns are ignored.
-    ``engine`` and the results as in :func:`detect_many`. A path is loaded once per worker process.
+    ``engine``, ``output`` and the results as in :func:`detect_many`. A path is loaded once per worker process.
 
     Examples
     --------
@@ -173,9 +196,8 @@ def score_many(table, model, *, by: str, time: str | None = None, engine=None,
     spec = {"by": by, "time": time, "values": values, "contributions": contributions, "num_threads": num_threads,
             "model": os.fspath(model) if isinstance(model, (str, os.PathLike)) else
             detector.set_params(num_threads=num_threads)}
-    out = run_per_series(prepare(table, by, time, values), _tasks.score_series, spec, by,
-                         _scores_schema(contributions), engine)
-    return _finish(out, table, by, time, contributions)
+    return _run(table, prepare(table, by, time, values), _tasks.score_series, spec, _scores_schema(contributions),
+                engine, output, contributions)
 
 
 def embed_many(table, model, *, by: str, time: str | None = None, engine=None,
