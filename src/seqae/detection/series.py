@@ -24,6 +24,7 @@ _CHUNK = 4096
 # The share of a series' first rows a detector is trained on when no separate training series is given
 # (``seqae detect``, :func:`seqae.many.detect_many`): that part should be mostly normal.
 DEFAULT_TRAIN_FRACTION = 0.3
+CHANNEL_WEIGHTS = ("equal", "train")
 
 
 def training_rows(n: int, fraction: float = DEFAULT_TRAIN_FRACTION) -> int:
@@ -80,6 +81,12 @@ class AnomalyDetector(DetectorBase):
         them, so a short anomaly does not flag its whole window. At 0, S still breaks W's ties (with weight
         1e-3). Ignored for "mean" and "max". Not the default: on the detection suite (seed 0) 0.05 raised event
         F1 on six of nine groups but lowered VUS-PR on NAB, 0.469 against 0.478 (``benchmarks/results/detection.md``).
+    channel_weights : {"equal", "train"}, default="equal"
+        How the channels of a multivariate series weigh in a point's score (the mean over channels of their
+        errors). "equal": as they come. "train": a channel whose mean error over the training series is
+        above the median channel's is weighed down by their ratio, so that a channel that is hard to
+        reconstruct everywhere does not drown the others; the other channels are unchanged (a quiet channel
+        is never amplified). Without effect on one channel.
     forecast_weight : float in [0, 1], default=0.0
         With ``forecast=True``: each point's score is ``(1 - forecast_weight) * R + forecast_weight * P``, where R
         is its reconstruction score (``score_aggregation``) and P its next-step prediction error (from the
@@ -132,7 +139,7 @@ class AnomalyDetector(DetectorBase):
 
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="dynamic", threshold_params=None,
                  event_gap=None, score_aggregation="window_max", point_weight=0.0,
-                 forecast_weight=0.0, missing="raise",
+                 channel_weights="equal", forecast_weight=0.0, missing="raise",
                  max_train_windows=4096, hidden_size=32, decoder_hidden_size=None, latent_dim=16, num_layers=1,
                  bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
                  pooling="last", decoder="repeat", forecast=True, epochs=50, batch_size=64, learning_rate=1e-3,
@@ -148,6 +155,7 @@ class AnomalyDetector(DetectorBase):
         self.event_gap = event_gap
         self.score_aggregation = score_aggregation
         self.point_weight = point_weight
+        self.channel_weights = channel_weights
         self.forecast_weight = forecast_weight
         self.missing = missing
         self.max_train_windows = max_train_windows
@@ -163,6 +171,7 @@ class AnomalyDetector(DetectorBase):
         check_int("event_gap", self.event_gap, 0, allow_none=True)
         check_choice("score_aggregation", self.score_aggregation, AGGREGATIONS)
         check_float("point_weight", self.point_weight, 0.0, 1.0)
+        check_choice("channel_weights", self.channel_weights, CHANNEL_WEIGHTS)
         check_float("forecast_weight", self.forecast_weight, 0.0, 1.0)
         check_choice("missing", self.missing, MISSING)
         super()._check_params()
@@ -196,6 +205,8 @@ class AnomalyDetector(DetectorBase):
         # Each error's mean over the training series: the unit in which the two are added.
         rec, fc = self._error_parts(series, forecast=self.autoencoder_.forecast)   # both scales, whatever the weight
         self.error_scale_ = np.array([_mean_or_one(rec), _mean_or_one(fc) if fc is not None else 1.0])
+        self.channel_scale_ = np.ones(self.n_features_in_)     # so that _combine gives the unweighted errors
+        self.channel_scale_ = _channel_scale(self._combine(rec, fc))
         self._fit_threshold(self._combine(rec, fc).mean(axis=1))
         return self
 
@@ -231,11 +242,13 @@ class AnomalyDetector(DetectorBase):
     def _combine(self, rec: np.ndarray, fc: np.ndarray | None) -> np.ndarray:
         """The per-point error: ``rec`` alone without a head; else both errors in units of their training means
         (``fc`` None: its weight is 0, and the sum would add exact zeros)."""
-        if not self.autoencoder_.forecast:
-            return rec
-        w = self.forecast_weight
-        scaled = (1.0 - w) * rec / self.error_scale_[0]
-        return scaled if fc is None else scaled + w * fc / self.error_scale_[1]
+        if self.autoencoder_.forecast:
+            w = self.forecast_weight
+            scaled = (1.0 - w) * rec / self.error_scale_[0]
+            rec = scaled if fc is None else scaled + w * fc / self.error_scale_[1]
+        if self.channel_weights == "train" and rec.shape[1] > 1:
+            rec = rec / self.channel_scale_
+        return rec
 
     def _point_errors(self, series: SeriesInput) -> np.ndarray:
         """(n, F) per-point, per-feature error (its mean over features is the point's score)."""
@@ -319,7 +332,8 @@ class AnomalyDetector(DetectorBase):
         return AnomalyStream(self, history=history, **kwargs)
 
     def _extra_state(self) -> dict:
-        return {"feature_names_in_": list(self.feature_names_in_), "error_scale_": self.error_scale_.tolist()}
+        return {"feature_names_in_": list(self.feature_names_in_), "error_scale_": self.error_scale_.tolist(),
+                "channel_scale_": self.channel_scale_.tolist()}
 
     def _set_extra_state(self, doc: dict) -> None:
         # Files written before the forecast head have no error_scale_: their scores are the reconstruction's.
@@ -327,10 +341,24 @@ class AnomalyDetector(DetectorBase):
         if scale.shape != (2,) or not (np.isfinite(scale).all() and (scale > 0).all()):
             raise ValueError("error_scale_ must be two positive numbers")
         self.error_scale_ = scale
+        # Files written before channel_weights: equal weights (they can only have used "equal").
+        channel = np.asarray(doc.get("channel_scale_", [1.0] * self.n_features_in_), dtype=np.float64)
+        if channel.shape != (self.n_features_in_,) or not (np.isfinite(channel).all() and (channel > 0).all()):
+            raise ValueError("channel_scale_ must be one positive number per feature")
+        self.channel_scale_ = channel
         names = doc["feature_names_in_"]
         if not isinstance(names, list) or len(names) != self.n_features_in_:
             raise ValueError("feature_names_in_ does not match the number of features")
         self.feature_names_in_ = [str(n) for n in names]
+
+
+def _channel_scale(errors: np.ndarray) -> np.ndarray:
+    """(F,) what each channel's error is divided by with channel_weights="train": its training mean, or the
+    median channel's when larger (a quiet channel is not amplified); relative to the median, so the scores
+    keep their units."""
+    means = errors.mean(axis=0)
+    median = _mean_or_one(np.median(means, keepdims=True))
+    return np.maximum(means, median) / median
 
 
 def _mean_or_one(errors: np.ndarray) -> float:
