@@ -257,11 +257,11 @@ def test_score_aggregation_and_threshold_rule_reach_the_model(tmp_path, series_c
 
     model = tmp_path / "m.seqae"
     code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--score-aggregation", "mean", "--threshold", "sigma",
-                        "--threshold-param", "k=0.5", "--point-weight", "0.2", "-q"], capsys)
+                        "--threshold-param", "k=0.5", "--point-weight", "0.2", "--channel-weights", "train", "-q"], capsys)
     assert code == 0, err
     det = seqae.load(model)
     assert det.score_aggregation == "mean" and det.threshold == "sigma" and det.threshold_params == {"k": 0.5}
-    assert det.point_weight == 0.2
+    assert det.point_weight == 0.2 and det.channel_weights == "train"
     scores = det.decision_scores_
     assert det.threshold_ == pytest.approx(scores.mean() + 0.5 * scores.std())
     default = tmp_path / "d.seqae"

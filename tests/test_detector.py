@@ -217,6 +217,36 @@ def test_threshold_params_survive_save_and_load(tmp_path):
     assert loaded.threshold_params == {"q": 0.01, "min_peaks": 5} and loaded.get_params() == det.get_params()
 
 
+def test_channel_scale_weighs_down_noisy_channels_only():
+    from seqae.detection.series import _channel_scale
+    errors = np.array([[1.0, 2.0, 8.0], [1.0, 2.0, 8.0]])          # channel means 1, 2, 8; median 2
+    np.testing.assert_allclose(_channel_scale(errors), [1.0, 1.0, 4.0])
+
+
+def test_channel_weights_train_lets_a_quiet_channel_speak(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(600)
+    clean = np.sin(2 * np.pi * t / 25)
+    noisy = rng.standard_normal(600)                               # unpredictable: large error everywhere
+    test = np.c_[clean, noisy, np.cos(2 * np.pi * t / 25)]
+    test[450:470, 0] = 0.0                                         # the clean channel goes flat
+    det = AnomalyDetector(**TINY).fit(test[:400])
+    assert det.channel_scale_.argmax() == 1 and det.channel_scale_[1] > 1 and det.channel_scale_.min() == 1
+    errors = det._point_errors(det._validate(test, fitted=True))      # (n, F), equal weights
+    weighted = det.set_params(channel_weights="train").decision_function(test)
+    np.testing.assert_allclose(weighted, (errors / det.channel_scale_).mean(axis=1))
+    # The noisy channel's share of the score shrinks; the flat-lined clean channel's grows.
+    share = det.feature_contributions(test)[450:470] / weighted[450:470, None]
+    plain = errors[450:470] / errors[450:470].sum(axis=1, keepdims=True)
+    assert share[:, 1].mean() < plain[:, 1].mean() and share[:, 0].mean() > plain[:, 0].mean()
+    det.save(tmp_path / "d.seqae")
+    loaded = load(tmp_path / "d.seqae")
+    np.testing.assert_array_equal(loaded.channel_scale_, det.channel_scale_)
+    np.testing.assert_array_equal(loaded.decision_function(test), weighted)
+    with pytest.raises(ValueError, match="channel_weights"):
+        AnomalyDetector(**TINY, channel_weights="median").fit(test[:400])
+
+
 def test_reproducible(detector):
     again = AnomalyDetector(**TINY).fit(_series())
     np.testing.assert_array_equal(again.decision_scores_, detector.decision_scores_)

@@ -76,12 +76,13 @@ def _metadata(model, ae) -> dict[str, str]:
     meta = {"seqae_version": __version__, "estimator": type(model).__name__,
             "n_features": str(ae.n_features_in_), "outputs": "squared error per step and feature, in standardised "
             "units (the training data's mean and scale), 0 at masked steps"}
-    for name in ("window", "stride", "score_aggregation", "point_weight", "threshold", "threshold_",
-                 "forecast_weight"):
+    for name in ("window", "stride", "score_aggregation", "point_weight", "channel_weights", "threshold",
+                 "threshold_", "forecast_weight"):
         if hasattr(model, name):
             meta[name] = json.dumps(getattr(model, name))
-    if hasattr(model, "error_scale_"):
-        meta["error_scale_"] = json.dumps([float(v) for v in model.error_scale_])
+    for name in ("error_scale_", "channel_scale_"):
+        if hasattr(model, name):
+            meta[name] = json.dumps([float(v) for v in getattr(model, name)])
     if hasattr(model, "feature_names_in_"):
         meta["feature_names_in_"] = json.dumps([str(c) for c in model.feature_names_in_])
     return meta

@@ -246,6 +246,7 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     from seqae.preprocessing.series_validation import MISSING
     from seqae.preprocessing.windows import AGGREGATIONS
     from seqae.detection.base import THRESHOLDS
+    from seqae.detection.series import CHANNEL_WEIGHTS
 
     defaults = AnomalyDetector().get_params()
     grp = parser.add_argument_group("model")
@@ -262,6 +263,9 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     grp.add_argument("--point-weight", type=weight, metavar="W",
                      help="with a window_ aggregation, the share of each point's own error in its score, so that a "
                           f"short anomaly stands out from its window (default: {defaults['point_weight']})")
+    grp.add_argument("--channel-weights", choices=CHANNEL_WEIGHTS,
+                     help="several value columns: 'train' weighs down a column whose training error is above the "
+                          f"median column's (default: {defaults['channel_weights']})")
     grp.add_argument("--contamination", type=contamination, metavar="F",
                      help="expected share of anomalies in the training part; sets the threshold with "
                           f"--threshold quantile (default: {defaults['contamination']})")
@@ -283,7 +287,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
-                     "point_weight", "missing")
+                     "point_weight", "channel_weights", "missing")
 
 
 def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:
