@@ -245,7 +245,8 @@ class AnomalyDetector(DetectorBase):
 
     def _combine(self, rec: np.ndarray, fc: np.ndarray | None) -> np.ndarray:
         """The per-point error: ``rec`` alone without a head; else both errors in units of their training means
-        (``fc`` None: its weight is 0, and the sum would add exact zeros)."""
+        (``fc`` None: its weight is 0, and the sum would add exact zeros); then, with channel_weights="train",
+        each channel divided by its ``channel_scale_``."""
         if self.autoencoder_.forecast:
             w = self.forecast_weight
             scaled = (1.0 - w) * rec / self.error_scale_[0]
@@ -357,9 +358,8 @@ class AnomalyDetector(DetectorBase):
 
 
 def _channel_scale(errors: np.ndarray) -> np.ndarray:
-    """(F,) what each channel's error is divided by with channel_weights="train": its training mean, or the
-    median channel's when larger (a quiet channel is not amplified); relative to the median, so the scores
-    keep their units."""
+    """(F,) what each channel's error is divided by with channel_weights="train": its training mean over the
+    median channel's, and 1 for channels at or below the median (a quiet channel is not amplified)."""
     means = errors.mean(axis=0)
     median = _mean_or_one(np.median(means, keepdims=True))
     return np.maximum(means, median) / median
