@@ -247,6 +247,20 @@ def test_channel_weights_train_lets_a_quiet_channel_speak(tmp_path):
         AnomalyDetector(**TINY, channel_weights="median").fit(test[:400])
 
 
+def test_a_file_saved_before_channel_weights_loads_with_equal_weights(tmp_path):
+    from seqae.tensorfile import load_tensor_file, save_tensor_file
+    x = np.c_[_series(400), np.random.default_rng(1).standard_normal(400)]
+    det = AnomalyDetector(**TINY, channel_weights="equal").fit(x)
+    det.save(tmp_path / "d.seqae")
+    tensors, doc = load_tensor_file(tmp_path / "d.seqae", what="seqae model file")
+    del doc["params"]["channel_weights"]                      # as written before the parameter existed
+    doc["state"].pop("channel_scale_", None)
+    save_tensor_file(tmp_path / "old.seqae", tensors, doc)
+    old = load(tmp_path / "old.seqae")
+    assert old.channel_weights == "equal" and np.array_equal(old.channel_scale_, np.ones(2))
+    np.testing.assert_array_equal(old.decision_function(x), det.decision_function(x))
+
+
 def test_reproducible(detector):
     again = AnomalyDetector(**TINY).fit(_series())
     np.testing.assert_array_equal(again.decision_scores_, detector.decision_scores_)
