@@ -289,6 +289,23 @@ def test_score_many_writes_its_output_too(tmp_path, table):
     assert_same_result(read_output(written.path), score_many(table, tmp_path / "det.seqae", by="sid", time="ts"))
 
 
+def test_embed_many_writes_its_output_on_the_loop_and_on_dask(tmp_path, table):
+    ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=2, min_steps=None, embedding="latent",
+                         random_state=0).fit([g[["value"]].to_numpy() for _, g in fleet().groupby("sid")])
+    ae.save(tmp_path / "ae.seqae")
+    in_memory = embed_many(table, tmp_path / "ae.seqae", by="sid", time="ts")
+    written = embed_many(table, tmp_path / "ae.seqae", by="sid", time="ts", output=tmp_path / "loop")
+    assert (written.n_series, written.n_rows, written.n_events, written.n_failed) == (6, 5, 0, 1)
+    assert written.events is None and sorted(p.name for p in written.path.iterdir()) == [
+        "failures.parquet", "manifest.json", "scores"]               # one row per sequence, no events
+    assert_same_result(read_output(written.path), in_memory)
+    with dask_client() as client:
+        remote = embed_many(table, tmp_path / "ae.seqae", by="sid", time="ts", engine=client,
+                            output=tmp_path / "dask")
+    assert_same_result(read_output(remote.path), in_memory)
+    assert not leftovers(tmp_path)
+
+
 def test_cli_detect_many_output_dir(tmp_path, table, loop_output, capsys):
     src = tmp_path / "fleet.parquet"
     table.to_parquet(src)

@@ -3,10 +3,10 @@ pandas loop series by series, so that no per-row result passes through the drive
 
 Layout of an output directory (the same whichever engine wrote it)::
 
-    OUTPUT/scores/*.parquet      one row per scored input row (as ManyResult.scores)
-    OUTPUT/events/*.parquet      one row per anomaly event (as ManyResult.events)
+    OUTPUT/scores/*.parquet      one row per scored input row, or per embedded sequence (as ManyResult.scores)
+    OUTPUT/events/*.parquet      one row per anomaly event (as ManyResult.events); not for embed_many
     OUTPUT/failures.parquet      one row per failed series: its id and ``error``
-    OUTPUT/manifest.json         what the run was (by, time, counts); marks the directory as seqae's output
+    OUTPUT/manifest.json         what the run was (kind, by, time, counts); marks the directory as seqae's output
 
 Why one frame per series with a row kind: a Fugue transform yields one frame, and the events are made in the
 same worker call as the scores (each series' events depend only on its own rows). The worker returns its
@@ -45,8 +45,8 @@ _TIMES = ("start", "end", "peak")
 
 @dataclass
 class ManyOutput:
-    """What :func:`~seqae.many.detect_many` or :func:`~seqae.many.score_many` return with ``output=``: where
-    the results are and how many there are; the rows themselves stay on disk.
+    """What :func:`~seqae.many.detect_many`, :func:`~seqae.many.score_many` or :func:`~seqae.many.embed_many`
+    return with ``output=``: where the results are and how many there are; the rows themselves stay on disk.
 
     Attributes
     ----------
@@ -54,16 +54,17 @@ class ManyOutput:
         The output directory.
     scores, events : pathlib.Path
         The Parquet datasets (directories) ``path/scores`` and ``path/events``, with the columns of
-        :attr:`ManyResult.scores <seqae.many.ManyResult>` and :attr:`ManyResult.events <seqae.many.ManyResult>`.
+        :attr:`ManyResult.scores <seqae.many.ManyResult>` and :attr:`ManyResult.events <seqae.many.ManyResult>`;
+        ``events`` is None for :func:`~seqae.many.embed_many`, which makes none.
     n_series, n_rows, n_events : int
-        Series seen, score rows written, events written.
+        Series (sequences) seen, score (embedding) rows written, events written.
     failures : DataFrame
         One row per failed series: its id and ``error`` (also in ``path/failures.parquet``).
     """
 
     path: Path
     scores: Path
-    events: Path
+    events: Path | None
     n_series: int
     n_rows: int
     n_events: int
@@ -125,6 +126,11 @@ def with_events(rows: pd.DataFrame, spec: dict) -> pd.DataFrame:
     return pd.concat([body, head], ignore_index=True)
 
 
+def with_kind(rows: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """A worker's frame for one sequence of :func:`~seqae.many.embed_many`: its row, marked scored or failed."""
+    return rows.assign(**{KIND: np.where(rows[ERROR].notna(), FAILED, SCORE).astype(np.int64)})
+
+
 def scores_part(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
     """The score rows of a worker's frame, with the columns of ``ManyResult.scores``."""
     drop = [ROW, ERROR, THRESHOLD, KIND] + [EV + n for n in EVENT_COLUMNS]
@@ -147,20 +153,28 @@ def summary_part(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
 
 
 def _schemas(table, union_schema: str, spec: dict):
-    """The engine's schemas (triad) of the worker's frame, and of its scores, events and summary parts."""
+    """The engine's schemas (triad) of the worker's frame, and of its scores, events (None without events)
+    and summary parts. ``union_schema``: the run's own output schema, ``"*,added"`` or, for embed_many,
+    ``["*-dropped", "added"]``."""
     import fugue.api as fa
     import pyarrow as pa
 
     by, time = spec["by"], spec["time"]
     base = fa.get_schema(table)
-    union = base + union_schema.removeprefix("*,") + f"{KIND}:long"
-    moment = base[time].type if time else pa.int64()
-    kinds = {**{n: moment for n in _TIMES}, **{n: pa.int64() for n in _INTS},
-             **{n: pa.float64() for n in _FLOATS}, "channels": pa.string()}
-    union = union + [pa.field(EV + n, kinds[n]) for n in EVENT_COLUMNS]
+    if isinstance(union_schema, list):
+        dropped, added = union_schema
+        union = base.exclude(dropped.removeprefix("*-").split(",")) + added + f"{KIND}:long"
+    else:
+        union = base + union_schema.removeprefix("*,") + f"{KIND}:long"
+    events = None
+    if spec.get("with_events"):
+        moment = base[time].type if time else pa.int64()
+        kinds = {**{n: moment for n in _TIMES}, **{n: pa.int64() for n in _INTS},
+                 **{n: pa.float64() for n in _FLOATS}, "channels": pa.string()}
+        union = union + [pa.field(EV + n, kinds[n]) for n in EVENT_COLUMNS]
+        events = union.extract([by] + [EV + n for n in EVENT_COLUMNS]).rename({EV + n: n for n in EVENT_COLUMNS})
     drop = {ROW, ERROR, THRESHOLD, KIND} | {EV + n for n in EVENT_COLUMNS}
     scores = union.extract([c for c in union.names if c not in drop])
-    events = union.extract([by] + [EV + n for n in EVENT_COLUMNS]).rename({EV + n: n for n in EVENT_COLUMNS})
     summary = union.extract([by]) + f"rows:long,events:long,{ERROR}:str"
     return union, scores, events, summary
 
@@ -179,7 +193,8 @@ def write_engine(table, fn, spec: dict, union_schema: str, engine, folder: Path)
         fa.transform(table, fn, schema=union, params={"spec": spec}, partition={"by": [spec["by"]], "algo": "even"},
                      save_path=rows)
         fa.transform(rows, scores_part, schema=scores, params={"spec": spec}, save_path=str(folder / "scores"))
-        fa.transform(rows, events_part, schema=events, params={"spec": spec}, save_path=str(folder / "events"))
+        if events is not None:
+            fa.transform(rows, events_part, schema=events, params={"spec": spec}, save_path=str(folder / "events"))
         result = fa.as_pandas(fa.transform(rows, summary_part, schema=summary, params={"spec": spec},
                                            as_local=True))
     shutil.rmtree(rows)
@@ -218,32 +233,35 @@ class _Appender:
 def write_loop(table: pd.DataFrame, fn, spec: dict, folder: Path) -> pd.DataFrame:
     """The pandas loop's ``output=``: each series' results appended to ``folder``'s files as soon as made,
     without holding all of them; returns the summary (one row per series)."""
-    scores, events = _Appender(folder / "scores" / "part.0.parquet"), _Appender(folder / "events" / "part.0.parquet")
+    parts = [(_Appender(folder / "scores" / "part.0.parquet"), scores_part, SCORE)]
+    if spec.get("with_events"):
+        parts.append((_Appender(folder / "events" / "part.0.parquet"), events_part, EVENT_ROW))
     summaries, first = [], None
     try:
         for _, group in table.groupby(spec["by"], sort=True, dropna=False):
             frame = fn(group, spec)
             first = frame.iloc[:1] if first is None else first
-            for part, fn_part in ((scores, scores_part), (events, events_part)):
-                rows = fn_part(frame, spec)
+            for appender, part, _ in parts:
+                rows = part(frame, spec)
                 if len(rows):
-                    part.append(rows)
+                    appender.append(rows)
             summaries.append(summary_part(frame, spec))
     except BaseException:
-        scores.close(None)
-        events.close(None)
+        for appender, _, _ in parts:
+            appender.close(None)
         raise
     # An empty part still gets a file with the columns' types: taken from any row, relabelled.
     if first is not None:
-        scores.close(scores_part(first.assign(**{KIND: SCORE}), spec))
-        events.close(events_part(first.assign(**{KIND: EVENT_ROW}), spec))
+        for appender, part, kind in parts:
+            appender.close(part(first.assign(**{KIND: kind}), spec))
     if not summaries:
         raise InputError("the table has no rows: there is no series to write")
     return pd.concat(summaries, ignore_index=True)
 
 
-def finish(summary: pd.DataFrame, folder: Path, target: Path, by: str, time: str | None) -> ManyOutput:
-    """Write the failures and the manifest into ``folder``, then put ``folder`` in ``target``'s place."""
+def finish(summary: pd.DataFrame, folder: Path, target: Path, by: str, time: str | None, kind: str) -> ManyOutput:
+    """Write the failures and the manifest into ``folder``, then put ``folder`` in ``target``'s place.
+    ``kind``: the function that ran ("detect", "score", "embed")."""
     from seqae.io import write_table
 
     summary = summary.sort_values(by, kind="stable").reset_index(drop=True)
@@ -252,10 +270,11 @@ def finish(summary: pd.DataFrame, folder: Path, target: Path, by: str, time: str
     write_table(failures, folder / FAILURES)
     counts = {"n_series": len(summary), "n_rows": int(summary["rows"].sum()),
               "n_events": int(summary["events"].sum())}
-    (folder / MANIFEST).write_text(json.dumps({"by": by, "time": time, **counts, "n_failed": len(failures)},
-                                              indent=1) + "\n")
+    (folder / MANIFEST).write_text(json.dumps({"kind": kind, "by": by, "time": time, **counts,
+                                               "n_failed": len(failures)}, indent=1) + "\n")
+    events = target / "events" if (folder / "events").is_dir() else None
     replace_dir(folder, target)
-    return ManyOutput(path=target, scores=target / "scores", events=target / "events", failures=failures, **counts)
+    return ManyOutput(path=target, scores=target / "scores", events=events, failures=failures, **counts)
 
 
 def temporary_dir(target: Path) -> Path:
@@ -295,7 +314,8 @@ def read_output(path) -> "ManyResult":  # noqa: F821 - imported below, in the fu
 
     path = Path(path)
     if not (path / MANIFEST).is_file():
-        raise InputError(f"{str(path)!r} is not an output of detect_many/score_many (no {MANIFEST} in it)")
+        raise InputError(f"{str(path)!r} is not an output of detect_many/score_many/embed_many (no {MANIFEST} "
+                         "in it)")
     manifest = json.loads((path / MANIFEST).read_text())
     by, time = manifest["by"], manifest["time"]
 
@@ -305,7 +325,7 @@ def read_output(path) -> "ManyResult":  # noqa: F821 - imported below, in the fu
         return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
     scores = read("scores", [by] + ([time] if time else []))
-    events = read("events", [by, "start_pos"])
+    events = read("events", [by, "start_pos"]) if (path / "events").is_dir() else pd.DataFrame()
     if events.empty:
         events = pd.DataFrame(columns=[by] + list(EVENT_COLUMNS))
     failures = pd.read_parquet(path / FAILURES)

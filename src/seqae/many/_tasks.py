@@ -145,10 +145,13 @@ def embed_series(group: pd.DataFrame, spec: dict) -> pd.DataFrame:
             row[name] = float(z[j])
         row["reconstruction_error"] = error
         row[ERROR] = None
-        return row
     except Exception as exc:  # noqa: BLE001 - reported in the sequence's row
         row = group[keep].iloc[:1].reset_index(drop=True)
         for name in spec["embedding"] + ["reconstruction_error"]:
             row[name] = np.nan
         row[ERROR] = _message(exc)
-        return row
+    if spec.get("with_kind"):    # output=: the row marked for the writers (see seqae.many._output)
+        from seqae.many._output import with_kind
+
+        return with_kind(row, spec)
+    return row

@@ -55,22 +55,24 @@ def _events(rows: pd.DataFrame, by: str, time: str | None, contributions: list[s
     return pd.concat(frames, ignore_index=True)[columns]
 
 
-def _run(table, prepared, fn, spec: dict, schema: str, engine, output, contributions: list[str]):
+def _run(table, prepared, fn, spec: dict, schema, engine, output, contributions: list[str], kind: str):
     """The per-series run, its rows collected here (``output`` None) or written from the workers into
-    ``output`` (a :class:`~seqae.many.ManyOutput` back)."""
-    by, time = spec["by"], spec["time"]
+    ``output`` (a :class:`~seqae.many.ManyOutput` back). ``kind``: "detect", "score" (rows and events per
+    series) or "embed" (one row per sequence, no time in the result)."""
+    by = spec["by"]
+    time = None if kind == "embed" else spec["time"]
     if output is None:
         return _finish(run_per_series(prepared, fn, spec, by, schema, engine), table, by, time, contributions)
     target = _output.check_output(output)
     fa = check_engine(prepared, engine)
     folder = _output.temporary_dir(target)
     try:
-        spec = {**spec, "with_events": True}
+        spec = {**spec, "with_kind": True} if kind == "embed" else {**spec, "with_events": True}
         summary = (_output.write_loop(prepared, fn, spec, folder) if fa is None
                    else _output.write_engine(prepared, fn, spec, schema, engine, folder))
         if isinstance(table, pd.DataFrame):
             summary = summary.astype({by: table[by].dtype})
-        return _output.finish(summary, folder, target, by, time)
+        return _output.finish(summary, folder, target, by, time, kind)
     except BaseException:
         # Nothing half-written under the final name; a previous output there is untouched.
         shutil.rmtree(folder, ignore_errors=True)
@@ -159,7 +161,7 @@ def detect_many(table, *, by: str, time: str | None = None, engine=None, train_f
     spec = {"by": by, "time": time, "values": values, "contributions": contributions, "params": _threads(params),
             "train_fraction": fraction, "random_state": random_state}
     return _run(table, prepare(table, by, time, values), _tasks.detect_series, spec, _scores_schema(contributions),
-                engine, output, contributions)
+                engine, output, contributions, "detect")
 
 
 def _loaded(model, kind: type, what: str):
@@ -197,14 +199,16 @@ def score_many(table, model, *, by: str, time: str | None = None, engine=None, n
             "model": os.fspath(model) if isinstance(model, (str, os.PathLike)) else
             detector.set_params(num_threads=num_threads)}
     return _run(table, prepare(table, by, time, values), _tasks.score_series, spec, _scores_schema(contributions),
-                engine, output, contributions)
+                engine, output, contributions, "score")
 
 
-def embed_many(table, model, *, by: str, time: str | None = None, engine=None,
-               num_threads: int | None = 1) -> ManyResult:
+def embed_many(table, model, *, by: str, time: str | None = None, engine=None, num_threads: int | None = 1,
+               output: str | os.PathLike | None = None) -> ManyResult | ManyOutput:
     """Embed every sequence of a long table (the rows of one ``by`` value) with one fitted
     :class:`~seqae.LSTMAutoencoder` (or its file): ``scores`` has one row per sequence, its id, ``z0``..
-    and ``reconstruction_error``; sequences that fail are in ``failures``.
+    and ``reconstruction_error``; sequences that fail are in ``failures``. ``engine`` as in
+    :func:`detect_many`; ``output``, a directory to write ``scores/`` (the embeddings), ``failures.parquet``
+    and ``manifest.json`` into from where they are made, as there (no ``events/``).
 
     Examples
     --------
@@ -225,6 +229,5 @@ def embed_many(table, model, *, by: str, time: str | None = None, engine=None,
             ae.set_params(num_threads=num_threads)}
     drop = ",".join(([time] if time else []) + values)
     schema = [f"*-{drop}", ",".join(f"{z}:double" for z in embedding) + f",reconstruction_error:double,{ERROR}:str"]
-    out = run_per_series(prepare(table, by, None if time is None else time, values), _tasks.embed_series, spec,
-                         by, schema, engine)
-    return _finish(out, table, by, None, [])
+    return _run(table, prepare(table, by, time, values), _tasks.embed_series, spec, schema, engine, output, [],
+                "embed")
