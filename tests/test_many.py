@@ -289,6 +289,31 @@ def test_score_many_writes_its_output_too(tmp_path, table):
     assert_same_result(read_output(written.path), score_many(table, tmp_path / "det.seqae", by="sid", time="ts"))
 
 
+def test_cli_dask_workers_read_a_parquet_input_themselves(tmp_path, table, loop_output, capsys, monkeypatch):
+    pytest.importorskip("fugue", reason='the Dask engine needs the extra: pip install "seqae[dask]"')
+    pytest.importorskip("distributed", reason='pip install "seqae[dask]"')
+    import seqae.io
+
+    src = tmp_path / "fleet.parquet"
+    table.to_parquet(src)
+
+    def not_here(path):
+        raise AssertionError("the table was read in the driver")
+    monkeypatch.setattr(seqae.io, "read_frame", not_here)
+    args = ["detect-many", src, "--by", "sid", "--time-column", "ts", "--window", "16", "--hidden-size", "8",
+            "--latent-dim", "4", "--epochs", "2", "--max-train-windows", "200", "--patience", "none",
+            "--engine", "dask", "--workers", "2", "--output-dir", tmp_path / "out"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        assert main([str(a) for a in args]) == 0
+    printed = capsys.readouterr()
+    assert "the workers read" in printed.err and "2 of 6 series failed" in printed.out
+    assert_same_result(read_output(tmp_path / "out"), read_output(loop_output.path))
+    table.astype({"value": str}).to_parquet(src)                 # checked from the file's schema alone
+    assert main([str(a) for a in args]) == 2
+    assert "column(s) ['value'] of" in capsys.readouterr().err
+
+
 def test_embed_many_writes_its_output_on_the_loop_and_on_dask(tmp_path, table):
     ae = LSTMAutoencoder(hidden_size=8, latent_dim=4, epochs=2, min_steps=None, embedding="latent",
                          random_state=0).fit([g[["value"]].to_numpy() for _, g in fleet().groupby("sid")])

@@ -31,7 +31,9 @@ printed. Each series is trained on one torch thread unless --threads says otherw
 series here), never gathered in this process: DIR/scores/ and DIR/events/ (Parquet datasets, one or more files
 each; read them with pandas.read_parquet or any Parquet reader), DIR/failures.parquet (one row per failed series
 with its error) and DIR/manifest.json. DIR is written beside, then renamed into place: a failed or interrupted
-run leaves a previous DIR as it was. For tables whose results do not fit in one process's memory.
+run leaves a previous DIR as it was. For tables whose results do not fit in one process's memory. With
+--engine dask, a Parquet INPUT and --time-column (of dates or numbers), the workers read the file themselves:
+the table never passes through this process either.
 
 examples:
   seqae detect-many fleet.parquet --by machine --time-column ts -o scores.parquet --events events.csv
@@ -108,12 +110,8 @@ def _check_args(args: argparse.Namespace) -> None:
         _common.check_not_input(args.events, args.input)
 
 
-def _read(args: argparse.Namespace) -> pd.DataFrame:
-    from seqae.io import read_frame
-
-    table = read_frame(args.input)
-    names = [str(c) for c in table.columns]
-    table.columns = names
+def _columns(names: list[str], args: argparse.Namespace) -> list[str]:
+    """The columns the run reads (--by, --time-column, the values), after checking the flags against ``names``."""
     for flag, name in (("--by", args.by), ("--time-column", args.time_column)):
         if name is not None and name not in names:
             raise CLIError(f"{flag} {name!r}: no such column in {args.input}; its columns are {names}")
@@ -123,7 +121,51 @@ def _read(args: argparse.Namespace) -> pd.DataFrame:
         unknown = [c for c in args.columns if c not in names]
         if unknown:
             raise CLIError(f"--columns: {unknown} not in {args.input}; its columns are {names}")
-        table = table[[args.by] + ([args.time_column] if args.time_column else []) + list(args.columns)]
+        return [args.by] + ([args.time_column] if args.time_column else []) + list(args.columns)
+    return names
+
+
+def _read_on_workers(args: argparse.Namespace):
+    """--engine dask, a Parquet INPUT and --time-column: a Dask frame that the workers read, so that the table
+    never passes through this process (only its schema is read here). None where the table is read here
+    instead: another engine or format, no time column (a Dask frame keeps no row order), or a time column
+    of text, which is parsed as dates here."""
+    if args.engine != "dask" or args.time_column is None or _common.table_kind(args.input, "INPUT") != "parquet":
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(args.input)
+        n_rows = pq.ParquetFile(args.input).metadata.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise CLIError(f"{args.input}: cannot read as Parquet: {exc}") from None
+    kept = _columns([str(n) for n in schema.names], args)
+    time = schema.field(args.time_column).type
+    if not (pa.types.is_timestamp(time) or pa.types.is_date(time) or pa.types.is_integer(time)
+            or pa.types.is_floating(time)):
+        return None
+    bad = [c for c in kept if c not in (args.by, args.time_column)
+           and not (pa.types.is_integer(schema.field(c).type) or pa.types.is_floating(schema.field(c).type)
+                    or pa.types.is_boolean(schema.field(c).type))]
+    if bad:
+        raise CLIError(f"column(s) {bad} of {args.input} are not numbers; choose the value columns with --columns")
+    if n_rows == 0:
+        raise CLIError(f"{args.input}: no data rows")
+    import dask
+    import dask.dataframe as dd
+
+    # Text as pandas reads it (object), not Dask's Arrow strings: the output's id column has one type, whoever read.
+    with dask.config.set({"dataframe.convert-string": False}):
+        return dd.read_parquet(args.input, columns=kept)
+
+
+def _read(args: argparse.Namespace) -> pd.DataFrame:
+    from seqae.io import read_frame
+
+    table = read_frame(args.input)
+    table.columns = [str(c) for c in table.columns]
+    table = table[_columns(list(table.columns), args)]
     time = args.time_column
     if time is not None and not (pd.api.types.is_numeric_dtype(table[time])
                                  or pd.api.types.is_datetime64_any_dtype(table[time])):
@@ -181,9 +223,13 @@ def run(args: argparse.Namespace) -> int:
     from seqae import AnomalyDetector
 
     _common.check_model(AnomalyDetector(**params), args)
-    table = _read(args)
-    n_series = table[args.by].nunique(dropna=False)
-    out.step(f"read {len(table)} rows of {n_series} series from {args.input}; engine {args.engine}")
+    table = _read_on_workers(args)
+    if table is None:
+        table = _read(args)
+        n_series = table[args.by].nunique(dropna=False)
+        out.step(f"read {len(table)} rows of {n_series} series from {args.input}; engine {args.engine}")
+    else:
+        out.step(f"engine dask: the workers read {args.input}")
     _common.prepare_kernels(out, params.get("device", "auto"))
     with contextlib.ExitStack() as stack:
         engine = _engine(args, stack)
@@ -192,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
                              **params)
     if args.output_dir is not None:
         return _report_dir(out, result, args)
+    if not isinstance(table, pd.DataFrame):    # read by the workers: the series are counted from the result
+        n_series = result.scores[args.by].nunique(dropna=False) + result.n_failed
     frame = pd.concat([result.scores.assign(error=None), result.failures], ignore_index=True) \
         if result.n_failed else result.scores.assign(error=None)
     frame = frame.astype({"label": "Int64", "event": "Int64"})   # the failed series' rows have none

@@ -72,6 +72,8 @@ def _run(table, prepared, fn, spec: dict, schema, engine, output, contributions:
                    else _output.write_engine(prepared, fn, spec, schema, engine, folder))
         if isinstance(table, pd.DataFrame):
             summary = summary.astype({by: table[by].dtype})
+        elif pd.api.types.is_string_dtype(summary[by]):    # engines' string types: text ids as pandas reads them
+            summary = summary.astype({by: object})
         return _output.finish(summary, folder, target, by, time, kind)
     except BaseException:
         # Nothing half-written under the final name; a previous output there is untouched.
