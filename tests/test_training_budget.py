@@ -16,14 +16,15 @@ from seqae.nn.contrastive import hierarchical_contrastive_loss
 from seqae.nn.masking import step_mask
 from seqae.nn.readout import multiscale_pool, segment_means
 from seqae.training.budget import MIN_VALIDATION_SEQUENCES, plan_budget
-from seqae.training.objectives import ObjectiveConfig, objective_loss
+from seqae.training.objectives import ObjectiveConfig, objective_loss, random_crops
 
 TINY = dict(hidden_size=8, latent_dim=3, device="cpu", num_threads=1)
+# Crops of any length (min_crop_steps=1): the batches below are shorter than the library's floor of 32 steps.
 OBJECTIVES = {
-    "crop": ObjectiveConfig(min_crop=0.5),
+    "crop": ObjectiveConfig(min_crop=0.5, min_crop_steps=1),
     "mask": ObjectiveConfig(mask_fraction=0.3),
     "contrastive": ObjectiveConfig(contrastive_weight=1.0),
-    "all": ObjectiveConfig(min_crop=0.5, mask_fraction=0.3, contrastive_weight=1.0),
+    "all": ObjectiveConfig(min_crop=0.5, min_crop_steps=1, mask_fraction=0.3, contrastive_weight=1.0),
 }
 
 
@@ -115,6 +116,20 @@ def test_objective_loss_does_not_see_padding_values(name):
     assert float(a.detach()) == pytest.approx(float(b.detach()), rel=1e-6, abs=1e-7)
 
 
+def test_crops_keep_at_least_their_floor_of_steps():
+    lengths = torch.tensor([10, 32, 40, 100])
+    x = torch.arange(100, dtype=torch.float32)[None, :, None].repeat(4, 1, 1)       # step t holds the value t
+    for seed in range(20):
+        crops, crop_lengths = random_crops(x, lengths, 0.5, np.random.default_rng(seed), min_steps=32)
+        assert crop_lengths[:2].tolist() == [10, 32]              # short sequences stay whole
+        assert 32 <= int(crop_lengths[2]) <= 40 and 50 <= int(crop_lengths[3]) <= 100
+        for i, n in enumerate(crop_lengths.tolist()):             # contiguous real steps, then zeros
+            start = float(crops[i, 0, 0])
+            torch.testing.assert_close(crops[i, :n, 0], start + torch.arange(n, dtype=torch.float32))
+            assert start + n <= int(lengths[i]) and (crops[i, n:] == 0).all()
+    assert ObjectiveConfig().min_crop_steps == 32
+
+
 def test_contrastive_loss_prefers_matching_views():
     z = torch.randn(6, 8, 4)
     matched = hierarchical_contrastive_loss(z, z + 0.01 * torch.randn_like(z))
@@ -125,7 +140,7 @@ def test_contrastive_loss_prefers_matching_views():
 @pytest.mark.parametrize("kw", [dict(), dict(min_crop=0.5, mask_fraction=0.25, contrastive_weight=1.0)],
                          ids=["default", "all-objectives"])
 def test_fit_is_deterministic_with_a_fixed_seed(kw):
-    X = collection(30)
+    X = collection(30, lo=20, hi=70)            # some longer than the crops' floor of 32 steps
     a = LSTMAutoencoder(**TINY, epochs=2, min_steps=20, random_state=4, **kw).fit(X)
     b = LSTMAutoencoder(**TINY, epochs=2, min_steps=20, random_state=4, **kw).fit(X)
     c = LSTMAutoencoder(**TINY, epochs=2, min_steps=20, random_state=5, **kw).fit(X)
@@ -136,7 +151,7 @@ def test_fit_is_deterministic_with_a_fixed_seed(kw):
 
 @pytest.mark.parametrize("kw", [dict(min_crop=0.5), dict(mask_fraction=0.25), dict(contrastive_weight=1.0)])
 def test_every_objective_keeps_reconstruct_and_reconstruction_error(kw):
-    X = collection(20)
+    X = collection(20, lo=20, hi=70)
     ae = LSTMAutoencoder(**TINY, epochs=1, min_steps=5, random_state=0, **kw).fit(X)
     R = ae.reconstruct(X)
     assert [r.shape for r in R] == [x.shape for x in X]

@@ -137,7 +137,8 @@ PARAMS: tuple[Param, ...] = (
           '(``max(epochs * batches, min_steps)``); "constant": ``learning_rate`` throughout.', _one_of(SCHEDULES)),
     Param("min_crop", 0.5, "float in (0, 1]",
           "Training on random crops: each sequence of a batch is replaced by a random contiguous piece of at\n"
-          "least this share of its length (1.0: whole sequences).", _number(0.0, 1.0, low_open=True)),
+          "least this share of its length, and of at least 32 steps (a sequence of 32 steps or fewer is kept\n"
+          "whole; ``seqae.training.objectives``) (1.0: whole sequences).", _number(0.0, 1.0, low_open=True)),
     Param("mask_fraction", 0.25, "float in [0, 1)",
           "Masked-step (denoising) reconstruction: this share of the real input steps is set to the feature mean\n"
           "for the encoder, and the clean sequence is the target.", _number(0.0, 1.0, high_open=True)),
