@@ -16,7 +16,9 @@ A rule is a JSON object; every key is optional:
   windows' events are united. Without ``frac``: one threshold for the whole series (the default);
 - ``k``: a fixed threshold ``mean + k * std`` per window instead of the dynamic one (Orion's ``fixed_threshold``);
 - ``gap``: runs closer than ``gap`` detector windows are merged (default 1: the detector's ``event_gap``);
-- ``pad``: every event is widened by ``pad`` detector windows on each side (Orion pads by 50 points).
+- ``pad``: every event is widened by ``pad`` detector windows on each side (Orion pads by 50 points);
+- ``pw``: the events are found on the scores with this ``point_weight`` (the cache keeps the default scores
+  and each point's own error, ``point_weight=1``, from which every weight follows).
 
 Examples::
 
@@ -52,7 +54,10 @@ def cache(args) -> None:
             continue
         t0 = time.perf_counter()
         det = AnomalyDetector(random_state=args.seed, num_threads=1, **json.loads(args.params)).fit(c.values[:c.n_train])
-        np.savez(path, scores=det.decision_function(c.values), labels=c.labels, true=c.true_events,
+        weight = det.point_weight
+        scores = det.decision_function(c.values)
+        point = det.set_params(point_weight=1.0).decision_function(c.values)   # S alone: every weight follows
+        np.savez(path, scores=scores, point=point, point_weight=weight, labels=c.labels, true=c.true_events,
                  eval_from=c.eval_from, window=det.window)
         print(f"{c.group} {c.series} {time.perf_counter() - t0:.1f}s", flush=True)
 
@@ -85,6 +90,16 @@ def rule_events(s: np.ndarray, rule: dict, window: int) -> np.ndarray:
     return runs
 
 
+def scores_of(d, pw: float | None) -> np.ndarray:
+    """The cached scores, or with ``point_weight=pw``: ``(1 - w) W + max(w, 1e-3) S`` (``seqae.detection``'s
+    rule), W recovered from the cached scores and S."""
+    if pw is None:
+        return d["scores"]
+    w0, s = float(d["point_weight"]), d["point"]
+    window = (d["scores"] - max(w0, 1e-3) * s) / (1.0 - w0)
+    return (1.0 - pw) * window + max(pw, 1e-3) * s
+
+
 def evaluate(args) -> None:
     import pandas as pd
 
@@ -96,7 +111,7 @@ def evaluate(args) -> None:
         for f in sorted(args.dir.glob(f"{args.tag}__*.npz")):
             d = np.load(f)
             e0 = int(d["eval_from"])
-            runs = rule_events(d["scores"][e0:], rule, int(d["window"]))
+            runs = rule_events(scores_of(d, rule.get("pw"))[e0:], rule, int(d["window"]))
             true = d["true"][d["true"][:, 1] >= e0] - e0
             c = event_confusion(true, runs)
             rows.append(dict(group=f.name.split("__")[1], tp=c.tp, fp=c.fp, fn=c.fn,
