@@ -57,6 +57,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -362,10 +363,21 @@ def run_method(method: str, stem: str, cases: list[Case], args, params: dict, st
     sidecar = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "params": params,
                "seconds": round(time.perf_counter() - started, 1), "jobs": args.jobs,
-               "threads": args.threads, "git": _git_rev()}
+               "threads": args.threads, "git": _git_rev(), "cpu": _cpu()}
     for r, name in paths.items():
         store.write(name, rows[r], json.loads(json.dumps({**sidecar, "rule": rules.get(r, {}),
                                                           "params_key": keys[r]}, default=str)))
+
+
+def _cpu() -> str:
+    """The CPU's model name: fits differ between CPUs in the last bits, and over training in the results."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _git_rev() -> str:
@@ -415,7 +427,8 @@ def write_report(out: Path) -> str:
         meta = store.meta(stem)
         if meta:
             lines.append(f"- `{stem}`: `{meta.get('command', '')}` ({meta.get('date', '')}, git "
-                         f"{meta.get('git', '')}, {meta.get('seconds', '')} s for the cases it ran)")
+                         f"{meta.get('git', '')}, {meta.get('seconds', '')} s for the cases it ran"
+                         + (f", {meta['cpu']}" if meta.get("cpu") else "") + ")")
     lines += ["", "## Scores: mean per group (AUC-PR / VUS-PR; AUC-ROC / VUS-ROC below)", ""]
     groups = [g for g in GROUPS if any(r["group"] == g and r["protocol"] == "scores"
                                        for rows in methods.values() for r in rows)]
