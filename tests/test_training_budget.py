@@ -178,11 +178,36 @@ def test_multiscale_embedding_width_and_batch_invariance():
     X = collection(25)
     ae = LSTMAutoencoder(**TINY, num_layers=2, bidirectional=True, epochs=1, min_steps=2, random_state=0).fit(X)
     Z = ae.transform(X)
-    assert Z.shape == (25, 3 + 2 * 16 * 9) == (25, ae._n_features_out)
+    assert Z.shape == (25, 3 + 2 * 16 * 10) == (25, ae._n_features_out)
     np.testing.assert_allclose(ae.transform(X[3:4]), Z[3:4], atol=1e-5)
     np.testing.assert_array_equal(Z[:, :3], ae.latent_code(X))
     assert LSTMAutoencoder(**TINY, embedding="latent", epochs=1, min_steps=2, random_state=0).fit(X) \
         .transform(X).shape == (25, 3)
+
+
+def test_readout_std_is_the_spread_over_real_steps_and_old_files_embed_without_it(tmp_path):
+    import json
+
+    from seqae.tensorfile import load_tensor_file, save_tensor_file
+    lengths = torch.tensor([8, 3, 1])
+    h = torch.randn(3, 8, 5)
+    garbage = torch.where(step_mask(lengths, 8)[:, :, None], h, torch.full_like(h, 1e3))
+    pooled = multiscale_pool(garbage, lengths).reshape(3, -1, 5)                      # (N, 10, P)
+    for i, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(pooled[i, 2], h[i, :n].std(dim=0, unbiased=False), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(multiscale_pool(garbage, lengths, std=False),
+                               torch.cat([pooled[:, :2], pooled[:, 3:]], dim=1).reshape(3, -1))
+    X = collection(20)
+    ae = LSTMAutoencoder(**TINY, epochs=1, min_steps=2, random_state=0).fit(X)
+    ae.save(tmp_path / "m.seqae")
+    tensors, doc = load_tensor_file(tmp_path / "m.seqae", what="test")
+    del doc["state"]["readout_std_"]                                                  # as a file saved before it
+    save_tensor_file(tmp_path / "old.seqae", tensors, json.loads(json.dumps(doc)))
+    new, old = load(tmp_path / "m.seqae"), load(tmp_path / "old.seqae")
+    assert new.readout_std_ and not old.readout_std_
+    Z, Z_old = new.transform(X), old.transform(X)
+    assert Z.shape == (20, 3 + 8 * 10) and Z_old.shape == (20, 3 + 8 * 9) == (20, old._n_features_out)
+    np.testing.assert_array_equal(np.delete(Z, np.s_[3 + 16:3 + 24], axis=1), Z_old)   # all but the std block
 
 
 # -------------------------------------------------------------------------------- persistence, detectors

@@ -149,8 +149,8 @@ PARAMS: tuple[Param, ...] = (
           'What ``transform`` returns. "latent": the code (``latent_dim`` values). "pooled": the code, then the\n'
           "top encoder layer's outputs at the last real step, their mean and their maximum (``latent_dim + 3P``,\n"
           'P = ``hidden_size`` per direction). "multiscale": the code, then for every encoder layer the last\n'
-          "step, the maximum and the means over the whole sequence, its halves and its quarters\n"
-          "(``latent_dim + 9P`` per layer; ``seqae.nn.readout``).", _one_of(EMBEDDINGS),
+          "step, the maximum, the standard deviation and the means over the whole sequence, its halves and its\n"
+          "quarters (``latent_dim + 10P`` per layer; ``seqae.nn.readout``).", _one_of(EMBEDDINGS),
           Option("what an embedding holds: the latent code ('latent'), or the code and the encoder's outputs pooled",
                  "choice", choices=EMBEDDINGS)),
     Param("random_state", None, "int, Generator or None",

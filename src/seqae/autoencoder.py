@@ -26,7 +26,7 @@ from seqae.nn.autoencoder import AutoencoderConfig, AutoencoderOutput, SequenceA
 from seqae.nn.encoder import masked_pool
 from seqae.nn.fused_lstm import lstm_path
 from seqae.nn.losses import forecast_squared_error, per_step_squared_error
-from seqae.nn.readout import SEGMENT_SCALES, multiscale_pool
+from seqae.nn.readout import multiscale_pool, pooled_width
 from seqae.training.budget import keep_validation_split
 from seqae.training.loop import TrainingConfig, train_autoencoder
 from seqae.training.objectives import ObjectiveConfig
@@ -67,6 +67,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     lstm_path_ : str
         The LSTM path the model trained on: "fused AVX-512 kernels", "fused portable kernels", "nn.LSTM" (a GPU, a
         bidirectional model, or kernels that could not be built: ``seqae info`` says why) or "mixed (...)".
+    readout_std_ : bool
+        Whether ``embedding="multiscale"`` includes each unit's standard deviation: True for every fit since it
+        was added; a file saved before loads False and embeds as it did.
 
     Notes
     -----
@@ -114,7 +117,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         pooled = self.hidden_size * (2 if self.bidirectional else 1)
         if self.embedding == "pooled":
             return self.latent_dim + 3 * pooled
-        return self.latent_dim + self.num_layers * pooled * (2 + sum(SEGMENT_SCALES))
+        return self.latent_dim + self.num_layers * pooled_width(pooled, getattr(self, "readout_std_", True))
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, validation_data=None, checkpoint: str | os.PathLike | None = None):
@@ -185,6 +188,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.stop_reason_ = result.stop_reason
         self.training_seconds_ = result.seconds
         self.lstm_path_ = path
+        self.readout_std_ = True
         if result.stop_reason == "interrupted":
             raise KeyboardInterrupt("fit interrupted; the estimator keeps the best weights so far "
                                     f"(epoch {self.best_epoch_} of {self.n_epochs_} completed)")
@@ -254,10 +258,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return self.latent_code(X)
         if self.embedding == "pooled":
             return self.pooled_features(X)
-        return self._encoder_features(X, lambda module, batch: [multiscale_pool(h, batch.lengths,
-                                                                                  module.encoder.bidirectional)
-                                                                for h in module.encoder.layer_outputs(batch.x,
-                                                                                                      batch.lengths)])
+        return self._encoder_features(X, lambda module, batch: [
+            multiscale_pool(h, batch.lengths, module.encoder.bidirectional, std=self.readout_std_)
+            for h in module.encoder.layer_outputs(batch.x, batch.lengths)])
 
     def latent_code(self, X) -> np.ndarray:
         """The latent code of each sequence: (N, latent_dim), the deterministic code or the VAE's posterior mean."""
@@ -414,7 +417,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self, "module_")
         doc = {"n_features_in_": self.n_features_in_, "history_": self.history_, "best_epoch_": self.best_epoch_,
                "n_epochs_": self.n_epochs_, "stop_reason_": self.stop_reason_,
-               "training_seconds_": self.training_seconds_, "lstm_path_": self.lstm_path_}
+               "training_seconds_": self.training_seconds_, "lstm_path_": self.lstm_path_,
+               "readout_std_": self.readout_std_}
         tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
         tensors["scaler.mean"] = torch.from_numpy(self.scaler_.mean)
         tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
@@ -449,3 +453,4 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.stop_reason_ = str(doc["stop_reason_"])
         self.training_seconds_ = float(doc["training_seconds_"])
         self.lstm_path_ = str(doc.get("lstm_path_", "unknown"))     # files written before it was recorded
+        self.readout_std_ = bool(doc.get("readout_std_", False))     # files written before it embed without it

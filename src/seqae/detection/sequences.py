@@ -34,8 +34,8 @@ class SequenceAnomalyDetector(DetectorBase):
         embeddings; a training sequence is scored without itself. "reconstruction": the mean squared
         reconstruction error over its real steps (the only score of earlier versions: files saved before
         ``score`` existed load with it).
-        "neighbors" keeps the training embeddings in the fitted detector and its file: N x 640 float64 values
-        with the default embedding, 51 MB for 10,000 training sequences.
+        "neighbors" keeps the training embeddings in the fitted detector and its file: N x 704 float64 values
+        with the default embedding, 56 MB for 10,000 training sequences.
     n_neighbors : int, default=1
         Neighbours averaged by ``score="neighbors"``; the training collection needs more sequences than this.
     **autoencoder parameters
