@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Read-outs of the same fitted models (issue #16): which pooled statistics of the encoder's per-step outputs
+make the embedding, with training held fixed.
+
+For each UEA set and seed, ``LSTMAutoencoder(random_state=seed)`` is fitted once on the train split; its
+``transform`` is then read out with each variant below and scored by ``benchmarks/uea.py``'s protocol (SVM on
+standardised embeddings, C by 5-fold CV on train, test accuracy of the SVM the CV chose). Prints one JSON line
+per (set, seed, variant) and the mean per variant.
+
+Variants (every one keeps the code and the last step and maximum of every layer):
+``base``: segment means over 1, 2, 4 parts (the read-out before the standard deviation was added);
+``std``: ``base`` + each unit's standard deviation over the real steps (the default since);
+``min``: ``base`` + each unit's minimum; ``s8``, ``s16``: ``base`` + means over 8 (and 16) parts.
+
+    PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1          # ~25 min on one busy core
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def pool(scales: tuple[int, ...] = (1, 2, 4), std: bool = False, minimum: bool = False):
+    """A read-out in the place of ``seqae.autoencoder.multiscale_pool``; the model's own ``std`` is ignored."""
+    from seqae.nn.encoder import masked_pool
+    from seqae.nn.readout import multiscale_pool
+
+    def read_out(h, lengths, bidirectional=False, **_):
+        out = multiscale_pool(h, lengths, bidirectional, scales=scales, std=std)
+        return torch.cat([out, -masked_pool(-h, lengths, "max")], dim=-1) if minimum else out
+    return read_out
+
+
+def variants() -> dict:
+    return {"base": pool(), "std": pool(std=True), "min": pool(minimum=True), "s8": pool(scales=(1, 2, 4, 8)),
+            "s16": pool(scales=(1, 2, 4, 8, 16))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", default="ArrowHead,GunPoint,ItalyPowerDemand,JapaneseVowels,BasicMotions")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import seqae.autoencoder as autoencoder
+    import uea
+    from seqae import LSTMAutoencoder
+    from seqae.io import load_uea
+
+    chosen = collections.defaultdict(list)
+    pools = variants()
+    for name in args.sets.split(","):
+        train, test = load_uea(name, "train"), load_uea(name, "test")
+        for seed in range(args.seeds):
+            model = LSTMAutoencoder(random_state=seed, num_threads=args.threads).fit(train.X)
+            for variant, pool in pools.items():
+                # The model's transform calls seqae.autoencoder.multiscale_pool: swapped for the variant.
+                autoencoder.multiscale_pool = pool
+                scores = uea.svm_scores(model.transform(train.X), train.y, model.transform(test.X), test.y, False)
+                result = uea.Result(set=name, method=variant, seed=seed)
+                for key, value in scores.items():
+                    setattr(result, key, value)
+                chosen[(variant, name)].append(uea.chosen(result))
+                print(json.dumps({"set": name, "seed": seed, "variant": variant, "chosen": uea.chosen(result),
+                                  "linear": scores["linear"], "rbf": scores["rbf"]}), flush=True)
+    sets = args.sets.split(",")
+    print("| variant | " + " | ".join(sets) + " | mean |\n|---|" + "---|" * (len(sets) + 1))
+    for variant in pools:
+        means = [sum(chosen[(variant, s)]) / len(chosen[(variant, s)]) for s in sets]
+        print(f"| {variant} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {sum(means) / len(means):.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
