@@ -10,9 +10,11 @@ per (set, seed, variant) and the mean per variant.
 Variants (every one keeps the code and the last step and maximum of every layer):
 ``base``: segment means over 1, 2, 4 parts (the read-out before the standard deviation was added);
 ``std``: ``base`` + each unit's standard deviation over the real steps (the default since);
-``min``: ``base`` + each unit's minimum; ``s8``, ``s16``: ``base`` + means over 8 (and 16) parts.
+``min``: ``base`` + each unit's minimum; ``s8``, ``s16``: ``base`` + means over 8 (and 16) parts;
+``std+min``; ``std+halves``, ``std+quarters``: ``std`` + the deviation within each half (and quarter).
 
     PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1          # ~25 min on one busy core
+    PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1 --variants std,std+min,std+halves,std+quarters
 """
 from __future__ import annotations
 
@@ -27,20 +29,26 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def pool(scales: tuple[int, ...] = (1, 2, 4), std: bool = False, minimum: bool = False):
-    """A read-out in the place of ``seqae.autoencoder.multiscale_pool``; the model's own ``std`` is ignored."""
+def pool(scales: tuple[int, ...] = (1, 2, 4), std: bool = False, minimum: bool = False, std_scales=()):
+    """A read-out in the place of ``seqae.autoencoder.multiscale_pool``; the model's own ``std`` is ignored.
+    ``std_scales``: standard deviations within each of k equal parts too, for each k given."""
     from seqae.nn.encoder import masked_pool
-    from seqae.nn.readout import multiscale_pool
+    from seqae.nn.readout import multiscale_pool, segment_means
 
     def read_out(h, lengths, bidirectional=False, **_):
-        out = multiscale_pool(h, lengths, bidirectional, scales=scales, std=std)
-        return torch.cat([out, -masked_pool(-h, lengths, "max")], dim=-1) if minimum else out
+        parts = [multiscale_pool(h, lengths, bidirectional, scales=scales, std=std)]
+        if minimum:
+            parts.append(-masked_pool(-h, lengths, "max"))
+        for k in std_scales:
+            mean = segment_means(h, lengths, k)
+            parts.append((segment_means(h * h, lengths, k) - mean * mean).clamp(min=0.0).sqrt())
+        return torch.cat(parts, dim=-1)
     return read_out
 
 
-def variants() -> dict:
-    return {"base": pool(), "std": pool(std=True), "min": pool(minimum=True), "s8": pool(scales=(1, 2, 4, 8)),
-            "s16": pool(scales=(1, 2, 4, 8, 16))}
+VARIANTS = {"base": dict(), "std": dict(std=True), "min": dict(minimum=True), "s8": dict(scales=(1, 2, 4, 8)),
+            "s16": dict(scales=(1, 2, 4, 8, 16)), "std+min": dict(std=True, minimum=True),
+            "std+halves": dict(std=True, std_scales=(2,)), "std+quarters": dict(std=True, std_scales=(2, 4))}
 
 
 def main(argv=None) -> int:
@@ -48,6 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="ArrowHead,GunPoint,ItalyPowerDemand,JapaneseVowels,BasicMotions")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--variants", default="base,std,min,s8,s16", help=f"comma-separated, of {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -57,14 +66,14 @@ def main(argv=None) -> int:
     from seqae.io import load_uea
 
     chosen = collections.defaultdict(list)
-    pools = variants()
+    pools = {name: pool(**VARIANTS[name]) for name in args.variants.split(",")}
     for name in args.sets.split(","):
         train, test = load_uea(name, "train"), load_uea(name, "test")
         for seed in range(args.seeds):
             model = LSTMAutoencoder(random_state=seed, num_threads=args.threads).fit(train.X)
-            for variant, pool in pools.items():
+            for variant, read_out in pools.items():
                 # The model's transform calls seqae.autoencoder.multiscale_pool: swapped for the variant.
-                autoencoder.multiscale_pool = pool
+                autoencoder.multiscale_pool = read_out
                 scores = uea.svm_scores(model.transform(train.X), train.y, model.transform(test.X), test.y, False)
                 result = uea.Result(set=name, method=variant, seed=seed)
                 for key, value in scores.items():

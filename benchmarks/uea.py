@@ -121,6 +121,11 @@ VARIANT_LABELS = {
     "default-nocrop": "default, but `min_crop=1` (masked steps only)",
     "default-epoch-rule": "default, but the epoch rule (`min_steps=None, lr_schedule='constant'`)",
     "untrained": "control: stage 1 after one optimiser step (`epochs=1, min_steps=1`)",
+    # Rows of earlier code (git history), named in the notes of results/uea.md; no parameter reproduces them.
+    "default-nostd": "default without the read-out's standard deviation (commit 576d446; AMD EPYC, 2026-12-07)",
+    "default-1204": "default of 2026-12-04: no crop floor, no standard deviation (commit befbf0e; AMD EPYC, "
+                    "2026-12-07; the floor changes only sequences under 64 steps)",
+    "default-1204-xeon": "default of 2026-12-04 as measured that day (run9; Intel Xeon)",
     "raw": "raw: zero-pad, flatten (measured here)",
     "dtw": "1-NN DTW (aeon, full window)",
     "minirocket": "MiniRocket (aeon)",
@@ -532,7 +537,9 @@ def main(argv: list[str] | None = None) -> int:
         return chosen
 
     args.sets = names(args.sets, SETS, "set")
-    args.variants = names(args.variants, all_variants, "variant")
+    # --merge may also name rows of earlier code that no parameter reproduces (labelled in VARIANT_LABELS).
+    args.variants = names(args.variants, all_variants + [m for m in VARIANT_LABELS if args.merge
+                                                         and m not in all_variants and m not in BASELINES], "variant")
     args.requested_baselines = names(args.baselines, BASELINES, "baseline")
     args.baselines = [b for b in args.requested_baselines if importable(BASELINE_NEEDS[b])]
     global MINIROCKET_SVM
