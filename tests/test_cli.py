@@ -345,7 +345,7 @@ def test_embed_ts_file(tmp_path, capsys):
                           "--epochs", "2", "--seed", "0", "--device", "cpu"], capsys)
     assert code == 0, err
     frame = pd.read_csv(out_path)
-    width = 3 + 9 * 8   # the default embedding: the code, then 9 poolings of the 8 encoder units
+    width = 3 + 10 * 8   # the default embedding: the code, then 10 poolings of the 8 encoder units
     assert list(frame.columns) == ["id", "label", *[f"z{j}" for j in range(width)], "reconstruction_error"]
     assert len(frame) == 24 and set(frame["label"]) == {"up", "down"}
     assert png.stat().st_size > 10_000

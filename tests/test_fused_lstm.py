@@ -118,7 +118,8 @@ def test_rows_split_over_threads_match_nn_lstm_and_one_thread(dtype, threads, ke
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 2e-5)])
 def test_repeated_input_equals_the_expanded_input(dtype, tol, kernel_path):
     """steps=T projects the input once and reads it T times (a stride of 0 over T); values and gradients equal
-    feeding it T times, also under inference_mode."""
+    feeding it T times, also under inference_mode (bit for bit in float64; float32 inference projects in the
+    blocks of seqae.nn.linear, which round as a product of their own shape does)."""
     torch.manual_seed(1)
     lstm = nn.LSTM(6, 8, num_layers=2, batch_first=True).to(dtype)
     z = torch.randn(3, 6, dtype=dtype, requires_grad=True)
@@ -127,7 +128,8 @@ def test_repeated_input_equals_the_expanded_input(dtype, tol, kernel_path):
     torch.testing.assert_close(out, ref, atol=tol / 100, rtol=tol)
     torch.testing.assert_close(c_n, ref_c, atol=tol / 100, rtol=tol)
     with torch.inference_mode():
-        torch.testing.assert_close(run_lstm(lstm, z, None, steps=11)[0], out.detach(), atol=0, rtol=0)
+        exact = 0 if dtype == torch.float64 else tol / 100
+        torch.testing.assert_close(run_lstm(lstm, z, None, steps=11)[0], out.detach(), atol=exact, rtol=exact)
     g = torch.autograd.grad(out.square().sum() + h_n.sum(), z)[0]
     g_ref = torch.autograd.grad(ref.square().sum() + ref_h.sum(), z)[0]
     torch.testing.assert_close(g, g_ref, atol=tol / 100, rtol=tol)

@@ -13,6 +13,7 @@ from torch import nn
 from seqae.nn.decoder import DECODERS
 from seqae.nn.encoder import LSTMEncoder
 from seqae.nn.latent import DeterministicLatent, GaussianLatent
+from seqae.nn.linear import Linear
 from seqae.nn.masking import reverse_padded
 
 
@@ -71,7 +72,7 @@ class SequenceAutoencoder(nn.Module):
         self.decoder = DECODERS[config.decoder](config.latent_dim, config.decoder_units,
                                    config.n_features, config.num_layers, config.dropout)
         # The forward direction only: a backward direction has read the step it would predict.
-        self.forecast_head = nn.Linear(config.hidden_size, config.n_features) if config.forecast else None
+        self.forecast_head = Linear(config.hidden_size, config.n_features) if config.forecast else None
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor):
         """(N, T, F) -> LatentSample with (N, Z) tensors, and attention weights (N, T) or None."""

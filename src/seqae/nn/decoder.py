@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from seqae.nn.fused_lstm import run_lstm
+from seqae.nn.linear import Linear
 
 # name -> decoder class: the one list of decoders (the estimators' check and the CLI's --decoder choices read
 # it). A decoder is built as cls(latent_dim, hidden_size, n_features, num_layers, dropout) and its
@@ -61,10 +62,10 @@ class RepeatDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden_size: int, n_features: int, num_layers: int = 1,
                  dropout: float = 0.0):
         super().__init__()
-        self.init_state = nn.Linear(latent_dim, 2 * num_layers * hidden_size)
+        self.init_state = Linear(latent_dim, 2 * num_layers * hidden_size)
         self.lstm = nn.LSTM(latent_dim, hidden_size, num_layers=num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
-        self.head = nn.Linear(hidden_size, n_features)
+        self.head = Linear(hidden_size, n_features)
 
     def forward(self, z: torch.Tensor, max_len: int, target: torch.Tensor | None = None) -> torch.Tensor:
         state = initial_state(self.init_state, z, self.lstm.num_layers, self.lstm.hidden_size)
@@ -87,10 +88,10 @@ class AutoregressiveDecoder(nn.Module):
                  dropout: float = 0.0):
         super().__init__()
         self.num_layers, self.hidden_size, self.n_features = num_layers, hidden_size, n_features
-        self.init_state = nn.Linear(latent_dim, 2 * num_layers * hidden_size)
+        self.init_state = Linear(latent_dim, 2 * num_layers * hidden_size)
         self.lstm = nn.LSTM(n_features + latent_dim, hidden_size, num_layers=num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
-        self.head = nn.Linear(hidden_size, n_features)
+        self.head = Linear(hidden_size, n_features)
 
     def forward(self, z: torch.Tensor, max_len: int, target: torch.Tensor | None = None) -> torch.Tensor:
         state = initial_state(self.init_state, z, self.num_layers, self.hidden_size)

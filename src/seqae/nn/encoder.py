@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from seqae.nn.fused_lstm import run_lstm
+from seqae.nn.linear import Linear
 from seqae.nn.masking import reverse_padded, step_mask, unpadded
 
 POOLINGS = ("last", "mean", "attention")
@@ -59,8 +60,8 @@ class AttentionPooling(nn.Module):
 
     def __init__(self, in_size: int, attention_size: int):
         super().__init__()
-        self.project = nn.Linear(in_size, attention_size)
-        self.score = nn.Linear(attention_size, 1, bias=False)
+        self.project = Linear(in_size, attention_size)
+        self.score = Linear(attention_size, 1, bias=False)
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scores = self.score(torch.tanh(self.project(h))).squeeze(-1)  # (N, T)

@@ -31,6 +31,7 @@ from torch.autograd.function import once_differentiable
 
 from seqae.nn.kernels import extension as _extension
 from seqae.nn.kernels import path_name
+from seqae.nn.linear import invariant_linear
 from seqae.nn.tracing import is_traceable
 
 # Inputs this narrow (a series' channels) are projected inside the kernel's loop instead of all steps at once
@@ -119,6 +120,15 @@ class LSTMRecurrence(torch.autograd.Function):
         return grad_x, d_h0, d_c0, d_w_hh, grad_w_ih if needs[4] else None, grad_bias if needs[5] else None
 
 
+def _project(x, w, b):
+    """The input gates ``x W^T + b``: :class:`InputProjection` while autograd records; without it, a product
+    whose rows do not depend on the other rows of the batch (``seqae.nn.linear``), so that a window scored alone
+    gets the bits it gets among others. Shapes: x (M, F) -> (M, G)."""
+    if torch.is_grad_enabled():
+        return InputProjection.apply(x, w, b)
+    return invariant_linear(x, w, b)
+
+
 def _kernel_forward(xg, h0, c0, w_hh, w_ih, bias, save: bool):
     """The kernel's forward call: hs, c_T and, with ``save``, what its backward reads (see LSTMRecurrence)."""
     inline = w_ih is not None
@@ -186,7 +196,7 @@ def run_lstm(lstm: nn.LSTM, x: torch.Tensor, state: tuple[torch.Tensor, torch.Te
                                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
         h0, c0 = state[0][layer], state[1][layer]
         if layer == 0 and steps is not None:
-            xg = InputProjection.apply(h, w_ih, b_ih + b_hh).unsqueeze(1).expand(-1, steps, -1)  # (N, T, G), stride 0
+            xg = _project(h, w_ih, b_ih + b_hh).unsqueeze(1).expand(-1, steps, -1)  # (N, T, G), stride 0
             hs, c_last = _recurrence(xg, h0, c0, w_hh)                              # (T+1, N, H), (N, H)
         elif h.shape[2] <= _INLINE_FEATURES:
             # Few features: projected inside the kernel's loop. The input is made time-major first (a small copy
@@ -198,7 +208,7 @@ def run_lstm(lstm: nn.LSTM, x: torch.Tensor, state: tuple[torch.Tensor, torch.Te
             # block; batch-first it would touch N rows T*G apart, one memory page each for large batches.
             t = h.shape[1]
             rows = h.transpose(0, 1).reshape(t * n, h.shape[2])                               # (T*N, F)
-            xg = InputProjection.apply(rows, w_ih, b_ih + b_hh).view(t, n, -1).transpose(0, 1)  # (N, T, G)
+            xg = _project(rows, w_ih, b_ih + b_hh).view(t, n, -1).transpose(0, 1)  # (N, T, G)
             hs, c_last = _recurrence(xg, h0, c0, w_hh)
         h = hs[1:].transpose(0, 1)                                           # (N, T, H)
         h_n.append(hs[-1])

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from seqae.nn.linear import Linear
+
 # Bounds on the log-variance head: exp(+-10) spans 4.5e-5..2.2e4, enough for any standardised data, and it
 # keeps exp() from overflowing to inf early in training, the usual way an LSTM-VAE drifts to NaN.
 _LOGVAR_MIN, _LOGVAR_MAX = -10.0, 10.0
@@ -26,7 +28,7 @@ class DeterministicLatent(nn.Module):
 
     def __init__(self, in_size: int, latent_dim: int):
         super().__init__()
-        self.linear = nn.Linear(in_size, latent_dim)
+        self.linear = Linear(in_size, latent_dim)
 
     def forward(self, h: torch.Tensor, sample: bool = False) -> LatentSample:
         z = self.linear(h)
@@ -42,8 +44,8 @@ class GaussianLatent(nn.Module):
 
     def __init__(self, in_size: int, latent_dim: int):
         super().__init__()
-        self.mean = nn.Linear(in_size, latent_dim)
-        self.logvar = nn.Linear(in_size, latent_dim)
+        self.mean = Linear(in_size, latent_dim)
+        self.logvar = Linear(in_size, latent_dim)
 
     def forward(self, h: torch.Tensor, sample: bool = True) -> LatentSample:
         mean = self.mean(h)
