@@ -1,15 +1,14 @@
 """A linear layer whose inference gives each row the same bits, whatever the number of rows beside it.
 
 Why: torch's float32 matrix product on the CPU picks its kernel by the matrix's shape, and kernels sum in
-different orders. On an AMD EPYC with AVX-512, 2 rows and 150 rows through the same layer differed in the last
-bit in 2 of 3 values (11,205 of 17,000 in a probe), so a window's score depended on the batch it was scored in,
-and a stream that scores windows as they come could not give :meth:`AnomalyDetector.decision_function`'s bits
-(``tests/test_stream.py``). Here every product has one shape: the rows go through in blocks of
-:data:`BLOCK_ROWS`, the last block padded with zeros, so every row is summed by the same kernel. In a probe
-(``tests/test_linear.py`` holds a smaller one) no row's bits depended on the block it was in or its place in
-it. Scoring costs what it cost with one product (100,000 windows of 64 steps: 2.4 s against 2.3 s univariate,
-7.0 s against 7.0 s with 25 channels, one thread; float64 products, the other way to such bits, took 3.2 s and
-13 s).
+different orders. On an AMD EPYC with AVX-512, the same 2 rows alone and among 600 differed in the last bit in
+11,435 of 17,000 values, so a window's score depended on the batch it was scored in, and a stream that scores
+windows as they come could not give :meth:`AnomalyDetector.decision_function`'s bits (``tests/test_stream.py``
+failed there). Here every product has one shape: the rows go through in blocks of :data:`BLOCK_ROWS`, the last
+block padded with zeros, so every row is summed by the same kernel: 0 of the 17,000 differed. Scoring costs
+what it cost with one product: 100,000 windows of 64 steps in 2.24-2.29 s against 2.24-2.32 s (one channel) and
+6.83-6.93 s against 6.82-7.04 s (25 channels), one thread, where float64 products rounded once, the other way
+to such bits, took 2.8 s and 11.7 s (``PYTHONPATH=src python benchmarks/invariant_linear.py``, 2026-12-07).
 
 Training (autograd recording) and other devices and dtypes keep the plain product: only inference on the CPU
 promises these bits. The fused LSTM's input projection (``seqae.nn.fused_lstm``) takes the same path when
