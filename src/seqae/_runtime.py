@@ -48,10 +48,11 @@ def inference_batches(lengths: np.ndarray, workers: int = 1) -> list[np.ndarray]
         rows = min(rows, max(MIN_PARALLEL_ROWS, math.ceil(len(lengths) / workers)))
         steps = max(MIN_PARALLEL_STEPS, steps // workers)
     batches = length_grouped_batches(lengths, rows, max_steps=steps)
-    # A lone last row is scored with the previous batch: on one row the linear layers run a matrix-vector
+    # A lone last row is scored with the previous batch: on one row a matrix product may run as a matrix-vector
     # product, which rounds differently from the matrix product of two or more, so a row's result would depend
     # on how many rows the collection had (and a stream that scores windows as they come could not give the
-    # bits of a batch; seqae.detection.stream).
+    # bits of a batch; seqae.detection.stream). On the CPU seqae.nn.linear makes the products batch-invariant;
+    # the nn.LSTM path (bidirectional models) and GPUs still take torch's own.
     if len(batches) > 1 and len(batches[-1]) == 1 and lengths[batches[-1][0]] == lengths[batches[-2][-1]]:
         batches[-2:] = [np.concatenate(batches[-2:])]
     return batches

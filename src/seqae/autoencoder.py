@@ -386,8 +386,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_features = data.n_features
         single = len(sequences) == 1
         if single:
-            # Scored as two rows: on one row the linear layers take a matrix-vector path that rounds differently
-            # (up to ~4e-7 here), and a window must get the same bits alone as among others (see inference_batches).
+            # Scored as two rows: on one row a matrix product may take a matrix-vector path that rounds differently
+            # (up to ~4e-7), and a window must get the same bits alone as among others (see inference_batches;
+            # on the CPU seqae.nn.linear makes the products batch-invariant, the nn.LSTM path and GPUs are not).
             sequences = np.concatenate([sequences, sequences])
 
         def extract(batch, o):
