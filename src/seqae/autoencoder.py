@@ -83,8 +83,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     >>> rng = np.random.default_rng(0)
     >>> X = [np.sin(np.linspace(0, 6, n))[:, None] + 0.05 * rng.standard_normal((n, 1)) for n in range(20, 40)]
     >>> ae = LSTMAutoencoder(hidden_size=16, latent_dim=4, epochs=2, random_state=0).fit(X)
-    >>> ae.transform(X).shape          # the code (4), then 9 poolings of the 16 encoder units
-    (20, 148)
+    >>> ae.transform(X).shape          # the code (4), then 10 poolings of the 16 encoder units
+    (20, 164)
     >>> ae.latent_code(X).shape
     (20, 4)
     """
