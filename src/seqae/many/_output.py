@@ -152,7 +152,7 @@ def summary_part(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
         rows=("rows", "sum"), events=("events", "sum"), error=(ERROR, "first")).reset_index()
 
 
-def _schemas(table, union_schema: str, spec: dict):
+def _schemas(table, union_schema: str | list[str], spec: dict):
     """The engine's schemas (triad) of the worker's frame, and of its scores, events (None without events)
     and summary parts. ``union_schema``: the run's own output schema, ``"*,added"`` or, for embed_many,
     ``["*-dropped", "added"]``."""
@@ -179,7 +179,7 @@ def _schemas(table, union_schema: str, spec: dict):
     return union, scores, events, summary
 
 
-def write_engine(table, fn, spec: dict, union_schema: str, engine, folder: Path) -> pd.DataFrame:
+def write_engine(table, fn, spec: dict, union_schema: str | list[str], engine, folder: Path) -> pd.DataFrame:
     """Run ``fn`` per series on ``engine`` and save its results under ``folder`` from the workers; returns
     the summary (one small row per series)."""
     import fugue.api as fa
