@@ -8,7 +8,9 @@ ROC-AUC over the classes of a set, mean (± std) over seeds.
 Methods (a method's one fit can give several rows, named ``method~variant``):
 - ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (``score="neighbors"``, one
   neighbour, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k3`` (mean distance to 3
-  neighbours) and ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error);
+  neighbours), ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error), ``seqae~cosine``
+  (cosine distance to the nearest standardised training embedding) and ``seqae~iforest`` (IsolationForest, as
+  below, on the standardised embeddings);
 - ``seqae-before``: the detector's defaults before ``score`` existed: ``score="reconstruction"`` on an
   autoencoder without crops or masked steps and a 16-value code (the step budget of issue #16 included);
 - ``iforest-raw``: scikit-learn's IsolationForest on the zero-padded, flattened values (padded to the longest
@@ -37,6 +39,19 @@ METHODS = ["seqae", "seqae-before", "iforest-raw", "iforest-minirocket"]
 BEFORE = dict(score="reconstruction", latent_dim=16, min_crop=1.0, mask_fraction=0.0, embedding="latent")
 
 
+def _cosine_nearest(reference: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """1 - the largest cosine similarity of each query to the (standardised) training embeddings."""
+    unit = lambda a: a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)  # noqa: E731
+    return 1.0 - (unit(queries) @ unit(reference).T).max(axis=1)
+
+
+def _iforest(reference: np.ndarray, queries: np.ndarray, seed: int) -> np.ndarray:
+    """IsolationForest (as for the raw values) on the standardised training embeddings."""
+    from sklearn.ensemble import IsolationForest
+
+    return -IsolationForest(n_estimators=200, random_state=seed).fit(reference).score_samples(queries)
+
+
 def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], length: int,
                seed: int) -> dict[str, np.ndarray]:
     """{row name: scores of the test sequences}: one fit of ``method``, and the rows read from that fit."""
@@ -49,6 +64,8 @@ def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], len
             queries = det._standardised(det.autoencoder_.transform(test))
             rows["seqae~k3"] = knn_distance(det.reference_embeddings_, queries, 3)
             rows["seqae~reconstruction"] = det.autoencoder_.reconstruction_error(test)
+            rows["seqae~cosine"] = _cosine_nearest(det.reference_embeddings_, queries)
+            rows["seqae~iforest"] = _iforest(det.reference_embeddings_, queries, seed)
         return rows
     from sklearn.ensemble import IsolationForest
     if method == "iforest-raw":
