@@ -46,7 +46,8 @@ def _cosine_nearest(reference: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 
 def _iforest(reference: np.ndarray, queries: np.ndarray, seed: int) -> np.ndarray:
-    """IsolationForest (as for the raw values) on the standardised training embeddings."""
+    """IsolationForest fitted on standardised training features (raw values or embeddings); higher = more
+    abnormal."""
     from sklearn.ensemble import IsolationForest
 
     return -IsolationForest(n_estimators=200, random_state=seed).fit(reference).score_samples(queries)
@@ -67,7 +68,6 @@ def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], len
             rows["seqae~cosine"] = _cosine_nearest(det.reference_embeddings_, queries)
             rows["seqae~iforest"] = _iforest(det.reference_embeddings_, queries, seed)
         return rows
-    from sklearn.ensemble import IsolationForest
     if method == "iforest-raw":
         A, B = zero_pad(train, length).reshape(len(train), -1), zero_pad(test, length).reshape(len(test), -1)
     else:
@@ -78,8 +78,7 @@ def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], len
         A, B = mr.transform(A3), mr.transform(B3)
     mean, std = A.mean(axis=0), A.std(axis=0)
     std[std == 0] = 1.0
-    forest = IsolationForest(n_estimators=200, random_state=seed).fit((A - mean) / std)
-    return {method: -forest.score_samples((B - mean) / std)}
+    return {method: _iforest((A - mean) / std, (B - mean) / std, seed)}
 
 
 def main(argv=None) -> int:
