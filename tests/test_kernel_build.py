@@ -139,3 +139,17 @@ def test_each_checkout_of_seqae_builds_in_its_own_folder(monkeypatch):
     monkeypatch.setattr(kernels, "__file__", "/elsewhere/seqae/nn/kernels.py")
     other = kernels.build_dir()
     assert other != first and other.parent == first.parent
+
+
+def test_a_lock_left_by_a_killed_build_is_removed_and_a_fresh_one_is_kept(tmp_path, caplog):
+    # torch's loader sleeps while the build folder's "lock" exists: one left by a killed build made every later
+    # fit wait for ever without a word.
+    lock = tmp_path / "lock"
+    lock.touch()
+    assert not kernels._clear_stale_lock(tmp_path)                   # another process may be building now
+    assert lock.exists() and "waiting for another process's build" in caplog.text
+    old = lock.stat().st_mtime - kernels.STALE_LOCK_S - 1
+    os.utime(lock, (old, old))
+    assert kernels._clear_stale_lock(tmp_path)
+    assert not lock.exists() and "did not finish" in caplog.text
+    assert not kernels._clear_stale_lock(tmp_path)                   # no lock: nothing to say

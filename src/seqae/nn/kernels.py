@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,10 @@ _SOURCES = [str(_CSRC / name)
 # The file, in the build folder, that remembers a failed build (its reason, as JSON).
 BUILD_FAILED = "seqae-build-failed.json"
 RETRY_HINT = "run 'seqae build-kernels' to try again and see the compiler's output"
+# torch's loader holds the file ``lock`` in the build folder while one process builds, and every other process
+# sleeps until it is gone. A build killed half-way leaves it behind, and then every later fit waits for ever
+# without a word. A build takes about a minute, so a lock older than this is such a leftover.
+STALE_LOCK_S = 900
 _log = logging.getLogger("seqae")
 
 
@@ -147,11 +152,31 @@ def _remember_failure(build: Path, reason: str) -> None:
         pass                            # an unwritable cache: the next process tries the build again
 
 
+def _clear_stale_lock(build: Path, now: float | None = None) -> bool:
+    """Remove torch's build lock where it is older than ``STALE_LOCK_S`` (left by a killed build), saying so; say
+    that this process waits where a younger one is there. True where one was removed."""
+    lock = build / "lock"
+    try:
+        age = (time.time() if now is None else now) - lock.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age < STALE_LOCK_S:
+        _log.warning("seqae: waiting for another process's build of the fused CPU LSTM kernel (%s exists; "
+                     "delete it if no build is running)", lock)
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        lock.unlink()
+    _log.warning("seqae: removed %s, left %.0f minutes ago by a build that did not finish; building again",
+                 lock, age / 60)
+    return True
+
+
 def _load(build: Path, verbose: bool):
     flags, ldflags = _compiler_flags(_capability())
     from torch.utils import cpp_extension
 
     build.mkdir(parents=True, exist_ok=True)
+    _clear_stale_lock(build)
     # torch's compiler check logs a many-line banner ("!! WARNING !!") for a compiler it does not know; the
     # build's own outcome is what seqae reports, in one line (``seqae build-kernels`` shows everything).
     torch_log = logging.getLogger("torch.utils.cpp_extension")
