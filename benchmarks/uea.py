@@ -98,6 +98,8 @@ VARIANTS = {
     "default-nomask": {"mask_fraction": 0.0},
     "default-nocrop": {"min_crop": 1.0},
     "default-epoch-rule": {"min_steps": None, "lr_schedule": "constant"},
+    "default-2layers": {"num_layers": 2},
+    "default+contrastive0.2": {"contrastive_weight": 0.2},
     # Control: one optimiser step, i.e. a random LSTM read out the default way: what does training add?
     "untrained": {**STAGE1, "epochs": 1, "min_steps": 1},
 }
@@ -120,6 +122,8 @@ VARIANT_LABELS = {
     "default-nomask": "default, but `mask_fraction=0` (crops only)",
     "default-nocrop": "default, but `min_crop=1` (masked steps only)",
     "default-epoch-rule": "default, but the epoch rule (`min_steps=None, lr_schedule='constant'`)",
+    "default-2layers": "default + a second LSTM layer (`num_layers=2`; both layers read out)",
+    "default+contrastive0.2": "default + contrastive term `contrastive_weight=0.2`",
     "untrained": "control: stage 1 after one optimiser step (`epochs=1, min_steps=1`)",
     # Rows of earlier code (git history), named in the notes of results/uea.md; no parameter reproduces them.
     "default-nostd": "default without the read-out's standard deviation (commit 576d446; AMD EPYC, 2026-12-07)",
