@@ -93,7 +93,8 @@ def _warm() -> float:
     return _peak_mb()
 
 
-def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params: dict | None = None):
+def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params: dict | None = None,
+             dask_trim: bool = False):
     """One mode's run; with ``output``, the results are written there from where they are made (``output=``)
     and read back after the clock, for the comparison. ``params`` go to every series' detector."""
     from seqae.many import detect_many, read_output
@@ -111,7 +112,9 @@ def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params:
     import dask
 
     # As seqae detect-many --engine dask: glibc's default malloc in the workers (see src/seqae/cli/many.py).
-    with warnings.catch_warnings(), dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    # (dask_trim: Dask's own MALLOC_TRIM_THRESHOLD_=65536 instead, to see what it does to the workers' memory.)
+    environ = {} if dask_trim else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+    with warnings.catch_warnings(), dask.config.set(environ):
         warnings.simplefilter("ignore", FutureWarning)
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                           memory_limit=0) as cluster, Client(cluster) as client:
@@ -181,6 +184,8 @@ def main() -> None:
     p.add_argument("--detector-params", type=json.loads, default={},
                    help="JSON of AnomalyDetector parameters for every series (default: the default detector), e.g. "
                    "'{\"epochs\": 5}' to measure the engines at a lighter cost per series")
+    p.add_argument("--dask-trim", action="store_true",
+                   help="keep Dask's MALLOC_TRIM_THRESHOLD_=65536 in the workers (seqae's local clusters unset it)")
     p.add_argument("--output-dir", type=Path, help="write each mode's results into DIR/<mode> from the workers "
                    "(detect_many(output=)) instead of gathering them in this process; read back after the clock")
     args = p.parse_args()
@@ -191,13 +196,14 @@ def main() -> None:
     if args.output_dir is not None:
         args.output_dir.mkdir(parents=True, exist_ok=True)
     report = {"command": "python " + " ".join(sys.argv), "series": args.series, "length": args.length,
-              "detector_params": args.detector_params, "runs": {},
+              "detector_params": args.detector_params, "dask_trim": args.dask_trim, "runs": {},
               "load_average_before": os.getloadavg()}
     table = synthetic_table(args.series, args.length)
     report["table_mb"] = round(table.memory_usage(deep=True).sum() / 2**20, 1)
     reference = None
     for mode in [m for m in modes if m != "ddp"]:
-        result, seconds, peaks, setup, cpu = run_many(table, mode, args.output_dir, args.detector_params)
+        result, seconds, peaks, setup, cpu = run_many(table, mode, args.output_dir, args.detector_params,
+                                                       args.dask_trim)
         same = None
         if reference is None:
             reference = result
