@@ -94,9 +94,11 @@ def _warm() -> float:
 
 
 def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params: dict | None = None,
-             dask_trim: bool = False):
+             dask_trim: bool = False, parquet: Path | None = None):
     """One mode's run; with ``output``, the results are written there from where they are made (``output=``)
-    and read back after the clock, for the comparison. ``params`` go to every series' detector."""
+    and read back after the clock, for the comparison. ``params`` go to every series' detector. ``parquet``:
+    the Dask modes read the table from that file on the workers (as ``seqae detect-many --engine dask`` does)
+    instead of receiving the pandas table."""
     from seqae.many import detect_many, read_output
 
     where = dict(params or {}) if output is None else {"output": output / mode, **(params or {})}
@@ -122,6 +124,11 @@ def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params:
             setup = time.perf_counter() - started
             before = sum(client.run(_cpu_s).values()) + _cpu_s()
             start = time.perf_counter()
+            if parquet is not None:
+                import dask.dataframe as dd
+
+                with dask.config.set({"dataframe.convert-string": False}):     # as the CLI reads it
+                    table = dd.read_parquet(parquet, split_row_groups=True)
             result = detect_many(table, by="series", time="ts", engine=client, **where)
             seconds = time.perf_counter() - start
             cpu = sum(client.run(_cpu_s).values()) + _cpu_s() - before     # workers and this driver
@@ -186,6 +193,8 @@ def main() -> None:
                    "'{\"epochs\": 5}' to measure the engines at a lighter cost per series")
     p.add_argument("--dask-trim", action="store_true",
                    help="keep Dask's MALLOC_TRIM_THRESHOLD_=65536 in the workers (seqae's local clusters unset it)")
+    p.add_argument("--from-parquet", action="store_true",
+                   help="Dask modes read the table from a Parquet file (row groups of 100,000 rows) on the workers")
     p.add_argument("--output-dir", type=Path, help="write each mode's results into DIR/<mode> from the workers "
                    "(detect_many(output=)) instead of gathering them in this process; read back after the clock")
     args = p.parse_args()
@@ -200,10 +209,17 @@ def main() -> None:
               "load_average_before": os.getloadavg()}
     table = synthetic_table(args.series, args.length)
     report["table_mb"] = round(table.memory_usage(deep=True).sum() / 2**20, 1)
+    parquet = None
+    if args.from_parquet:
+        import tempfile
+
+        parquet = Path(tempfile.mkdtemp(prefix="seqae-scale-")) / "table.parquet"
+        table.to_parquet(parquet, row_group_size=100_000, index=False)
+        report["from_parquet"] = True
     reference = None
     for mode in [m for m in modes if m != "ddp"]:
         result, seconds, peaks, setup, cpu = run_many(table, mode, args.output_dir, args.detector_params,
-                                                       args.dask_trim)
+                                                       args.dask_trim, parquet)
         same = None
         if reference is None:
             reference = result
