@@ -346,3 +346,12 @@ def test_cli_detect_many_output_dir(tmp_path, table, loop_output, capsys):
                            (["--output-dir", tmp_path / "out", "-o", tmp_path / "s.csv"], "not allowed with")):
         assert main([str(a) for a in args + extra]) == 2
         assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("name", ["native", "pandas"])
+def test_fugues_local_engine_runs_as_the_loop(table, local, loop_output, tmp_path, name):
+    # Fugue's local engine saved single files where the output has folders: the run failed after fitting every
+    # series (and read_output would have read its events as none).
+    assert_same_result(detect_many(table, by="sid", time="ts", engine=name, **TINY), local)
+    written = detect_many(table, by="sid", time="ts", engine=name, output=tmp_path / "out", **TINY)
+    assert_same_result(read_output(written.path), read_output(loop_output.path))

@@ -21,6 +21,8 @@ from seqae.exceptions import InputError
 ROW = "__seqae_row"
 ERROR = "error"
 ENGINE_HINT = 'pip install "seqae[dask]" (Spark and Ray: install pyspark or ray beside fugue)'
+# Fugue's names of its in-process pandas engine: run as engine=None.
+LOCAL_ENGINES = ("native", "pandas")
 
 
 def series_seed(series_id: Any, base: int | None) -> int:
@@ -66,6 +68,10 @@ def order_rows(group: pd.DataFrame, time: str | None) -> pd.DataFrame:
 
 def check_engine(table, engine):
     """Fugue's API for ``engine`` (None for the pandas loop, after checking that ``table`` is pandas)."""
+    # Fugue's own local engine does what the loop does, but saves single files where the output's layout has
+    # folders: it failed after fitting every series, and read_output read its events as none.
+    if isinstance(engine, str) and engine.lower() in LOCAL_ENGINES:
+        engine = None
     if engine is None:
         if not isinstance(table, pd.DataFrame):
             raise InputError(f"engine=None runs on a pandas DataFrame, got {type(table).__name__}; pass the engine "

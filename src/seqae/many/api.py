@@ -111,8 +111,9 @@ def detect_many(table, *, by: str, time: str | None = None, engine=None, train_f
     time : str, optional
         The column that orders each series' rows; without it, a pandas table's row order is used.
     engine : None, "dask", a ``distributed.Client``, a Spark session, "ray", ...
-        None: a loop over the series in this process (no Fugue needed). Otherwise Fugue runs the same per-series
-        function on that engine (``pip install "seqae[dask]"``; Spark needs Java and pyspark, Ray its own install).
+        None (or Fugue's "native"/"pandas"): a loop over the series in this process (no Fugue needed). Otherwise
+        Fugue runs the same per-series function on that engine (``pip install "seqae[dask]"``; Spark needs Java
+        and pyspark, Ray its own install).
     train_fraction : float in (0, 1], default 0.3
         The first share of each series' rows the detector is trained on.
     random_state : int or None, default 0
