@@ -1,0 +1,72 @@
+"""What grows in a Dask worker while ``detect_many`` runs? (issue #17; ``results/scale.md``, 1,000 series)
+
+Runs ``detect_many`` on ``--series`` synthetic series of ``benchmarks/scale.py`` on a ``LocalCluster`` of 2
+workers (one thread each, no memory limit, results written by the workers), and every 5 s asks each worker for:
+the number of keys Dask holds and their size (managed memory), the resident memory (``VmRSS``), Arrow's memory
+pool, and Python's live objects (count and the most common types, after a garbage collection).
+
+    PYTHONPATH=src python benchmarks/worker_memory.py --series 100 --detector-params '{"epochs": 5}'
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from collections import Counter
+
+from detector_memory import resident_mb
+from scale import synthetic_table
+
+
+def worker_state(dask_worker) -> dict:
+    """One worker's memory, as described in the module's docstring."""
+    import gc
+
+    import pyarrow as pa
+    from dask.sizeof import sizeof
+
+    data = dask_worker.data
+    keys = list(data.keys())
+    gc.collect()
+    objects = gc.get_objects()
+    return {"keys": len(keys), "managed_mb": round(sum(sizeof(data[k]) for k in keys if k in data) / 2**20, 1),
+            "rss_mb": round(resident_mb()), "arrow_mb": round(pa.default_memory_pool().bytes_allocated() / 2**20, 1),
+            "objects": len(objects), "top": Counter(type(o).__name__ for o in objects).most_common(4)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--series", type=int, default=100)
+    p.add_argument("--detector-params", type=json.loads, default={})
+    args = p.parse_args()
+    import dask
+    from distributed import Client, LocalCluster
+
+    from seqae.many import detect_many
+
+    table = synthetic_table(args.series, 5000)
+    # As seqae detect-many --engine dask starts its workers (see benchmarks/scale.py).
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                         memory_limit=0) as cluster, Client(cluster) as client:
+        done = threading.Event()
+        start = time.perf_counter()
+
+        def sample() -> None:
+            while not done.wait(5.0):
+                states = client.run(worker_state)
+                print(f"{time.perf_counter() - start:6.0f} s", json.dumps(list(states.values())), flush=True)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        detect_many(table, by="series", time="ts", engine=client, output=tempfile.mkdtemp() + "/out",
+                    **args.detector_params)
+        done.set()
+        sampler.join()
+        print("after the run", json.dumps(list(client.run(worker_state).values())), flush=True)
+
+
+if __name__ == "__main__":
+    main()
