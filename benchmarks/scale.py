@@ -113,10 +113,14 @@ def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params:
     started = time.perf_counter()
     import dask
 
-    # As seqae detect-many --engine dask: glibc's default malloc in the workers (see src/seqae/cli/many.py).
+    # As seqae detect-many --engine dask starts its workers (seqae.many._engine.DASK_WORKER_CONFIG).
     # (dask_trim: Dask's own MALLOC_TRIM_THRESHOLD_=65536 instead, to see what it does to the workers' memory.)
-    environ = {} if dask_trim else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-    with warnings.catch_warnings(), dask.config.set(environ):
+    from seqae.many._engine import DASK_WORKER_CONFIG
+
+    config = dict(DASK_WORKER_CONFIG)
+    if dask_trim:
+        del config["distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"]
+    with warnings.catch_warnings(), dask.config.set(config):
         warnings.simplefilter("ignore", FutureWarning)
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                           memory_limit=0) as cluster, Client(cluster) as client:

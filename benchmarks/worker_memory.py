@@ -3,7 +3,8 @@
 Runs ``detect_many`` on ``--series`` synthetic series of ``benchmarks/scale.py`` on a ``LocalCluster`` of 2
 workers (one thread each, no memory limit, results written by the workers), and every 5 s asks each worker for:
 the number of keys Dask holds and their size (managed memory), the resident memory (``VmRSS``), Arrow's memory
-pool, and Python's live objects (count and the most common types, after a garbage collection).
+pool, and Python's live objects (count and the most common types, after a garbage collection). With Dask's
+profiler on (``--dask-profiler``) the dicts of its call-stack trees grow with every series.
 
     PYTHONPATH=src python benchmarks/worker_memory.py --series 100 --detector-params '{"epochs": 5}'
 """
@@ -40,6 +41,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--series", type=int, default=100)
     p.add_argument("--detector-params", type=json.loads, default={})
+    p.add_argument("--dask-profiler", action="store_true", help="keep Dask's statistical profiler in the workers "
+                   "(seqae's clusters switch it off)")
     args = p.parse_args()
     import dask
     from distributed import Client, LocalCluster
@@ -47,8 +50,11 @@ def main() -> None:
     from seqae.many import detect_many
 
     table = synthetic_table(args.series, 5000)
-    # As seqae detect-many --engine dask starts its workers (see benchmarks/scale.py).
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}), \
+    # As seqae detect-many --engine dask starts its workers; --dask-profiler: with Dask's profiler on.
+    profile = {"distributed.worker.profile.enabled": True} if args.dask_profiler else {}
+    from seqae.many._engine import DASK_WORKER_CONFIG
+
+    with dask.config.set({**DASK_WORKER_CONFIG, **profile}), \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                          memory_limit=0) as cluster, Client(cluster) as client:
         done = threading.Event()

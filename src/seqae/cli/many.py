@@ -199,11 +199,10 @@ def _engine(args: argparse.Namespace, stack):
         return stack.enter_context(Client(args.scheduler))
     import dask
 
+    from seqae.many._engine import DASK_WORKER_CONFIG
+
     workers = args.workers or os.cpu_count() or 1
-    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's dynamic mmap threshold:
-    # torch's large buffers are then mapped and faulted in afresh at every step (12% more CPU per series in a
-    # probe, benchmarks/results/scale.md). Training allocates the same sizes again and again: leave glibc's default.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    with dask.config.set(DASK_WORKER_CONFIG):
         # silence_logs: Dask logs each of its shuffles as a WARNING, which is not one for the user.
         cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                    dashboard_address=None, silence_logs=logging.ERROR))

@@ -21,6 +21,18 @@ from seqae.exceptions import InputError
 ROW = "__seqae_row"
 ERROR = "error"
 ENGINE_HINT = 'pip install "seqae[dask]" (Spark and Ray: install pyspark or ray beside fugue)'
+# Dask settings for the workers of the clusters seqae starts (``seqae detect-many --engine dask``; the benchmarks
+# start theirs the same way); a user's own cluster should have them too.
+DASK_WORKER_CONFIG = {
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's dynamic mmap threshold:
+    # torch's large buffers are then mapped and faulted in afresh at every step (12% more CPU per series in a
+    # probe, benchmarks/results/scale.md). Training allocates the same sizes again and again: glibc's default.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # Each worker's statistical profiler samples the running task's stack every 10 ms and keeps a tree of every
+    # stack it saw per task name, which torch's deep stacks keep growing: a worker held about 2 MB more per
+    # series it ran (1.5 GB after 500 series of 5,000 points; benchmarks/worker_memory.py finds its nodes).
+    "distributed.worker.profile.enabled": False,
+}
 # Fugue's names of its in-process pandas engine: run as engine=None.
 LOCAL_ENGINES = ("native", "pandas")
 
