@@ -113,9 +113,9 @@ def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params:
     started = time.perf_counter()
     import dask
 
-    # As seqae detect-many --engine dask starts its workers (seqae.many._engine.DASK_WORKER_CONFIG).
+    # As seqae detect-many --engine dask starts its workers (seqae.many.DASK_WORKER_CONFIG).
     # (dask_trim: Dask's own MALLOC_TRIM_THRESHOLD_=65536 instead, to see what it does to the workers' memory.)
-    from seqae.many._engine import DASK_WORKER_CONFIG
+    from seqae.many import DASK_WORKER_CONFIG
 
     config = dict(DASK_WORKER_CONFIG)
     if dask_trim:

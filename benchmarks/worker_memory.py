@@ -52,7 +52,7 @@ def main() -> None:
     table = synthetic_table(args.series, 5000)
     # As seqae detect-many --engine dask starts its workers; --dask-profiler: with Dask's profiler on.
     profile = {"distributed.worker.profile.enabled": True} if args.dask_profiler else {}
-    from seqae.many._engine import DASK_WORKER_CONFIG
+    from seqae.many import DASK_WORKER_CONFIG
 
     with dask.config.set({**DASK_WORKER_CONFIG, **profile}), \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,

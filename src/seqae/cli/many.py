@@ -199,7 +199,7 @@ def _engine(args: argparse.Namespace, stack):
         return stack.enter_context(Client(args.scheduler))
     import dask
 
-    from seqae.many._engine import DASK_WORKER_CONFIG
+    from seqae.many import DASK_WORKER_CONFIG
 
     workers = args.workers or os.cpu_count() or 1
     with dask.config.set(DASK_WORKER_CONFIG):
