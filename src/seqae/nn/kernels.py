@@ -152,12 +152,12 @@ def _remember_failure(build: Path, reason: str) -> None:
         pass                            # an unwritable cache: the next process tries the build again
 
 
-def _clear_stale_lock(build: Path, now: float | None = None) -> bool:
+def _clear_stale_lock(build: Path) -> bool:
     """Remove torch's build lock where it is older than ``STALE_LOCK_S`` (left by a killed build), saying so; say
     that this process waits where a younger one is there. True where one was removed."""
     lock = build / "lock"
     try:
-        age = (time.time() if now is None else now) - lock.stat().st_mtime
+        age = time.time() - lock.stat().st_mtime
     except FileNotFoundError:
         return False
     if age < STALE_LOCK_S:
