@@ -15,15 +15,14 @@ import json
 
 import torch
 
-from scale import synthetic_table
+from scale import proc_status_mb, synthetic_table
 
 
 def resident_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+    rss = proc_status_mb("VmRSS")
+    if rss is None:
+        raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+    return rss
 
 
 def main() -> None:

@@ -65,18 +65,24 @@ def synthetic_table(n_series: int, length: int, seed: int = 0) -> pd.DataFrame:
                          "value": np.concatenate(values)})
 
 
+def proc_status_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status (``VmRSS``, ``VmHWM``, ...) in MB; None off Linux."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def _peak_mb() -> float:
     """Peak resident memory of this process. On Linux from /proc (VmHWM): ``ru_maxrss`` survives fork and exec,
     so a Dask worker that the driver started reported the driver's own peak at that moment (both workers of the
     1,000-series run gave exactly 3,506 MB, the driver's size after reading back two earlier runs)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = proc_status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _cpu_s() -> float:

@@ -3,8 +3,9 @@
 Runs ``detect_many`` on ``--series`` synthetic series of ``benchmarks/scale.py`` on a ``LocalCluster`` of 2
 workers (one thread each, no memory limit, results written by the workers), and every 5 s asks each worker for:
 the number of keys Dask holds and their size (managed memory), the resident memory (``VmRSS``), Arrow's memory
-pool, and Python's live objects (count and the most common types, after a garbage collection). With Dask's
-profiler on (``--dask-profiler``) the dicts of its call-stack trees grow with every series.
+pool, and Python's live objects (count and the most common types, after a garbage collection), and the most
+common key sets of the live dicts (which says whose they are). With Dask's profiler on (``--dask-profiler``) the
+dicts of its call-stack trees (keys children, count, description, identifier) grow with every series.
 
     PYTHONPATH=src python benchmarks/worker_memory.py --series 100 --detector-params '{"epochs": 5}'
 """
@@ -32,9 +33,11 @@ def worker_state(dask_worker) -> dict:
     keys = list(data.keys())
     gc.collect()
     objects = gc.get_objects()
+    dict_keys = Counter(",".join(sorted(map(str, o))[:4]) for o in objects if type(o) is dict and 0 < len(o) < 8)
     return {"keys": len(keys), "managed_mb": round(sum(sizeof(data[k]) for k in keys if k in data) / 2**20, 1),
             "rss_mb": round(resident_mb()), "arrow_mb": round(pa.default_memory_pool().bytes_allocated() / 2**20, 1),
-            "objects": len(objects), "top": Counter(type(o).__name__ for o in objects).most_common(4)}
+            "objects": len(objects), "top": Counter(type(o).__name__ for o in objects).most_common(4),
+            "dict_keys": dict_keys.most_common(2)}
 
 
 def main() -> None:
