@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""How ``score_aggregation="window_max"`` breaks its ties (issue #15): the same fits, ranked four ways.
+
+With ``window_max`` every point of a plateau (the points that share their worst covering window) gets the same
+window score W; the library adds ``PointAccumulator.TIE_BREAK`` (1e-3) x the point's own step error S averaged
+over its covering windows, so a contamination quantile never falls on a tie. This script asks whether another
+order inside the plateaus ranks anomalies better, holding the fit fixed.
+
+For each case of the detection suite's *scores* protocol (``benchmarks/detection.py``: same data, training
+parts and standardisation) and each seed, ``AnomalyDetector(random_state=seed)`` is fitted once and the series
+scored with ``window_max``, ``window_mean`` and ``mean`` (each with the library's tie-break, then removed
+exactly, since the scores are linear in it). Variants, VUS-PR (window 100) and AUC-PR on the evaluated part:
+
+* ``library``: W + 1e-3 S (the default);
+* ``exact``: W alone (ties left as ties, as ``benchmarks/results/nab.md`` proposed);
+* ``window-mean-tie``: W + 1e-3 x the mean of the covering windows' errors (a plateau peaks where most bad
+  windows overlap);
+* ``window_mean``: the ``window_mean`` aggregation (for reference).
+
+Fits are cached per seed (``--cache DIR/parts<seed>.pkl``, a pickle of numpy arrays this script wrote), so a
+rerun only fits what is missing.
+
+    PYTHONPATH=src python benchmarks/tie_break.py --seeds 0,1 --cache /tmp/agg      # ~12 min a seed, 2 cores
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import pickle
+import shlex
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import detection  # noqa: E402  (the suite's cases and data root)
+
+AGGREGATIONS = ("window_max", "window_mean", "mean")
+VARIANTS = ("library", "exact", "window-mean-tie", "window_mean")
+
+
+def _fit_parts(job):
+    """(group, series, {aggregation: (n, F) combined per-point errors}) of one default fit."""
+    case, seed = job
+    import torch
+    from seqae import AnomalyDetector
+    torch.set_num_threads(1)
+    det = AnomalyDetector(random_state=seed, num_threads=1).fit(case.values[:case.n_train])
+    series = det._validate(case.values, fitted=True)
+    out = {}
+    for agg in AGGREGATIONS:
+        det.set_params(score_aggregation=agg)
+        out[agg] = det._combine(*det._error_parts(series))
+    return case.group, case.series, out
+
+
+def variants(parts: dict) -> dict[str, np.ndarray]:
+    """Per-point scores of each variant, from one fit's parts."""
+    from seqae.preprocessing.windows import PointAccumulator
+    tb = PointAccumulator.TIE_BREAK
+    step = parts["mean"]                              # S: the step errors averaged over the covering windows
+    w_max = parts["window_max"] - tb * step           # the exact window max
+    w_mean = parts["window_mean"] - tb * step         # the mean of the covering windows' errors
+    scores = {"library": parts["window_max"], "exact": w_max, "window-mean-tie": w_max + tb * w_mean,
+              "window_mean": parts["window_mean"]}
+    return {k: v.mean(axis=1) for k, v in scores.items()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--groups", default="NAB,SMAP,SMAP-25,UCR,SKAB")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--data")
+    ap.add_argument("--cache", type=Path, required=True, help="folder of the per-seed fit caches")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "tie_break.md")
+    args = ap.parse_args(argv)
+    from seqae.metrics import pr_auc, vus_pr
+
+    groups = [g for g in args.groups.split(",") if g]
+    cases = [c for c in detection.load_cases(detection.data_root(args.data), groups, None)
+             if "scores" in c.protocols]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        path = args.cache / f"parts{seed}.pkl"
+        done = pickle.loads(path.read_bytes()) if path.exists() else {}
+        todo = [(c, seed) for c in cases if (c.group, c.series) not in done]
+        t0 = time.perf_counter()
+        with Pool(args.jobs) as pool:
+            for group, name, parts in pool.imap_unordered(_fit_parts, todo):
+                done[(group, name)] = parts
+                path.write_bytes(pickle.dumps(done))
+                print(f"seed {seed} {group} {name} {time.perf_counter() - t0:.0f} s", flush=True)
+        for c in cases:
+            labels = c.labels[c.eval_from:]
+            for name, s in variants(done[(c.group, c.series)]).items():
+                s = s[c.eval_from:]
+                rows.append((seed, c.group, name, vus_pr(labels, s, detection.VUS_WINDOW), pr_auc(labels, s)))
+
+    seeds = sorted({r[0] for r in rows})
+    lines = [f"# `window_max` tie-breaks on the detection suite (issue #15)", "",
+             f"Command: `PYTHONPATH=src python benchmarks/{Path(__file__).name} {shlex.join(argv or sys.argv[1:])}`  ",
+             f"Date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; see the script's docstring for the "
+             "variants. Mean VUS-PR / AUC-PR per group (series per group as in `detection.md`).", ""]
+    for seed in seeds:
+        lines += [f"## Seed {seed}", "", "| variant | " + " | ".join(groups) + " |",
+                  "|---" * (len(groups) + 1) + "|"]
+        for name in VARIANTS:
+            cells = []
+            for g in groups:
+                got = np.array([(r[3], r[4]) for r in rows if r[0] == seed and r[1] == g and r[2] == name])
+                cells.append(f"{got[:, 0].mean():.4f} / {got[:, 1].mean():.4f}" if len(got) else "-")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    text = "\n".join(lines)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(args.out)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
