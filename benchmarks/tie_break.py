@@ -21,6 +21,7 @@ Fits are cached per seed (``--cache DIR/parts<seed>.pkl``, a pickle of numpy arr
 rerun only fits what is missing.
 
     PYTHONPATH=src python benchmarks/tie_break.py --seeds 0,1 --cache /tmp/agg      # ~12 min a seed, 2 cores
+    PYTHONPATH=src python benchmarks/tie_break.py --seeds 0,1 --cache /tmp/agg --csv /tmp/agg/rows.csv
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, required=True, help="folder of the per-seed fit caches")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "tie_break.md")
+    ap.add_argument("--csv", type=Path, help="also write the per-series rows (seed, group, series, variant, metrics)")
     args = ap.parse_args(argv)
     from seqae.metrics import pr_auc, vus_pr
 
@@ -100,7 +102,8 @@ def main(argv=None) -> int:
             labels = c.labels[c.eval_from:]
             for name, s in variants(done[(c.group, c.series)]).items():
                 s = s[c.eval_from:]
-                rows.append((seed, c.group, name, vus_pr(labels, s, detection.VUS_WINDOW), pr_auc(labels, s)))
+                rows.append((seed, c.group, name, vus_pr(labels, s, detection.VUS_WINDOW), pr_auc(labels, s),
+                             c.series))
 
     seeds = sorted({r[0] for r in rows})
     lines = [f"# `window_max` tie-breaks on the detection suite (issue #15)", "",
@@ -117,6 +120,10 @@ def main(argv=None) -> int:
                 cells.append(f"{got[:, 0].mean():.4f} / {got[:, 1].mean():.4f}" if len(got) else "-")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+    if args.csv:
+        import pandas as pd
+        pd.DataFrame(rows, columns=["seed", "group", "variant", "vus_pr", "auc_pr", "series"]).to_csv(args.csv,
+                                                                                                   index=False)
     text = "\n".join(lines)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(text)
