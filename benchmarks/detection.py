@@ -31,7 +31,7 @@ pyod==3.6.7 tqdm``).
 
 ``--rules '{"NAME": {...}}'`` also evaluates each seqae fit with other scoring or thresholding parameters
 (``forecast_weight``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``,
-``score_aggregation``, ``point_weight``, ``channel_weights``) applied to the same fit (one scoring pass per aggregation and point weight), stored as ``<stem>~NAME``:
+``score_aggregation``, ``point_weight``, ``channel_weights``, ``latent_weight``) applied to the same fit (one scoring pass per aggregation, point weight and use of the latent novelty), stored as ``<stem>~NAME``:
 how the threshold rule, the aggregation and the mix of errors were compared.
 Events here are cut from the whole series' scores (their part after ``eval_from``), so that one scoring pass
 serves every rule.
@@ -81,7 +81,7 @@ ORION_NAB_GROUPS = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchang
 PEERS = ("zscore", "iforest", "pyod-ae", "pyod-lstm")
 # What a --rules entry may set: parameters applied after the fit to the same per-point errors.
 RULE_PARAMS = {"forecast_weight", "threshold", "threshold_params", "contamination", "event_gap",
-               "score_aggregation", "point_weight", "channel_weights"}
+               "score_aggregation", "point_weight", "channel_weights", "latent_weight"}
 FIELDS = ["group", "series", "protocol", "n_eval", "auc_pr", "auc_roc", "vus_pr", "vus_roc", "tp", "fp", "fn",
           "flagged", "labelled", "fit_s", "score_s", "error", "params"]
 
@@ -243,10 +243,10 @@ def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
     t0 = time.perf_counter()
     det.fit(case.values[:case.n_train])
     fit_s = time.perf_counter() - t0
-    cache: dict[tuple, tuple] = {}   # (aggregation, point weight) -> (training parts, parts, seconds): one pass each
+    cache: dict[tuple, tuple] = {}   # (aggregation, point weight, novelty) -> (training parts, parts, seconds)
 
     def error_parts():
-        key = (det.score_aggregation, det.point_weight)
+        key = (det.score_aggregation, det.point_weight, det._uses_novelty())
         if key not in cache:
             t0 = time.perf_counter()
             cache[key] = (det._error_parts(det._validate(case.values[:case.n_train], fitted=True)),

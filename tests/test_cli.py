@@ -257,11 +257,12 @@ def test_score_aggregation_and_threshold_rule_reach_the_model(tmp_path, series_c
 
     model = tmp_path / "m.seqae"
     code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--score-aggregation", "mean", "--threshold", "sigma",
-                        "--threshold-param", "k=0.5", "--point-weight", "0.2", "--channel-weights", "train", "-q"], capsys)
+                        "--threshold-param", "k=0.5", "--point-weight", "0.2", "--channel-weights", "train",
+                        "--latent-weight", "0.25", "-q"], capsys)
     assert code == 0, err
     det = seqae.load(model)
     assert det.score_aggregation == "mean" and det.threshold == "sigma" and det.threshold_params == {"k": 0.5}
-    assert det.point_weight == 0.2 and det.channel_weights == "train"
+    assert det.point_weight == 0.2 and det.channel_weights == "train" and det.latent_weight == 0.25
     scores = det.decision_scores_
     assert det.threshold_ == pytest.approx(scores.mean() + 0.5 * scores.std())
     default = tmp_path / "d.seqae"
@@ -269,6 +270,8 @@ def test_score_aggregation_and_threshold_rule_reach_the_model(tmp_path, series_c
     assert not np.allclose(seqae.load(default).decision_scores_, scores)  # window_max scores differ from mean
     code, _, err = run(["fit", series_csv, "-o", default, *FAST, "--point-weight", "1.5", "-q"], capsys)
     assert code == 2 and "--point-weight" in err and "[0, 1]" in err
+    code, _, err = run(["fit", series_csv, "-o", default, *FAST, "--latent-weight", "-0.1", "-q"], capsys)
+    assert code == 2 and "--latent-weight" in err and "[0, 1]" in err
 
 
 def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, monkeypatch):

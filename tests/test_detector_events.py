@@ -46,7 +46,11 @@ def test_dynamic_rule_flags_less_than_a_low_quantile_on_clean_data():
     quantile = AnomalyDetector(**TINY, threshold="quantile", contamination=0.05).fit(_series())
     dynamic = AnomalyDetector(**TINY, threshold="dynamic").fit(_series())
     assert dynamic.predict(clean).sum() < quantile.predict(clean).sum()
-    assert len(dynamic.detect_events(clean)) <= 1
+    # With the latent novelty (the default) this tiny model's scores wander more on clean data: a few short
+    # events (3 here, 27 of 900 points), where the errors alone give at most one.
+    assert dynamic.predict(clean).mean() < 0.05
+    errors_only = AnomalyDetector(**TINY, threshold="dynamic", latent_weight=0.0).fit(_series())
+    assert len(errors_only.detect_events(clean)) <= 1
 
 
 def test_dynamic_rule_parameters_reach_pruning_and_threshold():
@@ -105,7 +109,7 @@ def test_forecast_accumulator_takes_the_most_informed_window():
 
 
 def test_forecast_detector_sees_a_spike_at_its_point_and_round_trips(tmp_path):
-    det = AnomalyDetector(**TINY, forecast=True, forecast_weight=1.0).fit(_series())
+    det = AnomalyDetector(**TINY, forecast=True, forecast_weight=1.0, latent_weight=0.0).fit(_series())
     x = _with_anomalies()
     scores = det.decision_function(x)
     assert 400 <= int(np.argmax(scores)) <= 404
@@ -118,9 +122,9 @@ def test_forecast_detector_sees_a_spike_at_its_point_and_round_trips(tmp_path):
 
 
 def test_forecast_weight_zero_is_the_reconstruction_score():
-    det = AnomalyDetector(**TINY, forecast=True, forecast_weight=0.0).fit(_series())
+    det = AnomalyDetector(**TINY, forecast=True, forecast_weight=0.0, latent_weight=0.0).fit(_series())
     x = _with_anomalies()
-    rec, _ = det._error_parts(det._validate(x, fitted=True))
+    rec, _, _ = det._error_parts(det._validate(x, fitted=True))
     np.testing.assert_allclose(det.decision_function(x), rec.mean(axis=1) / det.error_scale_[0])
 
 

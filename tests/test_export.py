@@ -43,12 +43,13 @@ def test_onnxruntime_gives_seqaes_step_errors(extra, tmp_path):
     det = AnomalyDetector(window=WINDOW, epochs=1, random_state=0, device="cpu", **extra).fit(x)
     session = _session(det, tmp_path / "det.onnx")
     windows = _windows(x)
-    rec, fc = det.autoencoder_.step_errors(windows)
+    rec, fc, codes = det.autoencoder_.step_errors(windows, codes=True)
     out = session.run(None, onnx_inputs(windows))
-    assert len(out) == (2 if fc is not None else 1)
+    assert len(out) == (3 if fc is not None else 2)
     np.testing.assert_allclose(out[0], rec, **TOLERANCE)
     if fc is not None:
         np.testing.assert_allclose(out[1], fc, **TOLERANCE)
+    np.testing.assert_allclose(out[-1], codes, **TOLERANCE)      # the latent novelty's input
     assert rec.max() > 1e-3                         # the comparison is not between zeros
     # Variable lengths through the mask: the errors of each sequence alone, exactly 0 at padded steps.
     lengths = np.random.default_rng(1).integers(3, WINDOW + 1, len(windows))
@@ -87,6 +88,10 @@ def test_sequence_autoencoder_and_metadata(tmp_path):
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "det.onnx")).metadata_props}
     assert json.loads(meta["window"]) == WINDOW and json.loads(meta["threshold_"]) == det.threshold_
     assert meta["estimator"] == "AnomalyDetector" and meta["n_features"] == "1"
+    # what the latent novelty needs: the training windows' standardised codes and their standardisation
+    np.testing.assert_array_equal(np.array(json.loads(meta["latent_reference_"]), np.float32), det.latent_reference_)
+    assert json.loads(meta["latent_center_"]) == det.latent_center_.tolist()
+    assert json.loads(meta["latent_weight"]) == det.latent_weight and len(json.loads(meta["mix_scale_"])) == 2
 
 
 def test_cli_export(tmp_path, capsys):

@@ -374,11 +374,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             steps = [s.mean(axis=1) for s in steps]
         return np.stack(steps) if data.was_array else steps
 
-    def step_errors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def step_errors(self, X: np.ndarray, *, codes: bool = False):
         """Per-step, per-feature squared errors of equal-length sequences (N, T, F), in one pass.
 
         Returns the reconstruction errors (N, T, F) and, for a model fitted with ``forecast=True``, the next-step
-        prediction errors (N, T, F), step 0 (which nothing predicts) being 0; else None.
+        prediction errors (N, T, F), step 0 (which nothing predicts) being 0; else None. With ``codes``, also
+        each sequence's latent code (N, latent_dim), as :meth:`latent_code` gives it, from the same pass.
         """
         data, sequences = self._prepare(X)
         if not isinstance(sequences, np.ndarray):
@@ -398,12 +399,20 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             fc = forecast_squared_error(o.forecast, batch.x, batch.lengths, reduce_features=False)
             return torch.cat([rec, fc], dim=-1)                                   # (N, T, 2F)
 
-        both = self._per_sequence(sequences, extract)
+        both = latent = None
+        for index, batch, o in self._outputs(sequences):
+            values = extract(batch, o).float().cpu().numpy()                      # (B, T, F or 2F)
+            if both is None:
+                both = np.empty((len(sequences),) + values.shape[1:], dtype=np.float32)
+                latent = np.empty((len(sequences), self.latent_dim), dtype=np.float32) if codes else None
+            both[index] = values
+            if codes:
+                latent[index] = o.embedding.float().cpu().numpy()                 # (B, Z)
         if single:
             both = both[:1]
-        if both.shape[-1] == n_features:
-            return both, None
-        return both[..., :n_features], both[..., n_features:]
+            latent = latent[:1] if codes else None
+        rec, fc = (both, None) if both.shape[-1] == n_features else (both[..., :n_features], both[..., n_features:])
+        return (rec, fc, latent) if codes else (rec, fc)
 
     def score(self, X, y=None) -> float:
         """Negative mean reconstruction error (higher is better), so model selection works without labels."""

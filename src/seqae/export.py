@@ -2,9 +2,11 @@
 
 windows (N, T, F) raw values + mask (N, T) of real steps -> standardised as in fit -> encoder, latent, decoder
 (torch's nn.LSTM path, the same weights as the fused kernels) -> squared errors per step and feature, 0 at
-padded steps. Variable lengths go through the mask, never packed sequences (which the ONNX exporter cannot map,
-PyTorch issues #26462, #48460). Turning errors into point scores, thresholds and events stays with seqae (or the
-MLflow flavour, :mod:`seqae.mlflow`).
+padded steps, and each window's latent code. Variable lengths go through the mask, never packed sequences (which
+the ONNX exporter cannot map, PyTorch issues #26462, #48460). Turning errors into point scores, thresholds and
+events stays with seqae (or the MLflow flavour, :mod:`seqae.mlflow`); a detector's metadata carries what that
+needs, its training windows' codes included (``latent_reference_``, standardised with ``latent_center_`` and
+``latent_spread_``: a window's latent novelty is the mean distance of its standardised code to the 5 nearest).
 
 Needs the ``onnx`` extra: ``pip install "seqae[onnx]"`` (onnx, and onnxruntime to run the graph).
 """
@@ -24,7 +26,7 @@ from seqae.nn.losses import forecast_squared_error, per_step_squared_error
 from seqae.nn.tracing import traceable
 
 INPUT_NAMES = ("windows", "mask")
-OUTPUT_NAMES = ("reconstruction_error", "forecast_error")
+OUTPUT_NAMES = ("reconstruction_error", "forecast_error", "latent_code")
 # 17: the opset of onnxruntime releases from 2022 on, with every operator the graph needs (LSTM, GatherND, ...).
 DEFAULT_OPSET = 17
 
@@ -33,9 +35,9 @@ class ScoringGraph(nn.Module):
     """What is exported: a fitted autoencoder's module and scaler as one function of (windows, mask).
 
     Shapes: windows (N, T, F) float32, mask (N, T) bool (True at real steps, a prefix of each row) ->
-    reconstruction_error (N, T, F) and, for a model fitted with ``forecast=True``, forecast_error (N, T, F): the
+    reconstruction_error (N, T, F), for a model fitted with ``forecast=True`` forecast_error (N, T, F): the
     per-step, per-feature squared errors in standardised units that
-    :meth:`~seqae.LSTMAutoencoder.step_errors` gives.
+    :meth:`~seqae.LSTMAutoencoder.step_errors` gives; then latent_code (N, Z), as ``step_errors(codes=True)``.
     """
 
     def __init__(self, autoencoder):
@@ -51,8 +53,8 @@ class ScoringGraph(nn.Module):
         out = self.module(x, lengths)
         rec = per_step_squared_error(out.reconstruction, x, lengths, reduce_features=False)
         if out.forecast is None:
-            return rec
-        return rec, forecast_squared_error(out.forecast, x, lengths, reduce_features=False)
+            return rec, out.embedding
+        return rec, forecast_squared_error(out.forecast, x, lengths, reduce_features=False), out.embedding
 
 
 def _autoencoder_of(model):
@@ -77,12 +79,14 @@ def _metadata(model, ae) -> dict[str, str]:
             "n_features": str(ae.n_features_in_), "outputs": "squared error per step and feature, in standardised "
             "units (the training data's mean and scale), 0 at masked steps"}
     for name in ("window", "stride", "score_aggregation", "point_weight", "channel_weights", "threshold",
-                 "threshold_", "forecast_weight"):
+                 "threshold_", "forecast_weight", "latent_weight"):
         if hasattr(model, name):
             meta[name] = json.dumps(getattr(model, name))
-    for name in ("error_scale_", "channel_scale_"):
-        if hasattr(model, name):
+    for name in ("error_scale_", "channel_scale_", "mix_scale_", "latent_center_", "latent_spread_"):
+        if getattr(model, name, None) is not None:
             meta[name] = json.dumps([float(v) for v in getattr(model, name)])
+    if getattr(model, "latent_reference_", None) is not None:
+        meta["latent_reference_"] = json.dumps(model.latent_reference_.tolist())
     if hasattr(model, "feature_names_in_"):
         meta["feature_names_in_"] = json.dumps([str(c) for c in model.feature_names_in_])
     return meta
@@ -98,10 +102,11 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     opset : ONNX opset version (default 17)
 
     The graph takes ``windows`` (N, T, F) float32 and ``mask`` (N, T) bool (True at each row's real steps, which
-    come first) and returns ``reconstruction_error`` (N, T, F) and, for ``forecast=True`` models,
-    ``forecast_error`` (N, T, F), as :meth:`~seqae.LSTMAutoencoder.step_errors` gives them. N is free; T is free
-    for ``decoder="repeat"`` and fixed to the detector's window (or 64) for ``decoder="autoregressive"``, whose
-    free-running loop is unrolled. The detector's settings (window, threshold, ...) are in the file's metadata.
+    come first) and returns ``reconstruction_error`` (N, T, F), for ``forecast=True`` models
+    ``forecast_error`` (N, T, F), as :meth:`~seqae.LSTMAutoencoder.step_errors` gives them, then ``latent_code``
+    (N, Z). N is free; T is free for ``decoder="repeat"`` and fixed to the detector's window (or 64) for
+    ``decoder="autoregressive"``, whose free-running loop is unrolled. The detector's settings (window,
+    threshold, ...) and its training windows' codes are in the file's metadata.
 
     Examples
     --------
@@ -112,7 +117,7 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     >>> to_onnx(det, "det.onnx")                           # doctest: +SKIP
     >>> import onnxruntime                                  # doctest: +SKIP
     >>> sess = onnxruntime.InferenceSession("det.onnx")     # doctest: +SKIP
-    >>> errors, = sess.run(None, {"windows": w, "mask": m})  # doctest: +SKIP
+    >>> errors, fc_errors, codes = sess.run(None, {"windows": w, "mask": m})  # doctest: +SKIP
     """
     try:
         import onnx
@@ -125,11 +130,12 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     steps = int(getattr(model, "window", 64))
     example = (torch.zeros(2, steps, ae.n_features_in_), torch.ones(2, steps, dtype=torch.bool))
     example[1][1, steps // 2:] = False                      # one padded row: the graph is traced with a real mask
-    outputs = list(OUTPUT_NAMES[:1 + bool(ae.forecast)])
+    outputs = [OUTPUT_NAMES[0]] + ([OUTPUT_NAMES[1]] if ae.forecast else []) + [OUTPUT_NAMES[2]]
     dynamic = {"windows": {0: "N"}, "mask": {0: "N"}, **{name: {0: "N"} for name in outputs}}
     if ae.decoder == "repeat":
-        for axes in dynamic.values():
-            axes[1] = "T"
+        for name, axes in dynamic.items():
+            if name != "latent_code":                      # (N, Z): no step axis
+                axes[1] = "T"
     buffer = io.BytesIO()
     with traceable(), torch.no_grad(), warnings.catch_warnings():
         # The legacy exporter maps nn.LSTM to ONNX's LSTM operator; the new one (dynamo=True) needs onnxscript.

@@ -263,6 +263,10 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     grp.add_argument("--point-weight", type=weight, metavar="W",
                      help="with a window_ aggregation, the share of each point's own error in its score, so that a "
                           f"short anomaly stands out from its window (default: {defaults['point_weight']})")
+    grp.add_argument("--latent-weight", type=weight, metavar="W",
+                     help="the share of the windows' latent novelty (how far a window's code lies from the training "
+                          "windows' codes) in each point's score, beside the reconstruction error; 0 scores by the "
+                          f"errors alone (default: {defaults['latent_weight']})")
     grp.add_argument("--channel-weights", choices=CHANNEL_WEIGHTS,
                      help="several value columns: 'train' weighs down a column whose training error is above the "
                           f"median column's (default: {defaults['channel_weights']})")
@@ -287,7 +291,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
-                     "point_weight", "channel_weights", "missing")
+                     "point_weight", "latent_weight", "channel_weights", "missing")
 
 
 def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:

@@ -53,3 +53,45 @@ def knn_distance(reference: np.ndarray, queries: np.ndarray, k: int, *, leave_on
         nearest = np.partition(d2, k - 1, axis=1)[:, :k]                         # (B, k)
         out[lo:lo + len(q)] = np.sqrt(nearest).mean(axis=1)
     return out
+
+
+def window_novelty(reference: np.ndarray, codes: np.ndarray, k: int, *, reference_starts: np.ndarray | None = None,
+                   starts: np.ndarray | None = None, min_gap: int = 0) -> np.ndarray:
+    """Mean Euclidean distance of each window's latent code to its ``k`` nearest reference codes, each row's bits
+    independent of the other rows (a stream scores windows a few at a time and must match the batch).
+
+    With ``starts`` (the windows' positions; the reference's in ``reference_starts``), reference windows that start
+    fewer than ``min_gap`` points from a window are skipped: scoring the training windows themselves, a window and
+    the ones overlapping it are the same stretch of the series, not evidence that it is common.
+
+    Shapes: reference (R, Z), codes (M, Z) -> (M,) float64. Distances in float32, each pair summed on its own
+    (``torch.cdist`` without the matrix-product shortcut, whose rounding depends on the batch): a stream's
+    single window costs microseconds, where a product padded to a fixed shape would cost milliseconds.
+
+    >>> ref = np.array([[0.0, 0.0], [3.0, 4.0]], np.float32)
+    >>> window_novelty(ref, np.array([[0.0, 0.0], [3.0, 4.0]], np.float32), 1).tolist()
+    [0.0, 0.0]
+    >>> window_novelty(ref, ref, 1, reference_starts=np.array([0, 1]), starts=np.array([0, 1]), min_gap=1).tolist()
+    [5.0, 5.0]
+    """
+    import torch
+
+    ref = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))                # (R, Z)
+    out = np.empty(len(codes))
+    with torch.no_grad():
+        for lo in range(0, len(codes), _BLOCK):
+            q = torch.from_numpy(np.ascontiguousarray(codes[lo:lo + _BLOCK], dtype=np.float32))   # (B, Z)
+            d = torch.cdist(q, ref, compute_mode="donot_use_mm_for_euclid_dist")                   # (B, R)
+            kk = min(k, d.shape[1])
+            nearest = None
+            if starts is not None:
+                near = torch.from_numpy(np.abs(starts[lo:lo + _BLOCK, None] - reference_starts[None, :]) < min_gap)
+                nearest = torch.topk(d.masked_fill(near, float("inf")), kk, dim=1, largest=False).values
+                # a window with fewer than k others far enough (a short series) keeps its nearest of all
+                short = ~torch.isfinite(nearest).all(dim=1)
+                if short.any():
+                    nearest[short] = torch.topk(d[short], kk, dim=1, largest=False).values
+            if nearest is None:
+                nearest = torch.topk(d, kk, dim=1, largest=False).values                       # (B, kk)
+            out[lo:lo + len(q)] = nearest.mean(dim=1).double().numpy()
+    return out

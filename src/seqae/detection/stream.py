@@ -127,6 +127,8 @@ class AnomalyStream:
         # Per point not yet final, the errors of the windows covering it so far, summed as the batch sums them.
         self._acc = PointAccumulator(0, n_features, detector.score_aggregation, detector.point_weight)
         self._facc = ForecastAccumulator(0, n_features) if detector._uses_forecast_error() else None
+        # The windows' latent novelty, averaged per point as the batch averages it.
+        self._nacc = PointAccumulator(0, 1, "mean") if detector._uses_novelty() else None
         self._settled = 0                             # points whose score is final
         self._recent = np.asarray(detector.decision_scores_[-label_window:], np.float64)
         # The event being built: [start, end, peak, peak_score, summed error per channel (F,)], and the error of
@@ -185,28 +187,27 @@ class AnomalyStream:
         buffer = np.concatenate([self._tail, values])
         offset = n_before - len(self._tail)           # position of buffer[0]
         n = n_before + len(values)
-        self._acc.extend(len(values))
-        if self._facc is not None:
-            self._facc.extend(len(values))
+        for owner in self._accumulators():
+            owner.extend(len(values))
         # Regular windows completed by these points (in order of start, as the batch adds them; all start at or
         # after lo), then (stride > 1) the window ending at the last point, which the batch scores add last and
         # which lasts only while no point follows: added to copies.
         new = grid_starts(max(n_before - window + 1, offset), n - window + 1, stride)
         extra = [n - window] if n >= window and (n - window) % stride else []
-        rec, fc = self._score_windows(buffer, np.concatenate([new, extra]).astype(np.int64) - offset)
-        self._acc.add(new - lo, rec[:len(new)])
-        if self._facc is not None:
-            self._facc.add(new - lo, fc[:len(new)])
-        acc, facc = self._acc, self._facc
-        if extra:
-            acc = acc.copy()
-            acc.add(np.array(extra) - lo, rec[len(new):])
-            if facc is not None:
-                facc = facc.copy()
-                facc.add(np.array(extra) - lo, fc[len(new):])
+        all_starts = np.concatenate([new, extra]).astype(np.int64)
+        parts = self._score_windows(buffer, all_starts - offset)      # rec, fc and novelty steps (or None)
+        owners = (self._acc, self._facc, self._nacc)
+        for owner, part in zip(owners, parts):
+            if owner is not None:
+                owner.add(new - lo, part[:len(new)])
+        if extra:                                      # on copies: the window lasts only while no point follows
+            owners = tuple(None if o is None else o.copy() for o in owners)
+            for owner, part in zip(owners, parts):
+                if owner is not None:
+                    owner.add(np.array(extra) - lo, part[len(new):])
         if n >= window:
             settled = n if final else max(settled_points(n, window, stride), lo)
-            errors = det._combine(acc.result(), facc.result() if facc is not None else None)   # (n - lo, F)
+            errors = det._combine(*(None if o is None else o.result() for o in owners))   # (n - lo, F)
             scores = errors.mean(axis=1)
         else:                                          # fewer points than a window so far: nothing to score
             settled, scores = lo, np.zeros(0)
@@ -214,23 +215,32 @@ class AnomalyStream:
         first = min(max(lo, self._origin), settled)
         contributions = errors[first - lo:settled - lo] / errors.shape[1] if n >= window else None
         labels, events = self._label(scores[first - lo:settled - lo], first, contributions)
-        self._acc.drop(settled - lo)
-        if self._facc is not None:
-            self._facc.drop(settled - lo)
+        for owner in self._accumulators():
+            owner.drop(settled - lo)
         self._tail = buffer[len(buffer) - min(len(buffer), window):].copy()   # the next windows start after n - window
         self._n, self._settled = n, settled
         return {"settled": (lo, settled), "provisional": (settled, n if n >= window else settled), "scores": scores,
                 "labels": np.concatenate([np.zeros(first - lo, np.int64), labels]), "events": events}
 
+    def _accumulators(self) -> list:
+        return [o for o in (self._acc, self._facc, self._nacc) if o is not None]
+
     def _score_windows(self, buffer: np.ndarray, local_starts: np.ndarray):
-        window, ae = self._window, self.detector.autoencoder_
+        """(c, W, F) reconstruction and (or None) next-step errors, and (or None) (c, W, 1) latent novelty, of the
+        windows starting at these positions of ``buffer``."""
+        window, det = self._window, self.detector
+        ae = det.autoencoder_
         if len(local_starts) == 0:
             empty = np.zeros((0, window, buffer.shape[1]), np.float32)
-            return empty, (empty if self._facc is not None else None)
+            return (empty, empty if self._facc is not None else None,
+                    np.zeros((0, window, 1)) if self._nacc is not None else None)
         windows = np.lib.stride_tricks.sliding_window_view(buffer, window, axis=0)[local_starts].transpose(0, 2, 1)
         # One thread: an update scores a few windows, which threads would only split into smaller pieces.
         with torch_threads(1, ae._device()):
-            return ae.step_errors(np.ascontiguousarray(windows))
+            if self._nacc is None:
+                return (*ae.step_errors(np.ascontiguousarray(windows)), None)
+            rec, fc, codes = ae.step_errors(np.ascontiguousarray(windows), codes=True)
+            return rec, fc, det._novelty_steps(codes, local_starts)
 
     # ------------------------------------------------------------------ labels and events
     def _label(self, scores: np.ndarray, lo: int, contributions: np.ndarray | None) -> tuple[np.ndarray, list]:
@@ -324,7 +334,7 @@ class AnomalyStream:
                "event": None if self._event is None else [int(v) for v in self._event[:3]] + [float(self._event[3])]
                + [[float(v) for v in self._event[4]]], "pending": [float(v) for v in self._pending]}
         tensors = {"tail": torch.from_numpy(self._tail), "recent": torch.from_numpy(self._recent)}
-        for owner, prefix in ((self._acc, "acc."), (self._facc, "facc.")):
+        for owner, prefix in ((self._acc, "acc."), (self._facc, "facc."), (self._nacc, "nacc.")):
             for name in owner._FIELDS if owner is not None else ():
                 if getattr(owner, name) is not None:
                     tensors[prefix + name] = torch.from_numpy(getattr(owner, name))
@@ -355,7 +365,7 @@ class AnomalyStream:
                     or not 0 <= settled <= n or not np.isfinite(tail).all()):
                 raise ValueError("the last points do not match the detector")
             # Each accumulator array must be there exactly when the fresh stream has it, one row per open point.
-            for owner, prefix in ((stream._acc, "acc."), (stream._facc, "facc.")):
+            for owner, prefix in ((stream._acc, "acc."), (stream._facc, "facc."), (stream._nacc, "nacc.")):
                 for name in owner._FIELDS if owner is not None else ():
                     fresh = getattr(owner, name)
                     if fresh is None:
