@@ -83,15 +83,14 @@ def window_novelty(reference: np.ndarray, codes: np.ndarray, k: int, *, referenc
             q = torch.from_numpy(np.ascontiguousarray(codes[lo:lo + _BLOCK], dtype=np.float32))   # (B, Z)
             d = torch.cdist(q, ref, compute_mode="donot_use_mm_for_euclid_dist")                   # (B, R)
             kk = min(k, d.shape[1])
-            nearest = None
+            candidates = d
             if starts is not None:
                 near = torch.from_numpy(np.abs(starts[lo:lo + _BLOCK, None] - reference_starts[None, :]) < min_gap)
-                nearest = torch.topk(d.masked_fill(near, float("inf")), kk, dim=1, largest=False).values
-                # a window with fewer than k others far enough (a short series) keeps its nearest of all
-                short = ~torch.isfinite(nearest).all(dim=1)
-                if short.any():
-                    nearest[short] = torch.topk(d[short], kk, dim=1, largest=False).values
-            if nearest is None:
-                nearest = torch.topk(d, kk, dim=1, largest=False).values                       # (B, kk)
+                candidates = d.masked_fill(near, float("inf"))
+            nearest = torch.topk(candidates, kk, dim=1, largest=False).values                      # (B, kk)
+            # a window with fewer than k others far enough (a short series) keeps its nearest of all
+            short = ~torch.isfinite(nearest).all(dim=1)
+            if short.any():
+                nearest[short] = torch.topk(d[short], kk, dim=1, largest=False).values
             out[lo:lo + len(q)] = nearest.mean(dim=1).double().numpy()
     return out

@@ -238,7 +238,6 @@ class AnomalyDetector(DetectorBase):
                                              reference_starts=reference_starts)
         self.error_scale_ = np.array([_mean_or_one(rec), _mean_or_one(fc) if fc is not None else 1.0])
         self.channel_scale_ = np.ones(self.n_features_in_)     # so that _combine gives the unweighted errors
-        self.mix_scale_ = np.ones(2)
         self.channel_scale_ = _channel_scale(self._combine(rec, fc))
         self.mix_scale_ = np.array([_mean_or_one(self._combine(rec, fc).mean(axis=1)), _mean_or_one(novelty)])
         self._fit_threshold(self._combine(rec, fc, novelty if self.latent_weight > 0 else None).mean(axis=1))
