@@ -29,8 +29,8 @@ DEFAULT_TRAIN_FRACTION = 0.3
 CHANNEL_WEIGHTS = ("equal", "train")
 # Nearest training codes a window's latent novelty averages over (PyOD's KNN detector uses 5 too).
 LATENT_NEIGHBORS = 5
-# Training windows' codes kept for it, evenly spaced: the distances cost scoring a product of this width per
-# window (4096 doubled the time of scoring; overlapping windows' codes are near-duplicates anyway).
+# Training windows' codes kept for it, evenly spaced: scoring computes this many distances per window, and the
+# codes of overlapping windows are near-duplicates anyway.
 LATENT_REFERENCE = 1024
 
 
