@@ -81,7 +81,7 @@ ORION_NAB_GROUPS = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchang
 PEERS = ("zscore", "iforest", "pyod-ae", "pyod-lstm")
 # What a --rules entry may set: parameters applied after the fit to the same per-point errors.
 RULE_PARAMS = {"forecast_weight", "threshold", "threshold_params", "contamination", "event_gap",
-               "score_aggregation", "point_weight", "channel_weights", "latent_weight"}
+               "score_aggregation", "point_weight", "channel_weights", "latent_weight", "latent_mix"}
 FIELDS = ["group", "series", "protocol", "n_eval", "auc_pr", "auc_roc", "vus_pr", "vus_roc", "tp", "fp", "fn",
           "flagged", "labelled", "fit_s", "score_s", "error", "params"]
 

@@ -1,5 +1,5 @@
-"""The windows' latent novelty in AnomalyDetector's scores (``latent_weight``): what it sees that the
-reconstruction error does not, its mix, its bits in a stream, its files."""
+"""The windows' latent novelty in AnomalyDetector's scores (``latent_weight``, ``latent_mix``): what it sees
+that the reconstruction error does not, its mix, its bits in a stream, its files."""
 import numpy as np
 import pytest
 
@@ -51,26 +51,45 @@ def test_novelty_rises_where_the_level_is_unseen():
     assert det.latent_reference_.shape == (500 - 16 + 1, 3) and det.latent_reference_.dtype == np.float32
 
 
-def test_latent_weight_mixes_the_two_in_units_of_their_training_means():
+@pytest.mark.parametrize("mix", ["max", "sum"])
+def test_latent_weight_mixes_the_two_in_units_of_their_training_means(mix):
     x = _shifted()
-    det = AnomalyDetector(**TINY, latent_weight=0.3).fit(x[:500])
+    det = AnomalyDetector(**TINY, latent_weight=0.3, latent_mix=mix).fit(x[:500])
     errors, fc, novelty = det._error_parts(det._validate(x, fitted=True))
     plain = det.set_params(latent_weight=0.0).decision_function(x)              # E alone, as before the novelty
     np.testing.assert_allclose(plain, det._combine(errors, fc).mean(axis=1))
     mixed = det.set_params(latent_weight=0.3).decision_function(x)
-    np.testing.assert_allclose(mixed, 0.7 * plain / det.mix_scale_[0] + 0.3 * novelty[:, 0] / det.mix_scale_[1])
+    e, n = 0.7 * plain / det.mix_scale_[0], 0.3 * novelty[:, 0] / det.mix_scale_[1]
+    np.testing.assert_allclose(mixed, np.maximum(e, n) if mix == "max" else e + n, rtol=1e-6)
+    if mix == "max":   # both sources take part somewhere on this series, so the rule is exercised both ways
+        assert (n > e).any() and (e > n).any()
     # The training scores are the same mix (threshold and labels come from them).
     train = det._error_parts(det._validate(x[:500], fitted=True), novelty=True,
                              reference_starts=np.arange(500 - 16 + 1))
     np.testing.assert_allclose(det.mix_scale_[1], train[2].mean())
     with pytest.raises(ValueError, match="latent_weight"):
         AnomalyDetector(**TINY, latent_weight=1.5).fit(x[:500])
+    with pytest.raises(ValueError, match="latent_mix"):
+        AnomalyDetector(**TINY, latent_mix="product").fit(x[:500])
 
 
-@pytest.mark.parametrize("stride", [1, 3])
-def test_a_stream_gives_the_batchs_bits_with_the_novelty(stride):
+def test_max_keeps_the_channels_shares_of_the_error():
+    # Two channels: where the novelty wins, its excess is added to both alike, so the channel that carries
+    # more of the error still carries more, and the channels' mean is the larger of the two.
+    x = np.column_stack([_shifted(), 0.5 * _series(900, seed=2)])
+    det = AnomalyDetector(**TINY, channel_weights="equal").fit(x[:500])
+    rec, fc, novelty = det._error_parts(det._validate(x, fitted=True))
+    per_channel = det._combine(rec, fc, novelty)                                   # (n, 2)
+    e = 0.5 * det._combine(rec, fc) / det.mix_scale_[0]
+    n = 0.5 * novelty[:, 0] / det.mix_scale_[1]
+    np.testing.assert_allclose(per_channel.mean(axis=1), np.maximum(e.mean(axis=1), n), rtol=1e-6)
+    np.testing.assert_allclose(per_channel[:, 0] - per_channel[:, 1], e[:, 0] - e[:, 1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride,mix", [(1, "max"), (3, "max"), (1, "sum")])
+def test_a_stream_gives_the_batchs_bits_with_the_novelty(stride, mix):
     x = _shifted()
-    det = AnomalyDetector(**TINY, stride=stride, latent_weight=0.5).fit(x[:500])
+    det = AnomalyDetector(**TINY, stride=stride, latent_weight=0.5, latent_mix=mix).fit(x[:500])
     stream = det.stream(history=x[:300])
     parts = [stream.update(x[i:i + 29]).scores for i in range(300, 900, 29)] + [stream.finish().scores]
     np.testing.assert_array_equal(np.concatenate(parts), det.decision_function(x)[300:])
@@ -96,3 +115,11 @@ def test_files_keep_the_codes_and_old_files_score_without_them(tmp_path):
     np.testing.assert_allclose(old.decision_function(x), det.set_params(latent_weight=0.0).decision_function(x))
     with pytest.raises(ValueError, match="refit"):
         old.set_params(latent_weight=0.5).decision_function(x)
+    # A file from before latent_mix added the novelty to the error, and still does.
+    tensors, doc = load_tensor_file(tmp_path / "d.seqae", what="test")
+    doc["params"].pop("latent_mix")
+    save_tensor_file(tmp_path / "sum.seqae", tensors, doc)
+    summed = load(tmp_path / "sum.seqae")
+    assert summed.latent_mix == "sum" and det.latent_mix == "max"
+    np.testing.assert_allclose(summed.decision_function(x),
+                               det.set_params(latent_weight=0.5, latent_mix="sum").decision_function(x))

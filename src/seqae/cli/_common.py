@@ -246,7 +246,7 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     from seqae.preprocessing.series_validation import MISSING
     from seqae.preprocessing.windows import AGGREGATIONS
     from seqae.detection.base import THRESHOLDS
-    from seqae.detection.series import CHANNEL_WEIGHTS
+    from seqae.detection.series import CHANNEL_WEIGHTS, LATENT_MIXES
 
     defaults = AnomalyDetector().get_params()
     grp = parser.add_argument_group("model")
@@ -267,6 +267,9 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
                      help="the share of the windows' latent novelty (how far a window's code lies from the training "
                           "windows' codes) in each point's score, beside the reconstruction error; 0 scores by the "
                           f"errors alone (default: {defaults['latent_weight']})")
+    grp.add_argument("--latent-mix", choices=LATENT_MIXES,
+                     help="how the weighed novelty joins the weighed error: 'max' scores a point by the larger of "
+                          f"the two, 'sum' by their sum (default: {defaults['latent_mix']})")
     grp.add_argument("--channel-weights", choices=CHANNEL_WEIGHTS,
                      help="several value columns: 'train' weighs down a column whose training error is above the "
                           f"median column's (default: {defaults['channel_weights']})")
@@ -291,7 +294,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
-                     "point_weight", "latent_weight", "channel_weights", "missing")
+                     "point_weight", "latent_weight", "latent_mix", "channel_weights", "missing")
 
 
 def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:

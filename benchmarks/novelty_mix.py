@@ -1,0 +1,173 @@
+#!/usr/bin/env python
+"""How the latent novelty enters the score (issue #15): the same fits, mixed several ways.
+
+The default detector scores a point ``(1 - w) E / mE + w N / mN`` (``latent_weight`` w = 0.5): E the
+reconstruction error (``window_max``), N the mean latent novelty of its covering windows, mE and mN their means
+over the training series (``mix_scale_``). On noisy series the novelty of normal windows wanders to 2-3x its
+training mean (more windows, and drift, after a short training part), which buries a moderate error signal
+(NAB ``realKnownCause/ec2_request_latency_system_failure``: 0.974 VUS-PR without the novelty, 0.575 with it),
+while on SMAP an unseen level lifts N far above that (A-7: 0.158 to 0.789). This script asks which mix keeps
+the second and loses less of the first, holding the fit fixed.
+
+For each case of the detection suite (``benchmarks/detection.py``: same data, training parts, standardisation,
+both protocols) and each seed, ``AnomalyDetector(random_state=seed)`` is fitted once; E and N (and their
+training values) are cached (``--cache DIR/mix<seed>.pkl``, a pickle of numpy arrays this script wrote; a rerun
+only fits what is missing). Rules (``RULES``), on ``e = E / mE`` and ``n = N / mN``:
+
+* ``w0``: e alone (no novelty); ``w50``: ``0.5 e + 0.5 n``, the default; ``w50max``: the same with each
+  point's novelty the maximum, not the mean, over its covering windows (a window's code is its encoder's last
+  state, which remembers the window's end best: the mean peaks before a spike, the maximum covers it);
+* ``excess<c>``: ``0.5 e + 0.5 max(n - c, 0)``: novelty counts only beyond c training means (c = 1, 2, 3);
+  ``excess<c>max``: the same on the maximum;
+* ``z<k>``: ``0.5 e + 0.5 max((N - med) / (k x MAD), 0)``, med and MAD over the training series' N;
+* ``max``: ``max(e, n)``.
+
+VUS-PR (window 100) per group on the *scores* cases, event F1 (the suite's dynamic threshold on the same scores)
+on the *events* cases, written to ``--out``.
+
+    PYTHONPATH=src python benchmarks/novelty_mix.py --seeds 0,1 --cache /tmp/mix     # ~15 min a seed, 2 cores
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import pickle
+import shlex
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import detection  # noqa: E402  (the suite's cases, data root and evaluation)
+
+
+def _novelty_parts(det, series, reference_starts):
+    """Per point: the reconstruction score e (training-mean units), and the windows' latent novelty over the
+    windows covering it, their mean (n, the library's) and their maximum (nmax), in units of mN."""
+    from seqae.detection.series import _CHUNK
+    from seqae.preprocessing.windows import PointAccumulator, iter_windows, window_starts
+    n = len(series.values)
+    rec = PointAccumulator(n, series.values.shape[1], det.score_aggregation, det.point_weight)
+    means, maxes = PointAccumulator(n, 1, "mean"), PointAccumulator(n, 1, "window_max")
+    for starts, windows in iter_windows(series.values, det.window, window_starts(n, det.window, 1), _CHUNK):
+        errors, _, codes = det.autoencoder_.step_errors(windows, codes=True)
+        rec.add(starts, errors)
+        steps = det._novelty_steps(codes, starts, reference_starts)
+        means.add(starts, steps)
+        maxes.add(starts, steps)
+    e = det._combine(rec.result(), None).mean(axis=1) / det.mix_scale_[0]
+    return e, means.result()[:, 0] / det.mix_scale_[1], maxes.result()[:, 0] / det.mix_scale_[1]
+
+
+def _fit_parts(job):
+    """(group, series, protocols, parts) of one default fit: ``parts["train"]`` and ``parts["all"]`` are
+    :func:`_novelty_parts` of the training series (each window skipping its own stretch of the reference, as
+    the fit measures it) and of the whole series."""
+    case, seed = job
+    import torch
+    from seqae import AnomalyDetector
+    torch.set_num_threads(1)
+    det = AnomalyDetector(random_state=seed, num_threads=1).fit(case.values[:case.n_train])
+    train = det._validate(case.values[:case.n_train], fitted=True)
+    parts = {"train": _novelty_parts(det, train, det._fit_latent_reference(train)),
+             "all": _novelty_parts(det, det._validate(case.values, fitted=True), None)}
+    return case.group, case.series, case.protocols, parts
+
+
+def _excess(c, spread="mean"):
+    return lambda p, t: 0.5 * p[0] + 0.5 * np.maximum(p[_SPREAD[spread]] - c, 0.0)
+
+
+def _robust_z(k):
+    def rule(p, t):
+        med = np.median(t[1])
+        mad = max(float(np.median(np.abs(t[1] - med))), 1e-12)
+        return 0.5 * p[0] + 0.5 * np.maximum((p[1] - med) / (k * mad), 0.0)
+    return rule
+
+
+_SPREAD = {"mean": 1, "max": 2}
+# name -> f(parts, training parts) -> per-point scores; parts (e, n, nmax) as _novelty_parts gives them
+RULES = {
+    "w0": lambda p, t: p[0],
+    "w50": lambda p, t: 0.5 * p[0] + 0.5 * p[1],
+    "w50max": lambda p, t: 0.5 * p[0] + 0.5 * p[2],
+    "excess1": _excess(1.0), "excess2": _excess(2.0), "excess3": _excess(3.0),
+    "excess1max": _excess(1.0, "max"), "excess2max": _excess(2.0, "max"),
+    "z3": _robust_z(3.0), "z6": _robust_z(6.0),
+    "max": lambda p, t: np.maximum(p[0], p[1]),
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--groups", default="NAB,SMAP,SMAP-25,UCR,SKAB")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--data")
+    ap.add_argument("--cache", type=Path, required=True, help="folder of the per-seed fit caches")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--rules", default=",".join(RULES))
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "novelty_mix.md")
+    args = ap.parse_args(argv)
+    from seqae import AnomalyDetector
+    from seqae.metrics import vus_pr
+    from seqae.metrics.events import event_confusion
+
+    groups = [g for g in args.groups.split(",") if g]
+    rules = [r for r in args.rules.split(",") if r]
+    cases = detection.load_cases(detection.data_root(args.data), groups, None)
+    by_key = {(c.group, c.series): c for c in cases}
+    args.cache.mkdir(parents=True, exist_ok=True)
+    labeller = AnomalyDetector()     # the default threshold rule; it needs no fit (it reads the scores)
+    table = {}                       # (seed, rule) -> {column: figure}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        path = args.cache / f"mix{seed}.pkl"
+        done = pickle.loads(path.read_bytes()) if path.exists() else {}
+        todo = [(c, seed) for c in cases if (c.group, c.series) not in done]
+        t0 = time.perf_counter()
+        with Pool(args.jobs) as pool:
+            for i, (group, name, _, parts) in enumerate(pool.imap_unordered(_fit_parts, todo)):
+                done[(group, name)] = parts
+                if i % 10 == 9 or i == len(todo) - 1:
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_bytes(pickle.dumps(done))
+                    tmp.replace(path)
+        print(f"seed {seed}: {len(todo)} fits in {time.perf_counter() - t0:.0f} s", flush=True)
+        for rule in rules:
+            vus, conf = {}, {}
+            for key, parts in done.items():
+                case = by_key.get(key)
+                if case is None:
+                    continue
+                s = RULES[rule](parts["all"], parts["train"])
+                ev = case.eval_from
+                if "scores" in case.protocols:
+                    vus.setdefault(case.group, []).append(vus_pr(case.labels[ev:], s[ev:], detection.VUS_WINDOW))
+                if "events" in case.protocols:
+                    det = labeller._runs(s[ev:])
+                    true = case.true_events[case.true_events[:, 1] >= ev] - ev
+                    c = event_confusion(true, det)
+                    tp, fp, fn = conf.get(case.group, (0, 0, 0))
+                    conf[case.group] = (tp + c.tp, fp + c.fp, fn + c.fn)
+            row = {f"{g} VUS-PR": float(np.mean(v)) for g, v in vus.items()}
+            row.update({f"{g} F1": 2 * tp / max(2 * tp + fp + fn, 1) for g, (tp, fp, fn) in conf.items()})
+            table[(seed, rule)] = row
+    columns = sorted({c for row in table.values() for c in row}, key=lambda c: (not c.endswith("VUS-PR"), c))
+    lines = ["# Latent novelty: how it enters the score (issue #15)", "",
+             f"Made by `PYTHONPATH=src python benchmarks/novelty_mix.py {shlex.join(sys.argv[1:])}` "
+             f"({_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}, git {detection._git_rev()}, "
+             f"{detection._cpu()}); rules and protocol in the script's docstring.", "",
+             "| seed | rule | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for (seed, rule), row in table.items():
+        lines.append(f"| {seed} | {rule} | " + " | ".join(detection._f(row.get(c)) for c in columns) + " |")
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
