@@ -1,26 +1,27 @@
 #!/usr/bin/env python
 """How the latent novelty enters the score (issue #15): the same fits, mixed several ways.
 
-The default detector scores a point ``(1 - w) E / mE + w N / mN`` (``latent_weight`` w = 0.5): E the
-reconstruction error (``window_max``), N the mean latent novelty of its covering windows, mE and mN their means
-over the training series (``mix_scale_``). On noisy series the novelty of normal windows wanders to 2-3x its
-training mean (more windows, and drift, after a short training part), which buries a moderate error signal
-(NAB ``realKnownCause/ec2_request_latency_system_failure``: 0.974 VUS-PR without the novelty, 0.575 with it),
-while on SMAP an unseen level lifts N far above that (A-7: 0.158 to 0.789). This script asks which mix keeps
-the second and loses less of the first, holding the fit fixed.
+The detector scores a point from E, its reconstruction error (``window_max``), and N, the mean latent novelty
+of its covering windows, each divided by its mean over the training series (``mix_scale_``): e = E / mE,
+n = N / mN, weighed by ``latent_weight`` (0.5). It used to add them (``latent_mix="sum"``); on noisy series
+the novelty of normal windows after the training part wanders above its training mean (more windows, and
+drift, after a short training part), which buries a moderate error signal (NAB ``realKnownCause/ec2_request_latency_system_failure``:
+0.974 VUS-PR without the novelty, 0.575 with it), while on SMAP an unseen level lifts N far above that (A-7:
+0.158 to 0.789). This script asks which mix keeps the second and loses less of the first, holding the fit fixed;
+its ``max`` rule is the default since (``latent_mix="max"``).
 
 For each case of the detection suite (``benchmarks/detection.py``: same data, training parts, standardisation,
 both protocols) and each seed, ``AnomalyDetector(random_state=seed)`` is fitted once; E and N (and their
 training values) are cached (``--cache DIR/mix<seed>.pkl``, a pickle of numpy arrays this script wrote; a rerun
 only fits what is missing). Rules (``RULES``), on ``e = E / mE`` and ``n = N / mN``:
 
-* ``w0``: e alone (no novelty); ``w50``: ``0.5 e + 0.5 n``, the default; ``w50max``: the same with each
+* ``w0``: e alone (no novelty); ``w50``: ``0.5 e + 0.5 n`` (``latent_mix="sum"``); ``w50max``: the same with each
   point's novelty the maximum, not the mean, over its covering windows (a window's code is its encoder's last
   state, which remembers the window's end best: the mean peaks before a spike, the maximum covers it);
 * ``excess<c>``: ``0.5 e + 0.5 max(n - c, 0)``: novelty counts only beyond c training means (c = 1, 2, 3);
   ``excess<c>max``: the same on the maximum;
 * ``z<k>``: ``0.5 e + 0.5 max((N - med) / (k x MAD), 0)``, med and MAD over the training series' N;
-* ``max``: ``max(e, n)``.
+* ``max``: ``max(e, n)``, the order of ``latent_mix="max"``'s ``max(0.5 e, 0.5 n)``.
 
 VUS-PR (window 100) per group on the *scores* cases, event F1 (the suite's dynamic threshold on the same scores)
 on the *events* cases, written to ``--out``.
