@@ -32,11 +32,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import pickle
 import shlex
 import sys
-import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +41,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import detection  # noqa: E402  (the suite's cases, data root and evaluation)
+import fit_cache  # noqa: E402
 
 
 def _novelty_parts(det, series, reference_starts):
@@ -65,7 +63,7 @@ def _novelty_parts(det, series, reference_starts):
 
 
 def _fit_parts(job):
-    """(group, series, protocols, parts) of one default fit: ``parts["train"]`` and ``parts["all"]`` are
+    """(group, series, parts) of one default fit: ``parts["train"]`` and ``parts["all"]`` are
     :func:`_novelty_parts` of the training series (each window skipping its own stretch of the reference, as
     the fit measures it) and of the whole series."""
     case, seed = job
@@ -76,7 +74,7 @@ def _fit_parts(job):
     train = det._validate(case.values[:case.n_train], fitted=True)
     parts = {"train": _novelty_parts(det, train, det._fit_latent_reference(train)),
              "all": _novelty_parts(det, det._validate(case.values, fitted=True), None)}
-    return case.group, case.series, case.protocols, parts
+    return case.group, case.series, parts
 
 
 def _excess(c, spread="mean"):
@@ -106,11 +104,7 @@ RULES = {
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--groups", default="NAB,SMAP,SMAP-25,UCR,SKAB")
-    ap.add_argument("--seeds", default="0")
-    ap.add_argument("--data")
-    ap.add_argument("--cache", type=Path, required=True, help="folder of the per-seed fit caches")
-    ap.add_argument("--jobs", type=int, default=2)
+    fit_cache.add_arguments(ap)
     ap.add_argument("--rules", default=",".join(RULES))
     ap.add_argument("--out", type=Path, default=HERE / "results" / "novelty_mix.md")
     args = ap.parse_args(argv)
@@ -126,18 +120,7 @@ def main(argv=None) -> int:
     labeller = AnomalyDetector()     # the default threshold rule; it needs no fit (it reads the scores)
     table = {}                       # (seed, rule) -> {column: figure}
     for seed in [int(s) for s in args.seeds.split(",")]:
-        path = args.cache / f"mix{seed}.pkl"
-        done = pickle.loads(path.read_bytes()) if path.exists() else {}
-        todo = [(c, seed) for c in cases if (c.group, c.series) not in done]
-        t0 = time.perf_counter()
-        with Pool(args.jobs) as pool:
-            for i, (group, name, _, parts) in enumerate(pool.imap_unordered(_fit_parts, todo)):
-                done[(group, name)] = parts
-                if i % 10 == 9 or i == len(todo) - 1:
-                    tmp = path.with_suffix(".tmp")
-                    tmp.write_bytes(pickle.dumps(done))
-                    tmp.replace(path)
-        print(f"seed {seed}: {len(todo)} fits in {time.perf_counter() - t0:.0f} s", flush=True)
+        done = fit_cache.cached_fits(cases, seed, args.cache / f"mix{seed}.pkl", _fit_parts, args.jobs)
         for rule in rules:
             vus, conf = {}, {}
             for key, parts in done.items():

@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import pickle
 import shlex
 import sys
-import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +36,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import detection  # noqa: E402  (the suite's cases and data root)
+import fit_cache  # noqa: E402
 
 AGGREGATIONS = ("window_max", "window_mean", "mean")
 VARIANTS = ("library", "exact", "window-mean-tie", "window_mean")
@@ -75,11 +73,7 @@ def variants(parts: dict) -> dict[str, np.ndarray]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--groups", default="NAB,SMAP,SMAP-25,UCR,SKAB")
-    ap.add_argument("--seeds", default="0")
-    ap.add_argument("--data")
-    ap.add_argument("--cache", type=Path, required=True, help="folder of the per-seed fit caches")
-    ap.add_argument("--jobs", type=int, default=2)
+    fit_cache.add_arguments(ap)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "tie_break.md")
     ap.add_argument("--csv", type=Path, help="also write the per-series rows (seed, group, series, variant, metrics)")
     args = ap.parse_args(argv)
@@ -91,15 +85,7 @@ def main(argv=None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        path = args.cache / f"parts{seed}.pkl"
-        done = pickle.loads(path.read_bytes()) if path.exists() else {}
-        todo = [(c, seed) for c in cases if (c.group, c.series) not in done]
-        t0 = time.perf_counter()
-        with Pool(args.jobs) as pool:
-            for group, name, parts in pool.imap_unordered(_fit_parts, todo):
-                done[(group, name)] = parts
-                path.write_bytes(pickle.dumps(done))
-                print(f"seed {seed} {group} {name} {time.perf_counter() - t0:.0f} s", flush=True)
+        done = fit_cache.cached_fits(cases, seed, args.cache / f"parts{seed}.pkl", _fit_parts, args.jobs)
         for c in cases:
             labels = c.labels[c.eval_from:]
             for name, s in variants(done[(c.group, c.series)]).items():
