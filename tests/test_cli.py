@@ -258,9 +258,10 @@ def test_score_aggregation_and_threshold_rule_reach_the_model(tmp_path, series_c
     model = tmp_path / "m.seqae"
     code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--score-aggregation", "mean", "--threshold", "sigma",
                         "--threshold-param", "k=0.5", "--point-weight", "0.2", "--channel-weights", "train",
-                        "--latent-weight", "0.25", "-q"], capsys)
+                        "--latent-weight", "0.25", "--latent-mix", "sum", "-q"], capsys)
     assert code == 0, err
     det = seqae.load(model)
+    assert det.latent_mix == "sum"
     assert det.score_aggregation == "mean" and det.threshold == "sigma" and det.threshold_params == {"k": 0.5}
     assert det.point_weight == 0.2 and det.channel_weights == "train" and det.latent_weight == 0.25
     scores = det.decision_scores_

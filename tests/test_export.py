@@ -92,6 +92,7 @@ def test_sequence_autoencoder_and_metadata(tmp_path):
     np.testing.assert_array_equal(np.array(json.loads(meta["latent_reference_"]), np.float32), det.latent_reference_)
     assert json.loads(meta["latent_center_"]) == det.latent_center_.tolist()
     assert json.loads(meta["latent_weight"]) == det.latent_weight and len(json.loads(meta["mix_scale_"])) == 2
+    assert json.loads(meta["latent_mix"]) == det.latent_mix
 
 
 def test_cli_export(tmp_path, capsys):
