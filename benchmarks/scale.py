@@ -7,7 +7,11 @@ injected spikes, level shifts and noise bursts in their second half), one defaul
 - ``pandas``: the pandas loop in this process (engine=None);
 - ``dask1`` / ``dask2``: a Dask ``LocalCluster`` of 1 or 2 worker processes, one thread each, through Fugue. The
   cluster is started and its workers import seqae and load the kernels before the clock starts (a one-off cost,
-  reported apart).
+  reported apart);
+- ``split2``: no engine, the ceiling an engine is measured against: 2 plain processes side by side, each the
+  pandas loop over every other series (ids sorted), started together once both have imported seqae and hold
+  their half; its seconds are the slower one's. It says what running two series at once costs on these cores
+  (shared caches and memory bandwidth) apart from what Dask and Fugue add.
 
 Reported: wall time, series per second, the ratio to the pandas loop, and the peak resident memory of each
 process that ran series (this one for pandas; each Dask worker); the outputs of every engine are compared
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import resource
 import subprocess
 import sys
@@ -99,20 +104,66 @@ def _warm() -> float:
     return _peak_mb()
 
 
+def _split_part(part: pd.DataFrame, where: dict, start, results) -> None:
+    """One process of ``split<N>``: the pandas loop over its share, timed from the moment all shares are ready."""
+    from seqae.many import detect_many
+
+    _warm()
+    start.wait()
+    t0, cpu = time.perf_counter(), _cpu_s()
+    detect_many(part, by="series", time="ts", **where)
+    results.put((time.perf_counter() - t0, _cpu_s() - cpu, _peak_mb()))
+
+
+def run_split(table: pd.DataFrame, wheres: list[dict]) -> tuple:
+    """``split<N>``, N = len(wheres) (process k's detect_many arguments): (seconds of the slower process, peak MB
+    per process, CPU seconds of all)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    processes = len(wheres)
+    ids = np.sort(table["series"].unique())
+    start, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_split_part, args=(table[table["series"].isin(ids[k::processes])], wheres[k],
+                                                   start, results)) for k in range(processes)]
+    for proc in procs:
+        proc.start()
+    done = []
+    while len(done) < processes:
+        try:
+            done.append(results.get(timeout=5))
+        except queue.Empty:
+            if any(proc.exitcode not in (None, 0) for proc in procs):   # a share failed: its traceback is above
+                raise RuntimeError("a split process failed") from None
+    for proc in procs:
+        proc.join()
+    return max(d[0] for d in done), sorted(d[2] for d in done), sum(d[1] for d in done)
+
+
 def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params: dict | None = None,
              dask_trim: bool = False, parquet: Path | None = None):
     """One mode's run; with ``output``, the results are written there from where they are made (``output=``)
     and read back after the clock, for the comparison. ``params`` go to every series' detector. ``parquet``:
     the Dask modes read the table from that file on the workers (as ``seqae detect-many --engine dask`` does)
-    instead of receiving the pandas table."""
+    instead of receiving the pandas table. Returns (result, seconds, peak MB per process, setup seconds, CPU
+    seconds of every process, CPU seconds of this one: with Dask the scheduler and Fugue's planning)."""
     from seqae.many import detect_many, read_output
 
     where = dict(params or {}) if output is None else {"output": output / mode, **(params or {})}
     if mode == "pandas":
+        _warm()                       # as the Dask workers and split<N>'s processes are, before the clock
         start, cpu = time.perf_counter(), _cpu_s()
         result = detect_many(table, by="series", time="ts", **where)
         seconds, cpu = time.perf_counter() - start, _cpu_s() - cpu
-        return (result if output is None else read_output(output / mode)), seconds, [_peak_mb()], 0.0, cpu
+        return (result if output is None else read_output(output / mode)), seconds, [_peak_mb()], 0.0, cpu, cpu
+    if mode.startswith("split"):
+        # each process writes its own share (output=), or builds its result and drops it: not compared
+        wheres = [dict(where, output=output / mode / str(k)) if output is not None else where
+                  for k in range(int(mode.removeprefix("split")))]
+        if output is not None:
+            (output / mode).mkdir(parents=True, exist_ok=True)
+        seconds, peaks, cpu = run_split(table, wheres)
+        return None, seconds, peaks, 0.0, cpu, 0.0
     from distributed import Client, LocalCluster
 
     workers = int(mode.removeprefix("dask"))
@@ -132,7 +183,8 @@ def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params:
                           memory_limit=0) as cluster, Client(cluster) as client:
             client.run(_warm)
             setup = time.perf_counter() - started
-            before = sum(client.run(_cpu_s).values()) + _cpu_s()
+            driver = _cpu_s()
+            before = sum(client.run(_cpu_s).values()) + driver
             start = time.perf_counter()
             if parquet is not None:
                 import dask.dataframe as dd
@@ -141,9 +193,10 @@ def run_many(table: pd.DataFrame, mode: str, output: Path | None = None, params:
                     table = dd.read_parquet(parquet, split_row_groups=True)
             result = detect_many(table, by="series", time="ts", engine=client, **where)
             seconds = time.perf_counter() - start
+            driver = _cpu_s() - driver        # this process: the scheduler, Fugue's planning, the graph
             cpu = sum(client.run(_cpu_s).values()) + _cpu_s() - before     # workers and this driver
             peaks = sorted(client.run(_peak_mb).values())
-    return (result if output is None else read_output(output / mode)), seconds, peaks, setup, cpu
+    return (result if output is None else read_output(output / mode)), seconds, peaks, setup, cpu, driver
 
 
 def ddp_worker(args) -> None:
@@ -228,18 +281,22 @@ def main() -> None:
         report["from_parquet"] = True
     reference = None
     for mode in [m for m in modes if m != "ddp"]:
-        result, seconds, peaks, setup, cpu = run_many(table, mode, args.output_dir, args.detector_params,
-                                                       args.dask_trim, parquet)
+        result, seconds, peaks, setup, cpu, driver = run_many(table, mode, args.output_dir, args.detector_params,
+                                                               args.dask_trim, parquet)
         same = None
-        if reference is None:
+        if result is None:          # split<N>: the pandas loop's own code on shares, not gathered
+            pass
+        elif reference is None:
             reference = result
         else:
             same = bool(result.scores.equals(reference.scores) and result.events.equals(reference.events)
                         and result.failures.equals(reference.failures))
         report["runs"][mode] = {"seconds": round(seconds, 2), "series_per_s": round(args.series / seconds, 3),
                                 "cpu_s_per_series": round(cpu / args.series, 2),
+                                "driver_cpu_s_per_series": round(driver / args.series, 3),
                                 "peak_mb_per_process": [round(m) for m in peaks], "setup_s": round(setup, 1),
-                                "failed": result.n_failed, "events": len(result.events),
+                                "failed": None if result is None else result.n_failed,
+                                "events": None if result is None else len(result.events),
                                 "identical_to_first": same}
         print(mode, report["runs"][mode], flush=True)
     base = report["runs"].get("pandas")
