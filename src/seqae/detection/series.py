@@ -254,7 +254,7 @@ class AnomalyDetector(DetectorBase):
         self.channel_scale_ = np.ones(self.n_features_in_)     # so that _combine gives the unweighted errors
         self.channel_scale_ = _channel_scale(self._combine(rec, fc))
         self.mix_scale_ = np.array([_mean_or_one(self._combine(rec, fc).mean(axis=1)), _mean_or_one(novelty)])
-        self._fit_threshold(self._combine(rec, fc, novelty if self.latent_weight > 0 else None).mean(axis=1))
+        self._fit_threshold(self._combine(rec, fc, novelty if self._uses_novelty() else None).mean(axis=1))
         return self
 
     def _fit_latent_reference(self, series: SeriesInput) -> np.ndarray:
