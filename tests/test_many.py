@@ -162,6 +162,27 @@ def test_dask_local_cluster_gives_identical_results(table, local):
     assert_same_result(remote, local)
 
 
+def test_partitions_hold_several_series_but_keep_every_worker_busy():
+    fa = pytest.importorskip("fugue.api", reason='pip install "seqae[dask]"')
+    from seqae.many._engine import SERIES_PER_PARTITION, partition_spec
+    ids = lambda n: pd.DataFrame({"sid": np.repeat(np.arange(n), 3)})           # noqa: E731
+    # Fugue's local engine has one slot: at least 4 partitions while there are series for them.
+    assert partition_spec(ids(300), "sid", fa, None)["num"] == 300 // SERIES_PER_PARTITION
+    assert partition_spec(ids(20), "sid", fa, None)["num"] == 4
+    assert partition_spec(ids(3), "sid", fa, None)["num"] == 3
+    assert partition_spec(ids(300), "sid", fa, None)["by"] == ["sid"]
+
+
+def test_dask_partitions_of_several_series_give_identical_results():
+    # 12 series on 2 worker slots: 8 partitions, so some hold two series each.
+    many = fleet(n_series=12)
+    local = detect_many(many, by="sid", time="ts", **TINY)
+    with dask_client() as client:
+        remote = detect_many(many, by="sid", time="ts", engine=client, **TINY)
+    assert_same_result(remote, local)
+    assert remote.scores["sid"].nunique() == 12
+
+
 def test_spark_session_gives_identical_results(table, local):
     # Not in CI's extras (pyspark is large and needs Java): runs where the user has Spark, skipped elsewhere.
     pytest.importorskip("fugue", reason='Spark runs through Fugue: pip install "seqae[dask]" for Fugue')

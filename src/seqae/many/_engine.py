@@ -33,6 +33,13 @@ DASK_WORKER_CONFIG = {
     # nodes): a worker's peak after 500 series of 5,000 points fell from 1.5 to 1.3 GB without it.
     "distributed.worker.profile.enabled": False,
 }
+# Series in one partition of an engine's table. One series a partition made the engine's work per partition (its
+# tasks, the shuffle's shards, Fugue's frame conversions) a cost per series: five a partition cut 300 series on
+# 2 Dask workers from 174-179 s to 159 s, and the driver's CPU from 0.06 to 0.03 s a series, while a worker,
+# which now holds five series' rows at once, peaked at 741-757 MB against 720-733 (benchmarks/results/scale.md).
+SERIES_PER_PARTITION = 5
+
+
 # Fugue's names of its in-process pandas engine: run as engine=None.
 LOCAL_ENGINES = ("native", "pandas")
 
@@ -96,6 +103,22 @@ def check_engine(table, engine):
     return fa
 
 
+def partition_spec(table, by: str, fa, engine) -> dict:
+    """Fugue's partitioning of ``table`` for the per-series function: by series, spread evenly ("even": a hash
+    of the ids can give one worker most of a small table's series), SERIES_PER_PARTITION series a partition,
+    but at least four partitions per worker slot while there are series for them, so that a small table still
+    keeps every worker busy to the end. An engine's frame is counted on the engine (a pass over its ``by``
+    column)."""
+    with fa.engine_context(engine):
+        slots = fa.get_current_parallelism()
+        if isinstance(table, pd.DataFrame):
+            n_series = int(table[by].nunique(dropna=False))
+        else:
+            n_series = int(fa.count(fa.distinct(fa.select_columns(table, [by]))))
+    num = min(n_series, max(-(-n_series // SERIES_PER_PARTITION), 4 * slots))
+    return {"by": [by], "algo": "even", "num": max(1, num)}
+
+
 def run_per_series(table, fn: Callable[..., pd.DataFrame], spec: dict, by: str, schema: str, engine) -> pd.DataFrame:
     """``fn(group, spec)`` on each series (the rows of one value of ``by``), results concatenated (pandas).
 
@@ -110,8 +133,7 @@ def run_per_series(table, fn: Callable[..., pd.DataFrame], spec: dict, by: str, 
         # Dask and Fugue warn about their own internals (deprecations inside fugue_dask): nothing a user can act on.
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        # "even": one partition per series, so that the engine hands the series out one by one to idle
-        # workers (a hash of the ids can give one worker most of a small table's series).
-        out = fa.transform(table, fn, schema=schema, params={"spec": spec}, partition={"by": [by], "algo": "even"},
+        out = fa.transform(table, fn, schema=schema, params={"spec": spec},
+                           partition=partition_spec(table, by, fa, engine),
                            engine=engine, as_local=True)
         return fa.as_pandas(out)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from seqae.events import EVENT_COLUMNS
 from seqae.exceptions import InputError
-from seqae.many._engine import ERROR, ROW
+from seqae.many._engine import ERROR, ROW, partition_spec
 from seqae.many._tasks import THRESHOLD
 
 KIND = "__seqae_kind"       # what a row of the worker's frame is: one of the three below
@@ -190,8 +190,8 @@ def write_engine(table, fn, spec: dict, union_schema: str | list[str], engine, f
         warnings.simplefilter("ignore", FutureWarning)      # Dask's deprecations inside fugue_dask
         warnings.simplefilter("ignore", DeprecationWarning)
         # Saved once by the workers: the two splits below read it back instead of fitting every series again.
-        fa.transform(table, fn, schema=union, params={"spec": spec}, partition={"by": [spec["by"]], "algo": "even"},
-                     save_path=rows)
+        fa.transform(table, fn, schema=union, params={"spec": spec},
+                     partition=partition_spec(table, spec["by"], fa, engine), save_path=rows)
         fa.transform(rows, scores_part, schema=scores, params={"spec": spec}, save_path=str(folder / "scores"))
         if events is not None:
             fa.transform(rows, events_part, schema=events, params={"spec": spec}, save_path=str(folder / "events"))
