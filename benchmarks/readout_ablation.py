@@ -11,10 +11,14 @@ Variants (every one keeps the code and the last step and maximum of every layer)
 ``base``: segment means over 1, 2, 4 parts (the read-out before the standard deviation was added);
 ``std``: ``base`` + each unit's standard deviation over the real steps (the default since);
 ``min``: ``base`` + each unit's minimum; ``s8``, ``s16``: ``base`` + means over 8 (and 16) parts;
-``std+min``; ``std+halves``, ``std+quarters``: ``std`` + the deviation within each half (and quarter).
+``std+min``; ``std+halves``, ``std+quarters``: ``std`` + the deviation within each half (and quarter);
+``std+ppv``: ``std`` + each unit's share of real steps with a positive output (MiniRocket's "proportion of
+positive values", with the LSTM's outputs in the place of its convolutions); ``std+ppv+mpv``: also the mean of
+the positive outputs (MultiRocket's "mean of positive values").
 
     PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1          # ~25 min on one busy core
     PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1 --variants std,std+min,std+halves,std+quarters
+    PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1 --variants std,std+ppv,std+ppv+mpv
 """
 from __future__ import annotations
 
@@ -29,9 +33,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def pool(scales: tuple[int, ...] = (1, 2, 4), std: bool = False, minimum: bool = False, std_scales=()):
+def pool(scales: tuple[int, ...] = (1, 2, 4), std: bool = False, minimum: bool = False, std_scales=(),
+         ppv: bool = False, mpv: bool = False):
     """A read-out in the place of ``seqae.autoencoder.multiscale_pool``; the model's own ``std`` is ignored.
-    ``std_scales``: standard deviations within each of k equal parts too, for each k given."""
+    ``std_scales``: standard deviations within each of k equal parts too, for each k given. ``ppv``: the share
+    of real steps where each unit's output is above 0; ``mpv``: the mean of those outputs (0 where none is)."""
     from seqae.nn.encoder import masked_pool
     from seqae.nn.readout import multiscale_pool, segment_means
 
@@ -42,13 +48,20 @@ def pool(scales: tuple[int, ...] = (1, 2, 4), std: bool = False, minimum: bool =
         for k in std_scales:
             mean = segment_means(h, lengths, k)
             parts.append((segment_means(h * h, lengths, k) - mean * mean).clamp(min=0.0).sqrt())
+        if ppv or mpv:
+            share = segment_means((h > 0).to(h.dtype), lengths, 1)                          # (N, P)
+            if ppv:
+                parts.append(share)
+            if mpv:
+                parts.append(segment_means(h.clamp(min=0.0), lengths, 1) / share.clamp(min=1.0 / h.shape[1]))
         return torch.cat(parts, dim=-1)
     return read_out
 
 
 VARIANTS = {"base": dict(), "std": dict(std=True), "min": dict(minimum=True), "s8": dict(scales=(1, 2, 4, 8)),
             "s16": dict(scales=(1, 2, 4, 8, 16)), "std+min": dict(std=True, minimum=True),
-            "std+halves": dict(std=True, std_scales=(2,)), "std+quarters": dict(std=True, std_scales=(2, 4))}
+            "std+halves": dict(std=True, std_scales=(2,)), "std+quarters": dict(std=True, std_scales=(2, 4)),
+            "std+ppv": dict(std=True, ppv=True), "std+ppv+mpv": dict(std=True, ppv=True, mpv=True)}
 
 
 def main(argv=None) -> int:
