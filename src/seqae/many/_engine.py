@@ -34,9 +34,10 @@ DASK_WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,
 }
 # Series in one partition of an engine's table. One series a partition made the engine's work per partition (its
-# tasks, the shuffle's shards, Fugue's frame conversions) a cost per series: five a partition cut 300 series on
-# 2 Dask workers from 174-179 s to 159 s, and the driver's CPU from 0.06 to 0.03 s a series, while a worker,
-# which now holds five series' rows at once, peaked at 741-757 MB against 720-733 (benchmarks/results/scale.md).
+# tasks, the shuffle's shards, Fugue's frame conversions) a cost per series: with five, the driver's CPU per series
+# fell from 0.06 to 0.04 s and 300 series on 2 Dask workers took 162 s against 174-179 s (at 1,000 series 543 s
+# against 548 s), each worker holding five series' rows at once (peaks within 35 MB of before;
+# benchmarks/results/scale.md).
 SERIES_PER_PARTITION = 5
 
 
