@@ -9,8 +9,11 @@ Methods (a method's one fit can give several rows, named ``method~variant``):
 - ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (``score="neighbors"``, one
   neighbour, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k3`` (mean distance to 3
   neighbours), ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error), ``seqae~cosine``
-  (cosine distance to the nearest standardised training embedding) and ``seqae~iforest`` (IsolationForest, as
-  below, on the standardised embeddings);
+  (cosine distance to the nearest standardised training embedding), ``seqae~iforest`` (IsolationForest, as
+  below, on the standardised embeddings), ``seqae~floor`` (the nearest neighbour with each column's scale
+  floored at the median column's: a class has 9-60 training sequences, and a column that happens to barely move
+  among them would otherwise weigh most) and ``seqae~unscaled`` (the nearest neighbour in the embedding's own
+  units, centred only);
 - ``seqae-before``: the detector's defaults before ``score`` existed: ``score="reconstruction"`` on an
   autoencoder without crops or masked steps and a 16-value code (the step budget of issue #16 included);
 - ``iforest-raw``: scikit-learn's IsolationForest on the zero-padded, flattened values (padded to the longest
@@ -67,6 +70,10 @@ def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], len
             rows["seqae~reconstruction"] = det.autoencoder_.reconstruction_error(test)
             rows["seqae~cosine"] = _cosine_nearest(det.reference_embeddings_, queries)
             rows["seqae~iforest"] = _iforest(det.reference_embeddings_, queries, seed)
+            embedded = det.autoencoder_.transform(train), det.autoencoder_.transform(test)
+            scale = det.embedding_scale_
+            for row, unit in (("seqae~floor", np.maximum(scale, np.median(scale))), ("seqae~unscaled", 1.0)):
+                rows[row] = knn_distance(embedded[0] / unit, embedded[1] / unit, 1)
         return rows
     if method == "iforest-raw":
         A, B = zero_pad(train, length).reshape(len(train), -1), zero_pad(test, length).reshape(len(test), -1)
