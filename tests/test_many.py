@@ -183,6 +183,22 @@ def test_dask_partitions_of_several_series_give_identical_results():
     assert remote.scores["sid"].nunique() == 12
 
 
+def test_a_dask_frame_runs_without_fugues_merge_warning(tmp_path, table, local):
+    # Ids read as objects meet Fugue's own table of ids (strings, as Dask makes them) in a merge whose dtype
+    # warning is Fugue's internals, not the user's to act on.
+    dask = pytest.importorskip("dask")
+    import dask.dataframe as dd
+
+    table.to_parquet(tmp_path / "fleet.parquet")
+    with dask.config.set({"dataframe.convert-string": False}):
+        frame = dd.read_parquet(tmp_path / "fleet.parquet")
+    with dask_client() as client, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        remote = detect_many(frame, by="sid", time="ts", engine=client, **TINY)
+    assert not [w for w in caught if "merge column data type" in str(w.message)]
+    assert sorted(remote.scores["sid"].unique()) == sorted(local.scores["sid"].unique())
+
+
 def test_spark_session_gives_identical_results(table, local):
     # Not in CI's extras (pyspark is large and needs Java): runs where the user has Spark, skipped elsewhere.
     pytest.importorskip("fugue", reason='Spark runs through Fugue: pip install "seqae[dask]" for Fugue')

@@ -7,6 +7,7 @@ asked for, so a user with one machine needs none of it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import warnings
 from collections.abc import Callable
@@ -104,6 +105,18 @@ def check_engine(table, engine):
     return fa
 
 
+@contextlib.contextmanager
+def quiet_engine():
+    """Silence what Dask and Fugue warn about their own internals, which a user cannot act on: deprecations
+    inside fugue_dask, and the merge of Fugue's table of series ids (object dtype) with a Parquet frame's string
+    ids that "even" partitioning makes on every run."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Merging dataframes with merge column data type mismatches")
+        yield
+
+
 def partition_spec(table, by: str, fa, engine) -> dict:
     """Fugue's partitioning of ``table`` for the per-series function: by series, spread evenly ("even": a hash
     of the ids can give one worker most of a small table's series), SERIES_PER_PARTITION series a partition,
@@ -130,10 +143,7 @@ def run_per_series(table, fn: Callable[..., pd.DataFrame], spec: dict, by: str, 
     if fa is None:
         parts = [fn(group, spec) for _, group in table.groupby(by, sort=True, dropna=False)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    with warnings.catch_warnings():
-        # Dask and Fugue warn about their own internals (deprecations inside fugue_dask): nothing a user can act on.
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with quiet_engine():
         out = fa.transform(table, fn, schema=schema, params={"spec": spec},
                            partition=partition_spec(table, by, fa, engine),
                            engine=engine, as_local=True)

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pandas as pd
 
 from seqae.events import EVENT_COLUMNS
 from seqae.exceptions import InputError
-from seqae.many._engine import ERROR, ROW, partition_spec
+from seqae.many._engine import ERROR, ROW, partition_spec, quiet_engine
 from seqae.many._tasks import THRESHOLD
 
 KIND = "__seqae_kind"       # what a row of the worker's frame is: one of the three below
@@ -186,9 +185,7 @@ def write_engine(table, fn, spec: dict, union_schema: str | list[str], engine, f
 
     union, scores, events, summary = _schemas(table, union_schema, spec)
     rows = str(folder / "_rows")
-    with warnings.catch_warnings(), fa.engine_context(engine):
-        warnings.simplefilter("ignore", FutureWarning)      # Dask's deprecations inside fugue_dask
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with quiet_engine(), fa.engine_context(engine):
         # Saved once by the workers: the two splits below read it back instead of fitting every series again.
         fa.transform(table, fn, schema=union, params={"spec": spec},
                      partition=partition_spec(table, spec["by"], fa, engine), save_path=rows)
