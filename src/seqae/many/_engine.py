@@ -108,8 +108,9 @@ def check_engine(table, engine):
 @contextlib.contextmanager
 def quiet_engine():
     """Silence what Dask and Fugue warn about their own internals, which a user cannot act on: deprecations
-    inside fugue_dask, and the merge of Fugue's table of series ids (object dtype) with a Parquet frame's string
-    ids that "even" partitioning makes on every run."""
+    inside fugue_dask, and the dtype mismatch Dask reports when "even" partitioning merges a frame whose ids are
+    objects (Parquet read without Dask's string conversion) with Fugue's own table of those ids, which Dask
+    turns into strings."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
