@@ -1,5 +1,6 @@
 """Fits of the detection suite's cases kept on disk, so that a study rescoring the same fits many ways
-(``tie_break.py``, ``novelty_mix.py``) fits each case once per seed.
+(``tie_break.py``, ``novelty_mix.py``, ``window_span.py``) fits each case once per seed; ``score_rows``,
+``seed_tables`` and ``write_text`` are the VUS-PR tables the scores-protocol studies make of them.
 
 A cache is a pickle of ``{(group, series): parts}`` per seed (numpy arrays a study's own fit function made),
 written atomically every few fits, so an interrupted run resumes where it stopped.
@@ -41,3 +42,50 @@ def cached_fits(cases, seed: int, path: Path, fit: Callable, jobs: int) -> dict:
                 tmp.replace(path)
     print(f"seed {seed}: {len(todo)} fits in {time.perf_counter() - t0:.0f} s", flush=True)
     return done
+
+
+def score_rows(args, name: str, fit: Callable, variants: Callable) -> tuple[list[str], list[tuple]]:
+    """The groups, and one row (seed, group, variant, VUS-PR, AUC-PR, series) per *scores* case of the suite, seed
+    and variant: each case fitted once per seed by ``fit`` (cached as ``args.cache / f"{name}{seed}.pkl"``), then
+    ``variants(parts)`` -> ``{variant: per-point scores of the whole series}``, evaluated after its training part."""
+    import detection
+    from seqae.metrics import pr_auc, vus_pr
+
+    groups = [g for g in args.groups.split(",") if g]
+    cases = [c for c in detection.load_cases(detection.data_root(args.data), groups, None)
+             if "scores" in c.protocols]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        done = cached_fits(cases, seed, args.cache / f"{name}{seed}.pkl", fit, args.jobs)
+        for c in cases:
+            labels = c.labels[c.eval_from:]
+            for variant, s in variants(done[(c.group, c.series)]).items():
+                s = s[c.eval_from:]
+                rows.append((seed, c.group, variant, vus_pr(labels, s, detection.VUS_WINDOW), pr_auc(labels, s),
+                             c.series))
+    return groups, rows
+
+
+def seed_tables(rows: list[tuple], groups: list[str], variants) -> list[str]:
+    """Markdown lines: for each seed, mean VUS-PR / AUC-PR per variant (rows) and group (columns)."""
+    import numpy as np
+
+    lines = []
+    for seed in sorted({r[0] for r in rows}):
+        lines += [f"## Seed {seed}", "", "| variant | " + " | ".join(groups) + " |", "|---" * (len(groups) + 1) + "|"]
+        for name in variants:
+            cells = []
+            for g in groups:
+                got = np.array([(r[3], r[4]) for r in rows if r[0] == seed and r[1] == g and r[2] == name])
+                cells.append(f"{got[:, 0].mean():.4f} / {got[:, 1].mean():.4f}" if len(got) else "-")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file beside it, then renamed)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

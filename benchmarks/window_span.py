@@ -104,37 +104,14 @@ def main(argv=None) -> int:
     fit_cache.add_arguments(ap)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "window_span.md")
     args = ap.parse_args(argv)
-    from seqae.metrics import pr_auc, vus_pr
-
-    groups = [g for g in args.groups.split(",") if g]
-    cases = [c for c in detection.load_cases(detection.data_root(args.data), groups, None)
-             if "scores" in c.protocols]
-    args.cache.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        done = fit_cache.cached_fits(cases, seed, args.cache / f"span{seed}.pkl", _fit_parts, args.jobs)
-        for c in cases:
-            labels = c.labels[c.eval_from:]
-            for name, s in done[(c.group, c.series)].items():
-                s = s[c.eval_from:]
-                rows.append((seed, c.group, name, vus_pr(labels, s, detection.VUS_WINDOW), pr_auc(labels, s)))
+    groups, rows = fit_cache.score_rows(args, "span", _fit_parts, lambda parts: parts)
     lines = ["# How far a window's error reaches (issue #15)", "",
              f"Command: `PYTHONPATH=src python benchmarks/{Path(__file__).name} {shlex.join(argv or sys.argv[1:])}`  ",
              f"Date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; variants in the script's docstring. "
              "Mean VUS-PR / AUC-PR per group (series per group as in `detection.md`).", ""]
-    for seed in sorted({r[0] for r in rows}):
-        lines += [f"## Seed {seed}", "", "| variant | " + " | ".join(groups) + " |", "|---" * (len(groups) + 1) + "|"]
-        for name in VARIANTS:
-            cells = []
-            for g in groups:
-                got = np.array([(r[3], r[4]) for r in rows if r[0] == seed and r[1] == g and r[2] == name])
-                cells.append(f"{got[:, 0].mean():.4f} / {got[:, 1].mean():.4f}" if len(got) else "-")
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines.append("")
+    lines += fit_cache.seed_tables(rows, groups, VARIANTS)
     text = "\n".join(lines)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out)
+    fit_cache.write_text(args.out, text)
     print(text)
     return 0
 
