@@ -1,6 +1,6 @@
 """Fits of the detection suite's cases kept on disk, so that a study rescoring the same fits many ways
 (``tie_break.py``, ``novelty_mix.py``, ``window_span.py``) fits each case once per seed; ``score_rows``,
-``seed_tables`` and ``write_text`` are the VUS-PR tables the scores-protocol studies make of them.
+``seed_tables`` and ``write_report`` are the VUS-PR tables the scores-protocol studies make of them.
 
 A cache is a pickle of ``{(group, series): parts}`` per seed (numpy arrays a study's own fit function made),
 written atomically every few fits, so an interrupted run resumes where it stopped.
@@ -84,8 +84,18 @@ def seed_tables(rows: list[tuple], groups: list[str], variants) -> list[str]:
     return lines
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file beside it, then renamed)."""
+def write_report(path: Path, title: str, script: str, argv, about: str, tables: list[str]) -> str:
+    """Write a study's report atomically (a temporary file beside it, then renamed): ``title``, the command that
+    made it (``script`` run with ``argv``), the date and ``about``, then ``tables``. Returns the text."""
+    import datetime as _dt
+    import shlex
+    import sys
+
+    lines = [f"# {title}", "",
+             f"Command: `PYTHONPATH=src python benchmarks/{script} {shlex.join(argv or sys.argv[1:])}`  ",
+             f"Date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {about}", ""] + tables
+    text = "\n".join(lines)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+    return text

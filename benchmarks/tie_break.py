@@ -26,8 +26,6 @@ rerun only fits what is missing.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import shlex
 import sys
 from pathlib import Path
 
@@ -35,7 +33,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import detection  # noqa: E402  (the suite's cases and data root)
 import fit_cache  # noqa: E402
 
 AGGREGATIONS = ("window_max", "window_mean", "mean")
@@ -78,18 +75,14 @@ def main(argv=None) -> int:
     ap.add_argument("--csv", type=Path, help="also write the per-series rows (seed, group, series, variant, metrics)")
     args = ap.parse_args(argv)
     groups, rows = fit_cache.score_rows(args, "parts", _fit_parts, variants)
-    lines = [f"# `window_max` tie-breaks on the detection suite (issue #15)", "",
-             f"Command: `PYTHONPATH=src python benchmarks/{Path(__file__).name} {shlex.join(argv or sys.argv[1:])}`  ",
-             f"Date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; see the script's docstring for the "
-             "variants. Mean VUS-PR / AUC-PR per group (series per group as in `detection.md`).", ""]
-    lines += fit_cache.seed_tables(rows, groups, VARIANTS)
     if args.csv:
         import pandas as pd
         pd.DataFrame(rows, columns=["seed", "group", "variant", "vus_pr", "auc_pr", "series"]).to_csv(args.csv,
                                                                                                    index=False)
-    text = "\n".join(lines)
-    fit_cache.write_text(args.out, text)
-    print(text)
+    print(fit_cache.write_report(
+        args.out, "`window_max` tie-breaks on the detection suite (issue #15)", Path(__file__).name, argv,
+        "see the script's docstring for the variants. Mean VUS-PR / AUC-PR per group (series per group as in "
+        "`detection.md`).", fit_cache.seed_tables(rows, groups, VARIANTS)))
     return 0
 
 

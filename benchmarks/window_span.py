@@ -27,8 +27,6 @@ AUC-PR per group on the evaluated part, written to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import shlex
 import sys
 from pathlib import Path
 
@@ -36,7 +34,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import detection  # noqa: E402  (the suite's cases and data root)
 import fit_cache  # noqa: E402
 
 # name -> (first, last) point of a 64-step window given its error, as fractions of the window
@@ -105,14 +102,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "window_span.md")
     args = ap.parse_args(argv)
     groups, rows = fit_cache.score_rows(args, "span", _fit_parts, lambda parts: parts)
-    lines = ["# How far a window's error reaches (issue #15)", "",
-             f"Command: `PYTHONPATH=src python benchmarks/{Path(__file__).name} {shlex.join(argv or sys.argv[1:])}`  ",
-             f"Date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; variants in the script's docstring. "
-             "Mean VUS-PR / AUC-PR per group (series per group as in `detection.md`).", ""]
-    lines += fit_cache.seed_tables(rows, groups, VARIANTS)
-    text = "\n".join(lines)
-    fit_cache.write_text(args.out, text)
-    print(text)
+    print(fit_cache.write_report(
+        args.out, "How far a window's error reaches (issue #15)", Path(__file__).name, argv,
+        "variants in the script's docstring. Mean VUS-PR / AUC-PR per group (series per group as in "
+        "`detection.md`).", fit_cache.seed_tables(rows, groups, VARIANTS)))
     return 0
 
 
