@@ -62,6 +62,21 @@ def test_dynamic_rule_parameters_reach_pruning_and_threshold():
         AnomalyDetector(**TINY, threshold="dynamic", threshold_params={"q": 0.1}).fit(_series())
 
 
+def test_dynamic_rule_labels_in_rounds_that_threshold_params_set():
+    from seqae.events import adaptive_runs
+    from seqae.thresholds import dynamic_threshold
+    det = AnomalyDetector(**TINY, threshold="dynamic", event_gap=8).fit(_series())
+    x = _with_anomalies()
+    scores = det.decision_function(x)
+    for rounds in (None, 1, 2):
+        det.set_params(threshold_params=None if rounds is None else {"rounds": rounds})
+        runs, flags = adaptive_runs(scores, dynamic_threshold, gap=8, min_percent=0.05, rounds=rounds or 3)
+        assert det.predict(x).tolist() == flags.astype(int).tolist()
+        assert det.detect_events(x)[["start_pos", "end_pos"]].to_numpy().tolist() == runs.tolist()
+    with pytest.raises(Exception, match="rounds must be an integer >= 1, got 0"):
+        AnomalyDetector(**TINY, threshold="dynamic", threshold_params={"rounds": 0}).fit(_series())
+
+
 def test_events_of_a_dataframe_carry_timestamps_and_channels():
     x = _with_anomalies()
     idx = pd.date_range("2024-01-01", periods=len(x), freq="min")

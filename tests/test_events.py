@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
+from seqae.events import adaptive_runs, events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
+from seqae.thresholds import dynamic_threshold
 from seqae.exceptions import InputError
 from seqae.metrics.events import EventCounts, event_confusion
 
@@ -54,6 +55,48 @@ def test_prune_keeps_runs_down_to_the_last_clear_drop():
     assert prune_runs(s, runs, 0.1).tolist() == []
     with pytest.raises(InputError):
         prune_runs(s, runs, 1.5)
+
+
+def _noise_with_excursions(*heights, n=3000, seed=0):
+    """Noise between 0 and 1 with a 5-point excursion of each height, 600 points apart from position 300."""
+    s = np.random.default_rng(seed).uniform(0.0, 1.0, n)
+    for i, h in enumerate(heights):
+        s[300 + 600 * i:305 + 600 * i] = h
+    return s
+
+
+def test_adaptive_runs_in_one_round_is_the_papers_procedure():
+    s = _noise_with_excursions(40.0, 6.0, 3.0)
+    runs, flags = adaptive_runs(s, dynamic_threshold, gap=10, min_percent=0.05)
+    t = dynamic_threshold(s)
+    expected = prune_runs(s, merge_runs(label_runs(s > t), 10), 0.05)
+    assert runs.tolist() == expected.tolist()
+    assert flags.tolist() == ((s > t) & runs_to_labels(expected, len(s)).astype(bool)).tolist()
+
+
+def test_further_rounds_find_what_the_largest_excursion_masked():
+    s = _noise_with_excursions(40.0, 6.0, 3.0)
+    one = adaptive_runs(s, dynamic_threshold, gap=10, min_percent=0.05)[0]
+    three, flags = adaptive_runs(s, dynamic_threshold, gap=10, min_percent=0.05, rounds=3)
+    assert one.tolist() == [[300, 304]]                   # the 40 inflates the spread: 6 and 3 stay below
+    assert three.tolist() == [[300, 304], [900, 904], [1500, 1504]]
+    assert flags.sum() == 15 and flags[three[:, 0]].all()
+
+
+def test_rounds_stop_when_nothing_new_stands_out():
+    s = _noise_with_excursions(40.0)
+    for rounds in (1, 2, 5):
+        runs, flags = adaptive_runs(s, dynamic_threshold, gap=10, min_percent=0.05, rounds=rounds)
+        assert runs.tolist() == [[300, 304]] and flags.sum() == 5
+    calls = []
+    adaptive_runs(s, lambda x: calls.append(1) or dynamic_threshold(x), gap=10, min_percent=0.05, rounds=5)
+    assert len(calls) == 2                               # the second round found nothing new: no third
+
+
+@pytest.mark.parametrize("rounds", [0, -1, 1.5, True, "3"])
+def test_adaptive_runs_refuses_bad_rounds(rounds):
+    with pytest.raises(InputError, match="rounds must be an integer >= 1"):
+        adaptive_runs(np.arange(10.0), dynamic_threshold, gap=1, min_percent=0.05, rounds=rounds)
 
 
 def test_events_frame_columns_channels_and_timestamps():

@@ -229,6 +229,34 @@ def test_dynamic_threshold_without_excursion_flags_little():
     assert np.mean(scores > dynamic_threshold(scores)) < 0.01
 
 
+def _dynamic_by_definition(arr, z_min=0.5, z_max=10.0, z_step=0.25):
+    """The paper's criterion, z by z, with the points above and their runs counted directly."""
+    mean, std = arr.mean(), arr.std()
+    best_z, best = z_max, -math.inf
+    for z in np.arange(z_min, z_max + z_step / 2, z_step):
+        above = arr > mean + z * std
+        if above.all() or not above.any():
+            continue
+        runs = sum(1 for i in range(len(arr)) if above[i] and (i == 0 or not above[i - 1]))
+        below = arr[~above]
+        value = ((mean - below.mean()) / abs(mean) + (std - below.std()) / std) / (above.sum() + runs ** 2)
+        if value > best:
+            best_z, best = z, value
+    return mean + best_z * std
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dynamic_threshold_is_the_criterion_maximised_over_the_grid(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(50):          # short series: a run more or less changes which z wins
+        n = int(rng.integers(2, 80))
+        arr = rng.gamma(2.0, 1.0, n)
+        if seed % 2:
+            arr = np.round(arr, 1)                                                       # ties
+        arr[rng.integers(0, n, int(rng.integers(1, 4)))] += rng.uniform(3, 20)           # a few excursions
+        assert dynamic_threshold(arr) == pytest.approx(_dynamic_by_definition(arr), rel=1e-12)
+
+
 def test_dynamic_threshold_edge_cases_and_validation():
     assert dynamic_threshold(np.ones(10)) == 1.0           # constant: nothing strictly above
     with pytest.raises(InputError):

@@ -61,6 +61,63 @@ def runs_to_labels(runs: np.ndarray, n: int) -> np.ndarray:
     return labels
 
 
+def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: float,
+                  rounds: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Events of a threshold computed on the scores being labelled (the "dynamic" rule), found in rounds.
+
+    A round is Hundman et al.'s procedure (KDD 2018, 3.2-3.3): the threshold ``threshold_of(scores)``, the runs
+    above it merged within ``gap`` points (:func:`merge_runs`), then pruned (:func:`prune_runs`). One large
+    anomaly raises the mean and spread the threshold is computed from, which can hide a smaller one in the same
+    series: the masking that iterative outlier tests such as Rosner's generalized ESD answer by removing what
+    they found and testing again. Each further round does that: the events found so far get the median of the
+    other scores, and the round runs again on those scores; runs that touch an event already found are not new
+    (one within ``gap`` points of it extends it). It stops after ``rounds`` rounds, or at the first round that
+    finds nothing new, so that a series with one anomaly keeps one event while pruning allows.
+
+    Parameters
+    ----------
+    scores : (n,) finite scores in time order, higher = more abnormal.
+    threshold_of : callable taking (n,) scores and returning the threshold to flag them above.
+    gap, min_percent : as :func:`merge_runs` and :func:`prune_runs` take them.
+    rounds : int >= 1; 1 is the procedure of the paper.
+
+    Returns
+    -------
+    runs : (k, 2) int64 inclusive positions of the events, in time order.
+    flags : (n,) bool, the points above the threshold of the round that found their event.
+
+    Examples
+    --------
+    >>> s = np.tile([0.0, 1.0], 500); s[100:103] = 50.0; s[700:703] = 8.0   # a large and a small excursion
+    >>> mean_plus_3sd = lambda x: x.mean() + 3 * x.std()
+    >>> adaptive_runs(s, mean_plus_3sd, gap=5, min_percent=0.1)[0].tolist()
+    [[100, 102]]
+    >>> adaptive_runs(s, mean_plus_3sd, gap=5, min_percent=0.1, rounds=2)[0].tolist()
+    [[100, 102], [700, 702]]
+    """
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+        raise InputError(f"rounds must be an integer >= 1, got {rounds!r}")
+    original = np.asarray(scores, dtype=np.float64)
+    work = original.copy()
+    runs = np.zeros((0, 2), np.int64)
+    flags = np.zeros(len(original), dtype=bool)
+    inside = np.zeros(len(original), dtype=bool)             # the points of the events found so far
+    for _ in range(int(rounds)):
+        above = work > threshold_of(work)
+        new = prune_runs(work, merge_runs(label_runs(above), gap), min_percent)
+        new = new[[not inside[s:e + 1].any() for s, e in new]]
+        if len(new) == 0:
+            break
+        in_new = runs_to_labels(new, len(work)).astype(bool)
+        flags |= above & in_new
+        runs = merge_runs(np.concatenate([runs, new]), gap)
+        inside = runs_to_labels(runs, len(work)).astype(bool)
+        if inside.all():
+            break
+        work[inside] = np.median(original[~inside])
+    return runs, flags
+
+
 def events_frame(runs: np.ndarray, scores: np.ndarray, threshold: float, index=None,
                  contributions: np.ndarray | None = None, channels=None, top_channels: int = 3) -> pd.DataFrame:
     """One row per event (columns ``EVENT_COLUMNS``), in time order.

@@ -16,6 +16,7 @@ They are pure functions of the scores; none keeps state or modifies its input.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -335,20 +336,31 @@ def dynamic_threshold(scores: Any, z_min: float = 0.5, z_max: float = 10.0, z_st
     if std == 0.0:
         return mean  # constant scores: nothing stands out, nothing is strictly above
     zs = np.arange(z_min, z_max + z_step / 2, z_step)
-    best_z, best_value = z_max, -math.inf
+    # Every z at once from the sorted scores (a stream labels at every update): the points at or below a
+    # threshold are a prefix of them, so their mean and spread come from prefix sums (of the scores less their
+    # mean, which keeps the variance's subtraction small), and a run starts where a point is above while the
+    # point before it (or the series' start) is not.
+    eps = mean + zs * std                                                               # (Z,)
+    ordered = np.sort(arr)                                                              # (n,)
+    centred = ordered - mean
+    sums = np.concatenate([[0.0], np.cumsum(centred)])                                  # (n + 1,)
+    squares = np.concatenate([[0.0], np.cumsum(centred * centred)])
+    n_below = np.searchsorted(ordered, eps, side="right")                               # (Z,)
+    n_above = arr.size - n_below
+    # points whose predecessor is not above: the series' start, and every point but the last that is not above
+    not_above_before = 1 + n_below - (arr[-1] <= eps)
+    both_not_above = np.searchsorted(np.sort(np.maximum(arr[:-1], arr[1:])), eps, side="right") \
+        + (arr[0] <= eps)                                   # the first point: only itself counts
+    n_runs = not_above_before - both_not_above
+    valid = (n_above > 0) & (n_below > 0)
+    k = np.maximum(n_below, 1)
+    below_shift = sums[k] / k                                   # below.mean() - mean
+    below_std = np.sqrt(np.maximum(squares[k] / k - below_shift ** 2, 0.0))
     # |mean| guards a mean of zero (scores centred by the caller); the paper's errors are positive.
     scale_mean = abs(mean) if mean != 0.0 else 1.0
-    for z in zs:
-        epsilon = mean + z * std
-        above = arr > epsilon
-        n_above = int(above.sum())
-        if n_above == 0 or n_above == arr.size:
-            continue
-        below = arr[~above]
-        n_runs = int(np.count_nonzero(np.diff(np.concatenate([[False], above]).astype(np.int8)) == 1))
-        value = ((mean - below.mean()) / scale_mean + (std - below.std()) / std) / (n_above + n_runs ** 2)
-        if value > best_value:
-            best_z, best_value = float(z), value
+    value = (-below_shift / scale_mean + (std - below_std) / std) / np.maximum(n_above + n_runs ** 2, 1)
+    value = np.where(valid, value, -np.inf)
+    best_z = float(zs[np.argmax(value)]) if valid.any() else z_max
     return mean + best_z * std
 
 
@@ -392,8 +404,13 @@ def threshold_parameters(method: str) -> dict[str, Any]:
     """
     if not isinstance(method, str) or method not in THRESHOLD_METHODS:
         raise InputError(f"unknown threshold method {method!r}; choose one of {', '.join(THRESHOLD_METHODS)}")
-    return {name: p.default for name, p in inspect.signature(THRESHOLD_METHODS[method]).parameters.items()
-            if name != "scores"}
+    return dict(_parameters(THRESHOLD_METHODS[method]))
+
+
+@functools.cache
+def _parameters(fn) -> tuple[tuple[str, Any], ...]:
+    # Read once per function: a stream computes a threshold at every update, and a signature costs ~0.1 ms.
+    return tuple((name, p.default) for name, p in inspect.signature(fn).parameters.items() if name != "scores")
 
 
 def compute_threshold(scores: Any, method: str, **params: Any) -> float:

@@ -18,7 +18,7 @@ from seqae.preprocessing.windows import (AGGREGATIONS, ForecastAccumulator, Poin
                                          sample_starts, window_starts)
 from seqae.detection.base import ADAPTIVE_THRESHOLDS, DetectorBase
 from seqae.detection.neighbors import standardiser, window_novelty
-from seqae.events import events_frame, label_runs, merge_runs, prune_runs, runs_to_labels
+from seqae.events import adaptive_runs, events_frame, label_runs, merge_runs
 
 # Windows scored per chunk: bounds memory at chunk x window x F floats, whatever the series length.
 _CHUNK = 4096
@@ -65,7 +65,9 @@ class AnomalyDetector(DetectorBase):
         How points are flagged (:mod:`seqae.thresholds`). "quantile", "sigma" and "pot" derive ``threshold_``
         from the training scores once. "dynamic" (Hundman et al., KDD 2018) computes the threshold on the
         scores of the series being labelled (``threshold_`` then labels the training series only) and prunes
-        flagged events whose peak does not stand out from the next lower one by ``min_percent``: it needs no
+        flagged events whose peak does not stand out from the next lower one by ``min_percent``; in up to
+        ``rounds`` rounds, each on the scores with the events found so far set to the median, so that a large
+        anomaly does not hide a smaller one (:func:`seqae.events.adaptive_runs`). It needs no
         contamination rate and adapts to each series, so ``predict(X)`` depends on all of ``X``. It is the
         default because on the detection suite it keeps the share of points flagged within twice the share
         labelled on every group, where one training quantile flagged 30% of SMAP's test points (12% labelled)
@@ -73,7 +75,7 @@ class AnomalyDetector(DetectorBase):
         SMAP and realTraffic, lower on artificialWithAnomaly and realTweets (``benchmarks/results/detection.md``).
     threshold_params : dict, optional
         Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot"; ``z_min``, ``z_max``, ``z_step``
-        and ``min_percent`` (default 0.05) for "dynamic".
+        ``min_percent`` (default 0.05) and ``rounds`` (default 3) for "dynamic".
     event_gap : int or None, default=None
         Flagged runs separated by at most this many unflagged points form one event (:meth:`detect_events`);
         None: ``window``, since one anomaly raises the scores of all the windows that overlap it.
@@ -363,20 +365,21 @@ class AnomalyDetector(DetectorBase):
     def _gap(self) -> int:
         return self.window if self.event_gap is None else self.event_gap
 
+    def _adaptive(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(runs, flags) of an adaptive rule on these scores (seqae.events.adaptive_runs)."""
+        return adaptive_runs(scores, self._threshold_of, gap=self._gap(), **self._rule_params()[1])
+
     def _runs(self, scores: np.ndarray) -> np.ndarray:
         """(k, 2) inclusive positions of the events in these scores: flagged runs merged within ``event_gap``
-        (and, for "dynamic", pruned)."""
+        (and, for "dynamic", pruned, in rounds)."""
         if self.threshold in ADAPTIVE_THRESHOLDS:
-            threshold = self._threshold_of(scores)
-            runs = merge_runs(label_runs(scores > threshold), self._gap())
-            return prune_runs(scores, runs, **self._rule_params()[1])
+            return self._adaptive(scores)[0]
         return merge_runs(label_runs(scores > self.threshold_), self._gap())
 
     def _label(self, scores: np.ndarray) -> np.ndarray:
-        labels = super()._label(scores)
         if self.threshold in ADAPTIVE_THRESHOLDS:  # only the points of events that survived pruning
-            labels &= runs_to_labels(self._runs(scores), len(scores))
-        return labels
+            return self._adaptive(scores)[1].astype(np.int64)
+        return super()._label(scores)
 
     def decision_function(self, X) -> np.ndarray:
         """(n,) anomaly score of every point; higher = more abnormal."""
