@@ -14,6 +14,9 @@ A rule is a JSON object; every key is optional:
 - ``frac``, ``step``: thresholds computed on windows of ``frac`` of the evaluated series, moved by ``step`` of
   the window (Hundman et al. and Orion compute their threshold per window, Orion with 0.33 and 0.1); the
   windows' events are united. Without ``frac``: one threshold for the whole series (the default);
+- ``rounds``, ``later_mp``: the dynamic rule in rounds, pruned by ``later_mp`` after the first
+  (``seqae.events.adaptive_runs``; default 1 round, the rule of these tables; the detector's default since
+  2026-12-07 is 3 rounds with 0.1);
 - ``k``: a fixed threshold ``mean + k * std`` per window instead of the dynamic one (Orion's ``fixed_threshold``);
 - ``gap``: runs closer than ``gap`` detector windows are merged (default 1: the detector's ``event_gap``);
 - ``pad``: every event is widened by ``pad`` detector windows on each side (Orion pads by 50 points);
@@ -64,7 +67,7 @@ def cache(args) -> None:
 
 def rule_events(s: np.ndarray, rule: dict, window: int) -> np.ndarray:
     """(k, 2) inclusive events of the scores ``s`` under ``rule`` (see the module docstring)."""
-    from seqae.events import label_runs, merge_runs, prune_runs, runs_to_labels
+    from seqae.events import adaptive_runs, label_runs, merge_runs, prune_runs, runs_to_labels
     from seqae.thresholds import dynamic_threshold
     n, gap = len(s), int(rule.get("gap", 1.0) * window)
     frac = rule.get("frac")
@@ -77,8 +80,12 @@ def rule_events(s: np.ndarray, rule: dict, window: int) -> np.ndarray:
     for a in starts:
         x = s[a:a + size]
         k = rule.get("k")
-        t = x.mean() + k * x.std() if k else dynamic_threshold(x, z_min=rule.get("z_min", 0.5))
-        runs = prune_runs(x, merge_runs(label_runs(x > t), gap), rule.get("mp", 0.05))
+        if k:
+            runs = prune_runs(x, merge_runs(label_runs(x > x.mean() + k * x.std()), gap), rule.get("mp", 0.05))
+        else:
+            runs = adaptive_runs(x, lambda y: dynamic_threshold(y, z_min=rule.get("z_min", 0.5)), gap=gap,
+                                 min_percent=rule.get("mp", 0.05), rounds=rule.get("rounds", 1),
+                                 later_min_percent=rule.get("later_mp"))[0]
         flagged[a:a + len(x)] |= runs_to_labels(runs, len(x)).astype(bool)
     runs = merge_runs(label_runs(flagged), gap)
     pad = int(rule.get("pad", 0) * window)

@@ -70,7 +70,8 @@ def test_dynamic_rule_labels_in_rounds_that_threshold_params_set():
     scores = det.decision_function(x)
     for rounds in (None, 1, 2):
         det.set_params(threshold_params=None if rounds is None else {"rounds": rounds})
-        runs, flags = adaptive_runs(scores, dynamic_threshold, gap=8, min_percent=0.05, rounds=rounds or 3)
+        runs, flags = adaptive_runs(scores, dynamic_threshold, gap=8, min_percent=0.05, rounds=rounds or 3,
+                                    later_min_percent=0.1)
         assert det.predict(x).tolist() == flags.astype(int).tolist()
         assert det.detect_events(x)[["start_pos", "end_pos"]].to_numpy().tolist() == runs.tolist()
     with pytest.raises(Exception, match="rounds must be an integer >= 1, got 0"):

@@ -93,10 +93,24 @@ def test_rounds_stop_when_nothing_new_stands_out():
     assert len(calls) == 2                               # the second round found nothing new: no third
 
 
+def test_later_rounds_prune_with_their_own_min_percent():
+    s = np.tile([0.0, 1.0], 500)
+    s[100:103], s[400:403], s[700:703] = 50.0, 8.0, 1.08   # the last only 8% above the normal peaks (1.0)
+
+    def runs(**kwargs):                                      # thresholds 20, then 1.04: 50, then 8 and 1.08
+        thresholds = iter([20.0, 1.04, 1.04])
+        return adaptive_runs(s, lambda x: next(thresholds), gap=5, min_percent=0.05, rounds=3, **kwargs)[0]
+
+    assert runs().tolist() == [[100, 102], [400, 402], [700, 702]]      # 0.05 in every round
+    assert runs(later_min_percent=0.1).tolist() == [[100, 102], [400, 402]]
+
+
 @pytest.mark.parametrize("rounds", [0, -1, 1.5, True, "3"])
 def test_adaptive_runs_refuses_bad_rounds(rounds):
     with pytest.raises(InputError, match="rounds must be an integer >= 1"):
         adaptive_runs(np.arange(10.0), dynamic_threshold, gap=1, min_percent=0.05, rounds=rounds)
+    with pytest.raises(InputError, match=r"later_min_percent must be in \[0, 1\), got 1.5"):
+        adaptive_runs(np.zeros(10), dynamic_threshold, gap=1, min_percent=0.05, later_min_percent=1.5)
 
 
 def test_events_frame_columns_channels_and_timestamps():

@@ -61,8 +61,8 @@ def runs_to_labels(runs: np.ndarray, n: int) -> np.ndarray:
     return labels
 
 
-def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: float,
-                  rounds: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: float, rounds: int = 1,
+                  later_min_percent: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Events of a threshold computed on the scores being labelled (the "dynamic" rule), found in rounds.
 
     A round is Hundman et al.'s procedure (KDD 2018, 3.2-3.3): the threshold ``threshold_of(scores)``, the runs
@@ -72,7 +72,8 @@ def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: fl
     they found and testing again. Each further round does that: the events found so far get the median of the
     other scores, and the round runs again on those scores; runs that touch an event already found are not new
     (one within ``gap`` points of it extends it). It stops after ``rounds`` rounds, or at the first round that
-    finds nothing new, so that a series with one anomaly keeps one event while pruning allows.
+    finds nothing new, so that a series with one anomaly keeps one event while pruning allows. What a later
+    round finds was below the clearest excursions, so its pruning may ask for more (``later_min_percent``).
 
     Parameters
     ----------
@@ -80,6 +81,8 @@ def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: fl
     threshold_of : callable taking (n,) scores and returning the threshold to flag them above.
     gap, min_percent : as :func:`merge_runs` and :func:`prune_runs` take them.
     rounds : int >= 1; 1 is the procedure of the paper.
+    later_min_percent : float, optional
+        ``min_percent`` of the rounds after the first; None: ``min_percent``.
 
     Returns
     -------
@@ -102,9 +105,12 @@ def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: fl
     runs = np.zeros((0, 2), np.int64)
     flags = np.zeros(len(original), dtype=bool)
     inside = np.zeros(len(original), dtype=bool)             # the points of the events found so far
-    for _ in range(int(rounds)):
+    later = min_percent if later_min_percent is None else later_min_percent
+    if not 0.0 <= later < 1.0:       # checked here: a round after the first may never run
+        raise InputError(f"later_min_percent must be in [0, 1), got {later}")
+    for round_ in range(int(rounds)):
         above = work > threshold_of(work)
-        new = prune_runs(work, merge_runs(label_runs(above), gap), min_percent)
+        new = prune_runs(work, merge_runs(label_runs(above), gap), later if round_ else min_percent)
         new = new[[not inside[s:e + 1].any() for s, e in new]]
         if len(new) == 0:
             break

@@ -75,7 +75,8 @@ class AnomalyDetector(DetectorBase):
         SMAP and realTraffic, lower on artificialWithAnomaly and realTweets (``benchmarks/results/detection.md``).
     threshold_params : dict, optional
         Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot"; ``z_min``, ``z_max``, ``z_step``
-        ``min_percent`` (default 0.05) and ``rounds`` (default 3) for "dynamic".
+        ``min_percent`` (default 0.05), ``rounds`` (default 3) and ``later_min_percent`` (the pruning of the
+        rounds after the first, default 0.1) for "dynamic".
     event_gap : int or None, default=None
         Flagged runs separated by at most this many unflagged points form one event (:meth:`detect_events`);
         None: ``window``, since one anomaly raises the scores of all the windows that overlap it.
