@@ -114,9 +114,11 @@ def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: fl
         new = new[[not inside[s:e + 1].any() for s, e in new]]
         if len(new) == 0:
             break
-        in_new = runs_to_labels(new, len(work)).astype(bool)
-        flags |= above & in_new
+        for s, e in new:
+            flags[s:e + 1] |= above[s:e + 1]
         runs = merge_runs(np.concatenate([runs, new]), gap)
+        if round_ == rounds - 1:
+            break                    # (a stream labels at every update: no median for a round that won't run)
         inside = runs_to_labels(runs, len(work)).astype(bool)
         if inside.all():
             break

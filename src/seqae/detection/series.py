@@ -74,7 +74,7 @@ class AnomalyDetector(DetectorBase):
         and 97% of SKAB's (44%), whose test parts drift from their training parts; its event F1 is higher on
         SMAP and realTraffic, lower on artificialWithAnomaly and realTweets (``benchmarks/results/detection.md``).
     threshold_params : dict, optional
-        Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot"; ``z_min``, ``z_max``, ``z_step``
+        Extra arguments: ``k`` for "sigma"; ``q`` and ``level`` for "pot"; ``z_min``, ``z_max``, ``z_step``,
         ``min_percent`` (default 0.05), ``rounds`` (default 3) and ``later_min_percent`` (the pruning of the
         rounds after the first, default 0.1) for "dynamic".
     event_gap : int or None, default=None
