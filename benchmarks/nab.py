@@ -11,8 +11,8 @@ Protocol, the same for every method (that of ``shared/reference/peers_NAB.md``):
   VUS-PR with TSB-AD's default (sliding window 100, 250 thresholds) and VUS-ROC / ROC-AUC, all from
   :mod:`seqae.metrics`; the table reports their means over the series;
 * the NAB score (standard profile, :func:`seqae.metrics.nab_score`) needs binary detections: seqae's are
-  its ``predict`` (``score > threshold_``, threshold from the training scores with the detector's
-  ``threshold``/``contamination``: by default the 99th percentile), PyOD's and scikit-learn's their own
+  its ``predict`` (with the default ``threshold="dynamic"`` computed on the whole series' scores; with
+  "quantile", "sigma" or "pot" ``score > threshold_`` from the training scores), PyOD's and scikit-learn's their own
   ``threshold_`` at ``contamination=0.01``, TSB-AD's (which has no threshold) the 99th percentile of the
   training part's scores. It is scored on the evaluation part only: the windows are cut to it (a window
   lying wholly in the training part is dropped) and no further probationary period applies; the
@@ -259,7 +259,8 @@ def _run_seqae(values: np.ndarray, n_train: int, params: dict, threads: int, rul
     t0 = time.perf_counter()
     scores = det.decision_function(values)
     score_s = time.perf_counter() - t0
-    predictions = (scores > det.threshold_).astype(np.int8)  # exactly det.predict(values), without rescoring
+    # predict's labels: with the default "dynamic" rule they are computed on these scores, not by threshold_
+    predictions = det.predict(values).astype(np.int8)
     out = {"scores": scores, "predictions": predictions, "fit_s": fit_s, "score_s": score_s,
            "epochs": det.autoencoder_.n_epochs_}
     if rules:
@@ -574,8 +575,8 @@ def main(argv=None) -> int:
         if method in SEQAE_METHODS:
             params = seqae_params(method, overrides, args.quick, args.seed)
             effective = _effective_params(params)
-            rule = "seqae predict: score > threshold_ (threshold=%r, contamination=%s, from the training scores)" % (
-                effective["threshold"], effective["contamination"])
+            rule = "seqae predict (threshold=%r, contamination=%s)" % (effective["threshold"],
+                                                                        effective["contamination"])
         else:
             params = {"seed": args.seed, "quick": args.quick, "python": os.path.relpath(peer_py[method], ROOT)}
             effective = params
