@@ -7,8 +7,10 @@ import torch
 
 from seqae import AnomalyDetector, LSTMAutoencoder, load
 from seqae.data.windows import ForecastAccumulator
+from seqae.events import adaptive_runs
 from seqae.nn.autoencoder import AutoencoderConfig, SequenceAutoencoder
 from seqae.nn.losses import forecast_loss, forecast_squared_error
+from seqae.thresholds import dynamic_threshold
 
 TINY = dict(window=16, hidden_size=8, latent_dim=3, epochs=4, random_state=0, device="cpu")
 
@@ -63,8 +65,6 @@ def test_dynamic_rule_parameters_reach_pruning_and_threshold():
 
 
 def test_dynamic_rule_labels_in_rounds_that_threshold_params_set():
-    from seqae.events import adaptive_runs
-    from seqae.thresholds import dynamic_threshold
     det = AnomalyDetector(**TINY, threshold="dynamic", event_gap=8).fit(_series())
     x = _with_anomalies()
     scores = det.decision_function(x)
