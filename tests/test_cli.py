@@ -599,6 +599,8 @@ BAD_INPUTS = [
      [*DETECT, "--threshold", "sigma", "--threshold-param", "q=0.01"], "--threshold-param q: --threshold sigma takes k"),
     ("threshold parameter of the default rule", _series_with(lambda d: d), [*DETECT, "--threshold-param", "k=3"],
      "--threshold-param k: --threshold dynamic takes z_min, z_max, z_step, min_percent, rounds, later_min_percent"),
+    ("threshold parameter out of range", _series_with(lambda d: d), [*DETECT, "--threshold-param", "rounds=0"],
+     "--threshold-param: rounds must be an integer >= 1, got 0"),
     ("threshold parameter twice", _series_with(lambda d: d),
      [*DETECT, "--threshold", "pot", "--threshold-param", "q=0.01", "--threshold-param", "q=0.02"],
      "--threshold-param q is given more than once"),

@@ -98,16 +98,13 @@ def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: fl
     >>> adaptive_runs(s, mean_plus_3sd, gap=5, min_percent=0.1, rounds=2)[0].tolist()
     [[100, 102], [700, 702]]
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
-        raise InputError(f"rounds must be an integer >= 1, got {rounds!r}")
+    check_adaptive_params(min_percent, rounds, later_min_percent)
     original = np.asarray(scores, dtype=np.float64)
     work = original.copy()
     runs = np.zeros((0, 2), np.int64)
     flags = np.zeros(len(original), dtype=bool)
     inside = np.zeros(len(original), dtype=bool)             # the points of the events found so far
     later = min_percent if later_min_percent is None else later_min_percent
-    if not 0.0 <= later < 1.0:       # checked here: a round after the first may never run
-        raise InputError(f"later_min_percent must be in [0, 1), got {later}")
     for round_ in range(int(rounds)):
         above = work > threshold_of(work)
         new = prune_runs(work, merge_runs(label_runs(above), gap), later if round_ else min_percent)
@@ -124,6 +121,17 @@ def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: fl
             break
         work[inside] = np.median(original[~inside])
     return runs, flags
+
+
+def check_adaptive_params(min_percent: float, rounds: int = 1, later_min_percent: float | None = None) -> None:
+    """Raise InputError for a labelling parameter :func:`adaptive_runs` would refuse, before any work (a round
+    after the first may never run, so its pruning is checked here rather than where it is used)."""
+    for name, value in (("min_percent", min_percent), ("later_min_percent", later_min_percent)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                                  or not 0.0 <= value < 1.0):
+            raise InputError(f"{name} must be in [0, 1), got {value!r}")
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+        raise InputError(f"rounds must be an integer >= 1, got {rounds!r}")
 
 
 def events_frame(runs: np.ndarray, scores: np.ndarray, threshold: float, index=None,

@@ -345,6 +345,11 @@ def check_model(estimator, args: argparse.Namespace | None = None) -> None:
 
     if args is not None and hasattr(estimator, "threshold"):
         check_threshold_params(args, estimator.threshold)
+        if getattr(args, "threshold_param", None):
+            try:
+                estimator._check_label_params()     # min_percent, rounds, ... of "dynamic"
+            except InputError as exc:
+                raise CLIError(f"--threshold-param: {exc}") from None
     estimator._check_params()  # the autoencoder parameters too, for a detector
     resolve_device(estimator.device)
 

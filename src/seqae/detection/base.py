@@ -11,6 +11,7 @@ from seqae._autoencoder_params import NAMES, check_autoencoder_params
 from seqae._params import check_choice, check_float
 from seqae.autoencoder import LSTMAutoencoder
 from seqae.detection.probability import label_confidence, outlier_probability
+from seqae.events import check_adaptive_params
 from seqae.thresholds import THRESHOLD_METHODS, compute_threshold
 
 THRESHOLDS = THRESHOLD_METHODS    # the registry itself, so that a rule registered later is accepted too
@@ -42,6 +43,12 @@ class DetectorBase(BaseEstimator):
         check_float("contamination", self.contamination, 0.0, 0.5, low_open=True)
         if self.threshold_params is not None and not isinstance(self.threshold_params, dict):
             raise ValueError(f"threshold_params must be a dict or None, got {self.threshold_params!r}")
+        self._check_label_params()
+
+    def _check_label_params(self) -> None:
+        """The labelling parameters of an adaptive rule (``LABEL_PARAMS``), before any training."""
+        if self.threshold in ADAPTIVE_THRESHOLDS:
+            check_adaptive_params(**self._rule_params()[1])
 
     def _rule_params(self) -> tuple[dict, dict]:
         """(parameters of the threshold function, parameters of the labelling around it)."""
