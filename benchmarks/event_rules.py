@@ -122,13 +122,15 @@ def cached_cases(args):
     import novelty_mix
     from seqae import AnomalyDetector
     cases = {(c.group, c.series): c for c in detection.load_cases(detection.data_root(args.data), detection.GROUPS,
-                                                                  None) if "events" in c.protocols}
+                                                                  None) if args.protocol in c.protocols}
     window = AnomalyDetector().window
     for key, parts in sorted(pickle.loads(args.mix.read_bytes()).items()):
         c = cases.get(key)
         if c is not None:
-            yield c.group, {"scores": novelty_mix.RULES["max"](parts["all"], parts["train"]), "labels": c.labels,
-                            "true": c.true_events, "eval_from": c.eval_from, "window": window}
+            # the scores protocol's NAB cases, one group per NAB folder (realKnownCause is in no events group)
+            group = f"NAB/{c.series.split('/')[0]}" if c.group == "NAB" else c.group
+            yield group, {"scores": novelty_mix.RULES["max"](parts["all"], parts["train"]), "labels": c.labels,
+                          "true": c.true_events, "eval_from": c.eval_from, "window": window}
 
 
 def evaluate(args) -> None:
@@ -177,6 +179,9 @@ def main(argv=None) -> int:
     e.add_argument("--tag", default="s0", help="the cache's seed tag, e.g. s0")
     e.add_argument("--mix", type=Path, help="instead of --dir: a cache of benchmarks/novelty_mix.py (mix<seed>.pkl)")
     e.add_argument("--data", default=None, help="with --mix: the shared data folder")
+    e.add_argument("--protocol", choices=("events", "scores"), default="events",
+                   help="with --mix: the suite's cases of this protocol (scores: NAB fitted on its first 15%%, "
+                        "events evaluated after it)")
     e.add_argument("--rules", default="[{}]", help="JSON list of rules (see the module docstring)")
     args = ap.parse_args(argv)
     if args.command == "evaluate" and (args.dir is None) == (args.mix is None):
