@@ -8,7 +8,9 @@ ROC-AUC over the classes of a set, mean (± std) over seeds.
 Methods (a method's one fit can give several rows, named ``method~variant``):
 - ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (``score="neighbors"``, one
   neighbour, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k3`` (mean distance to 3
-  neighbours), ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error), ``seqae~cosine``
+  neighbours), ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error), ``seqae~max``
+  (the larger of the neighbour distance and that error, each over its mean on the training sequences),
+  ``seqae~cosine``
   (cosine distance to the nearest standardised training embedding), ``seqae~iforest`` (IsolationForest, as
   below, on the standardised embeddings), ``seqae~floor`` (the nearest neighbour with each column's scale
   floored at the median column's: a class has 9-60 training sequences, and a column that happens to barely move
@@ -68,6 +70,11 @@ def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], len
             queries = det._standardised(det.autoencoder_.transform(test))
             rows["seqae~k3"] = knn_distance(det.reference_embeddings_, queries, 3)
             rows["seqae~reconstruction"] = det.autoencoder_.reconstruction_error(test)
+            # the larger of the two, each in units of its mean over the training sequences (the series
+            # detector's latent_mix="max"); det.decision_scores_ are the training sequences' neighbour distances
+            train_error = float(det.autoencoder_.reconstruction_error(train).mean())
+            rows["seqae~max"] = np.maximum(rows[method] / max(float(det.decision_scores_.mean()), 1e-12),
+                                           rows["seqae~reconstruction"] / max(train_error, 1e-12))
             rows["seqae~cosine"] = _cosine_nearest(det.reference_embeddings_, queries)
             rows["seqae~iforest"] = _iforest(det.reference_embeddings_, queries, seed)
             embedded = det.autoencoder_.transform(train), det.autoencoder_.transform(test)
