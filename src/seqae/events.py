@@ -126,12 +126,17 @@ def adaptive_runs(scores: np.ndarray, threshold_of, *, gap: int, min_percent: fl
 def check_adaptive_params(min_percent: float, rounds: int = 1, later_min_percent: float | None = None) -> None:
     """Raise InputError for a labelling parameter :func:`adaptive_runs` would refuse, before any work (a round
     after the first may never run, so its pruning is checked here rather than where it is used)."""
-    for name, value in (("min_percent", min_percent), ("later_min_percent", later_min_percent)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-                                  or not 0.0 <= value < 1.0):
-            raise InputError(f"{name} must be in [0, 1), got {value!r}")
+    _check_min_percent("min_percent", min_percent)
+    if later_min_percent is not None:
+        _check_min_percent("later_min_percent", later_min_percent)
     if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
         raise InputError(f"rounds must be an integer >= 1, got {rounds!r}")
+
+
+def _check_min_percent(name: str, value) -> None:
+    """The pruning's relative drop: a real number in [0, 1) (what :func:`prune_runs` and its callers check)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0.0 <= value < 1.0:
+        raise InputError(f"{name} must be in [0, 1), got {value!r}")
 
 
 def events_frame(runs: np.ndarray, scores: np.ndarray, threshold: float, index=None,
@@ -200,8 +205,7 @@ def prune_runs(scores: np.ndarray, runs: np.ndarray, min_percent: float) -> np.n
     [[10, 10]]
     """
     runs = np.asarray(runs, dtype=np.int64).reshape(-1, 2)
-    if not 0.0 <= min_percent < 1.0:
-        raise InputError(f"min_percent must be in [0, 1), got {min_percent}")
+    _check_min_percent("min_percent", min_percent)
     if len(runs) == 0:
         return runs.copy()
     scores = np.asarray(scores, dtype=np.float64)
