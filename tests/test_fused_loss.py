@@ -9,7 +9,7 @@ import seqae.training.objectives as loop  # where the training loop's batch loss
 from seqae import LSTMAutoencoder
 from seqae.nn.autoencoder import AutoencoderConfig, SequenceAutoencoder
 from seqae.nn.fused_lstm import fused_lstm_available
-from seqae.nn.losses import autoencoder_loss
+from seqae.nn.losses import autoencoder_loss, forecast_loss
 from seqae.nn.fused_loss import fused_autoencoder_loss, fused_loss_applies
 from conftest import BEFORE_16  # the training and read-out of before issue #16
 
@@ -30,7 +30,9 @@ def _module(dtype=torch.float64, **config) -> SequenceAutoencoder:
 def _loss_and_grads(module, loss_fn):
     torch.manual_seed(1)           # the same VAE noise on both paths
     loss = loss_fn()
-    grads = torch.autograd.grad(loss, list(module.parameters()))
+    params = list(module.parameters())
+    # allow_unused: the module's loss leaves out the next-step head where no step has a successor (its gradient 0)
+    grads = torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True)
     return loss.detach(), grads
 
 
@@ -42,7 +44,17 @@ CASES = [
     dict(reverse_decoding=False),
     dict(variational=True),
     dict(variational=True, n_features=1, reverse_decoding=False, decoder_hidden_size=9),
+    dict(forecast=True),                                      # the detector's default: a next-step head
+    dict(forecast=True, n_features=1, hidden_size=8, latent_dim=8),
+    dict(forecast=True, n_features=20, variational=True),
 ]
+
+
+def _module_loss(module, x_in, target, lengths, beta=1.0):
+    """The loss the training loop computes through the module (training/objectives.py, _reconstruction)."""
+    out = module(x_in, lengths)
+    total = autoencoder_loss(out.reconstruction, target, lengths, out.embedding, out.logvar, beta)[0]
+    return total if out.forecast is None else total + forecast_loss(out.forecast, target, lengths)
 
 
 PADDED = [4, 11, 1, 7, 11, 2, 9]   # lengths of a padded batch of 7 (longest 11), the 1-step edge included
@@ -59,11 +71,7 @@ def test_loss_and_every_gradient_match_the_module(config, beta, padded):
     x = torch.where(torch.arange(11)[None, :, None] < lengths[:, None, None], x, 0.0)   # zero padding
     assert fused_loss_applies(module, x, lengths)
 
-    def reference():
-        out = module(x, lengths)
-        return autoencoder_loss(out.reconstruction, x, lengths, out.embedding, out.logvar, beta)[0]
-
-    ref_loss, ref_grads = _loss_and_grads(module, reference)
+    ref_loss, ref_grads = _loss_and_grads(module, lambda: _module_loss(module, x, x, lengths, beta))
     loss, grads = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x, lengths, beta))
     torch.testing.assert_close(loss, ref_loss, rtol=1e-10, atol=0)
     names = [name for name, _ in module.named_parameters()]
@@ -81,11 +89,7 @@ def test_a_masked_input_with_a_clean_target_matches_the_module(config, padded):
     x = torch.where(torch.arange(11)[None, :, None] < lengths[:, None, None], x, 0.0)
     x_in = torch.where(torch.rand(7, 11, 1) < 0.3, 0.0, x)
 
-    def reference():
-        out = module(x_in, lengths)
-        return autoencoder_loss(out.reconstruction, x, lengths, out.embedding, out.logvar)[0]
-
-    ref_loss, ref_grads = _loss_and_grads(module, reference)
+    ref_loss, ref_grads = _loss_and_grads(module, lambda: _module_loss(module, x_in, x, lengths))
     loss, grads = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x_in, lengths, target=x))
     torch.testing.assert_close(loss, ref_loss, rtol=1e-10, atol=0)
     for got, want in zip(grads, ref_grads):
@@ -145,15 +149,29 @@ def test_it_applies_only_to_the_default_architecture_in_training(change):
     assert not fused_loss_applies(module, x, lengths)
 
 
+def test_one_step_sequences_give_the_next_step_head_no_loss_and_no_gradient():
+    # Nothing has a successor: the module's forecast_loss is 0, and so is every gradient of the head.
+    module = _module(forecast=True)
+    x, lengths = torch.randn(4, 1, 3, dtype=torch.float64), torch.ones(4, dtype=torch.int64)
+    ref_loss, ref_grads = _loss_and_grads(module, lambda: _module_loss(module, x, x, lengths))
+    loss, grads = _loss_and_grads(module, lambda: fused_autoencoder_loss(module, x, lengths))
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-10, atol=0)
+    named = dict(zip([name for name, _ in module.named_parameters()], grads))
+    assert torch.count_nonzero(named["forecast_head.weight"]) == 0
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("forecast", [False, True], ids=["", "forecast"])
 @pytest.mark.parametrize("variable_length", [False, True], ids=["windows", "variable-length"])
-def test_training_with_the_fused_loss_follows_the_module_path(monkeypatch, variable_length):
+def test_training_with_the_fused_loss_follows_the_module_path(monkeypatch, variable_length, forecast):
     rng = np.random.default_rng(0)
     series = np.sin(np.arange(60 * 20) / 5.0) + 0.1 * rng.standard_normal(60 * 20)
     X = series.reshape(60, 20, 1)
     if variable_length:
         X = [x[: rng.integers(5, 21)] for x in X]
     params = dict(**BEFORE_16, hidden_size=12, latent_dim=6, epochs=3, batch_size=16, validation_fraction=0.0, patience=None,
-                  random_state=0, device="cpu")
+                  forecast=forecast, random_state=0, device="cpu")
     calls = []
     fused = loop.fused_autoencoder_loss
     monkeypatch.setattr(loop, "fused_autoencoder_loss", lambda *a, **k: calls.append(1) or fused(*a, **k))

@@ -38,11 +38,12 @@ MAX_STEPS = 128
 
 def fused_loss_applies(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor) -> bool:
     """Whether :func:`fused_autoencoder_loss` computes this batch's training loss: a module in training mode with
-    one unidirectional LSTM layer each side, last-step pooling and the repeat decoder, on the CPU with the fused
-    kernel, lengths on the CPU, and at most ``MAX_STEPS`` padded steps. Shapes: x (N, T, F), lengths (N,)."""
+    one unidirectional LSTM layer each side, last-step pooling and the repeat decoder (with or without the
+    next-step head), on the CPU with the fused kernel, lengths on the CPU, and at most ``MAX_STEPS`` padded steps.
+    Shapes: x (N, T, F), lengths (N,)."""
     cfg = module.config
     if not (module.training and cfg.num_layers == 1 and not cfg.bidirectional and cfg.pooling == "last"
-            and cfg.decoder == "repeat" and not cfg.forecast and x.dim() == 3 and not x.requires_grad
+            and cfg.decoder == "repeat" and x.dim() == 3 and not x.requires_grad
             and x.shape[1] <= MAX_STEPS):
         return False
     return (lengths.device.type == "cpu" and _use_fused(module.encoder.forward_layers[0], x)
@@ -58,12 +59,14 @@ def _parameters(module: SequenceAutoencoder) -> tuple[torch.Tensor, ...]:
     return (enc.weight_ih_l0, enc.weight_hh_l0, enc.bias_ih_l0, enc.bias_hh_l0, *latent,
             module.decoder.init_state.weight, module.decoder.init_state.bias,
             dec.weight_ih_l0, dec.weight_hh_l0, dec.bias_ih_l0, dec.bias_hh_l0,
-            module.decoder.head.weight, module.decoder.head.bias)
+            module.decoder.head.weight, module.decoder.head.bias,
+            *((module.forecast_head.weight, module.forecast_head.bias) if module.config.forecast else ()))
 
 
 def fused_autoencoder_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths: torch.Tensor,
                            beta: float = 1.0, target: torch.Tensor | None = None) -> torch.Tensor:
-    """``autoencoder_loss(module(x, lengths), target, lengths, ..., beta)[0]`` as one autograd node.
+    """``autoencoder_loss(module(x, lengths), target, lengths, ..., beta)[0]``, plus ``forecast_loss`` of the
+    next-step head where the module has one (as the training loop adds it), as one autograd node.
 
     Shapes: x (N, T, F) zero-padded, lengths (N,) -> a scalar; ``target`` (N, T, F), default x: what the decoder
     must reconstruct (the clean sequences when x has masked steps). Call only where :func:`fused_loss_applies`
@@ -72,7 +75,8 @@ def fused_autoencoder_loss(module: SequenceAutoencoder, x: torch.Tensor, lengths
     """
     cfg = module.config
     spec = _extension().LossSpec(variational=cfg.variational, reverse=cfg.reverse_decoding, beta=float(beta),
-                                 logvar_min=_LOGVAR_MIN, logvar_max=_LOGVAR_MAX, inline_features=_INLINE_FEATURES)
+                                 logvar_min=_LOGVAR_MIN, logvar_max=_LOGVAR_MAX, inline_features=_INLINE_FEATURES,
+                                 forecast=bool(cfg.forecast))
     return _FusedLoss.apply(x, x if target is None else target, lengths, spec, *_parameters(module))
 
 

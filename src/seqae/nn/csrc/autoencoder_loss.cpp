@@ -25,10 +25,11 @@ struct Params {
   at::Tensor w_s, b_s;                        // decoder's initial state from z
   at::Tensor w_ih_d, w_hh_d, b_ih_d, b_hh_d;  // decoder LSTM
   at::Tensor w_o, b_o;                        // output head
+  at::Tensor w_f, b_f;                        // next-step head on the encoder's outputs (forecast), else undefined
 };
 
-Params unpack(const std::vector<at::Tensor>& p, bool variational) {
-  const size_t expected = variational ? 16 : 14;
+Params unpack(const std::vector<at::Tensor>& p, bool variational, bool forecast) {
+  const size_t expected = (variational ? 16 : 14) + (forecast ? 2 : 0);
   TORCH_CHECK(p.size() == expected, "params: expected ", expected, " tensors, got ", p.size());
   Params r{p[0], p[1], p[2], p[3]};
   size_t k = 4;
@@ -41,12 +42,15 @@ Params unpack(const std::vector<at::Tensor>& p, bool variational) {
   }
   r.w_s = p[k], r.b_s = p[k + 1], r.w_ih_d = p[k + 2], r.w_hh_d = p[k + 3], r.b_ih_d = p[k + 4],
   r.b_hh_d = p[k + 5], r.w_o = p[k + 6], r.b_o = p[k + 7];
+  if (forecast) {
+    r.w_f = p[k + 8], r.b_f = p[k + 9];
+  }
   return r;
 }
 
 // Positions in the list of saved tensors.
-enum Saved { kX, kHsE, kCsE, kGatesE, kTanhE, kHsD, kCsD, kGatesD, kTanhD, kZ, kS, kDiff, kOrder, kReal,
-             kMean, kLogvarRaw, kLogvar, kEps, kStd };
+enum Saved { kX, kHsE, kCsE, kGatesE, kTanhE, kHsD, kCsD, kGatesD, kTanhD, kZ, kS, kDiff, kOrder, kReal, kFcDiff,
+             kFcCount, kMean, kLogvarRaw, kLogvar, kEps, kStd };
 
 // Gradients of x W^T + b w.r.t. x, W and b, as seqae.nn.fused_lstm._projection_grads: x (M, K), w (G, K),
 // grad (M, G) -> (M, K) (undefined unless `input`), (G, K) with the long axis M inside the product, (G,).
@@ -71,7 +75,7 @@ std::tuple<at::Tensor, double, std::vector<at::Tensor>> autoencoder_loss_forward
               " and ", lengths.sizes());
   TORCH_CHECK(target.sizes() == x.sizes() && target.device().is_cpu(), "expected target of x's shape ", x.sizes(),
               ", got ", target.sizes());
-  const Params p = unpack(params, spec.variational);
+  const Params p = unpack(params, spec.variational, spec.forecast);
   const int64_t n = x.size(0), t = x.size(1), f = x.size(2), h = p.w_hh_e.size(1), d = p.w_hh_d.size(1);
   const at::Tensor lens = lengths.to(at::kLong);
   const bool windows = lens.min().item<int64_t>() == t;  // all of full length: no gather, no mask
@@ -125,8 +129,25 @@ std::tuple<at::Tensor, double, std::vector<at::Tensor>> autoencoder_loss_forward
     count = static_cast<double>(lens.sum().item<int64_t>() * f);
   }
   at::Tensor loss = diff.pow(2).sum() / count;  // masked_mse
+  // Next-step head (forecast_loss): the encoder's output at step t predicts target step t + 1, for the steps with a
+  // successor within the sequence's length; its mean squared error is added to the loss.
+  at::Tensor fc_diff = at::empty({0}, x.options()), fc_count = at::zeros({}, x.options().dtype(at::kDouble));
+  if (spec.forecast && t > 1) {
+    const at::Tensor fc = at::addmm(p.b_f, enc[0].narrow(0, 1, t - 1).reshape({(t - 1) * n, h}), p.w_f.t())
+                              .view({t - 1, n, f});                                           // (T-1, N, F)
+    fc_diff = fc - target_tm.narrow(0, 1, t - 1);
+    double predicted = static_cast<double>((t - 1) * n * f);
+    if (!windows) {
+      fc_diff = at::where(real.narrow(0, 1, t - 1).unsqueeze(2), fc_diff, 0.0);  // step t + 1 real: t + 1 < length
+      predicted = static_cast<double>((lens - 1).clamp_min(0).sum().item<int64_t>() * f);
+    }
+    fc_count.fill_(predicted);
+    if (predicted > 0) {
+      loss = loss + fc_diff.pow(2).sum() / predicted;
+    }
+  }
   std::vector<at::Tensor> saved{x_tm, enc[0], enc[2], enc[3], enc[4], dec[0], dec[2], dec[3], dec[4], z, s, diff,
-                                order, real};
+                                order, real, fc_diff, fc_count};
   if (spec.variational) {
     const at::Tensor kl = at::sum(1.0 + logvar - mean.pow(2) - logvar.exp()) * -0.5;  // gaussian_kl, batch sum
     loss = loss + kl * spec.beta / count;
@@ -139,8 +160,8 @@ std::vector<at::Tensor> autoencoder_loss_backward(const at::Tensor& grad, const 
                                                   const LossSpec& spec, double count,
                                                   const std::vector<at::Tensor>& params,
                                                   const std::vector<at::Tensor>& saved) {
-  const Params p = unpack(params, spec.variational);
-  TORCH_CHECK(saved.size() == (spec.variational ? 19u : 14u), "saved: got ", saved.size(), " tensors");
+  const Params p = unpack(params, spec.variational, spec.forecast);
+  TORCH_CHECK(saved.size() == (spec.variational ? 21u : 16u), "saved: got ", saved.size(), " tensors");
   const at::Tensor &x_tm = saved[kX], &hs_e = saved[kHsE], &hs_d = saved[kHsD], &z = saved[kZ], &s = saved[kS];
   const int64_t t = x_tm.size(0), n = x_tm.size(1), f = x_tm.size(2), d = p.w_hh_d.size(1);
   const bool windows = saved[kOrder].numel() == 0;
@@ -184,12 +205,26 @@ std::vector<at::Tensor> autoencoder_loss_backward(const at::Tensor& grad, const 
     latent_grads = {dw_l, db_l};
     g_h = g_h_l;
   }
-  // Encoder: the loss reads its last output only.
+  // Encoder: the latent reads its last output, the next-step head (if any) every output but the last step's.
   at::Tensor g_hs_e = at::zeros_like(hs_e);  // (T+1, N, H)
+  std::vector<at::Tensor> forecast_grads;
+  if (spec.forecast) {
+    const double predicted = saved[kFcCount].item<double>();
+    if (predicted > 0) {
+      const int64_t h = hs_e.size(2);
+      const at::Tensor g_fc = saved[kFcDiff] * (grad * 2.0 / predicted);  // (T-1, N, F), zero where masked
+      auto [g_rows_e, dw_f, db_f] = projection_grads(hs_e.narrow(0, 1, t - 1).reshape({(t - 1) * n, h}), p.w_f,
+                                                     g_fc.reshape({(t - 1) * n, f}));  // (T-1*N, H), (F, H), (F,)
+      g_hs_e.narrow(0, 1, t - 1).copy_(g_rows_e.view({t - 1, n, h}));
+      forecast_grads = {dw_f, db_f};
+    } else {  // nothing to predict (every sequence one step long): the head gets no gradient
+      forecast_grads = {at::zeros_like(p.w_f), at::zeros_like(p.b_f)};
+    }
+  }
   if (windows) {
-    g_hs_e[t].copy_(g_h);
+    g_hs_e[t].add_(g_h);
   } else {
-    g_hs_e.index_put_({lens, at::arange(n, lens.options())}, g_h);
+    g_hs_e.index_put_({lens, at::arange(n, lens.options())}, g_h, /*accumulate=*/true);
   }
   // With the input given, the kernel returns W_ih's and the bias's gradients itself and keeps no d_xg.
   const std::vector<at::Tensor> be = lstm_backward(g_hs_e, at::zeros_like(g_h), hs_e, saved[kCsE], saved[kGatesE],
@@ -197,5 +232,6 @@ std::vector<at::Tensor> autoencoder_loss_backward(const at::Tensor& grad, const 
   std::vector<at::Tensor> grads{be[4], be[3], be[5], be[5]};
   grads.insert(grads.end(), latent_grads.begin(), latent_grads.end());
   grads.insert(grads.end(), {dw_s, db_s, dw_ih_d, bd[3], db_d, db_d, dw_o, db_o});
+  grads.insert(grads.end(), forecast_grads.begin(), forecast_grads.end());
   return grads;
 }

@@ -15,6 +15,7 @@ struct LossSpec {
   double logvar_min;        // the clamp of the VAE's log-variance (seqae.nn.latent)
   double logvar_max;
   int64_t inline_features;  // inputs of at most this many features are projected inside the LSTM kernel's loop
+  bool forecast;            // a next-step head on the encoder's outputs, its error added (forecast_loss)
 };
 
 // x (N, T, F) zero-padded, the encoder's input; target (N, T, F) what the decoder must reconstruct (x itself, or

@@ -24,9 +24,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_avx512", &seqae_avx512::set_enabled, "Use the AVX-512 kernels where built (the default); returns the "
         "previous setting", pybind11::arg("on"));
   pybind11::class_<LossSpec>(m, "LossSpec")
-      .def(pybind11::init<bool, bool, double, double, double, int64_t>(), pybind11::arg("variational"),
+      .def(pybind11::init<bool, bool, double, double, double, int64_t, bool>(), pybind11::arg("variational"),
            pybind11::arg("reverse"), pybind11::arg("beta"), pybind11::arg("logvar_min"), pybind11::arg("logvar_max"),
-           pybind11::arg("inline_features"));
+           pybind11::arg("inline_features"), pybind11::arg("forecast"));
   m.def("loss_forward", &autoencoder_loss_forward, "The default autoencoder's training loss, forward (CPU)", no_gil);
   m.def("loss_backward", &autoencoder_loss_backward, "The default autoencoder's training loss, backward (CPU)",
         no_gil);
