@@ -7,7 +7,9 @@ Here autograd sees one node: its forward and its backward are one call each into
 (``csrc/autoencoder_loss.cpp``), where the operations run without autograd, dispatched from C++, and the
 backward pass is written out by hand. It earns its keep up to ``MAX_STEPS`` padded steps: a whole fit of case A
 1.38x faster, the default detector's 1.20x, and nothing or a loss beyond (``benchmarks/perf.py --probe
-fused-loss``; the figures and the decision: ``benchmarks/results/perf.md``).
+fused-loss``; the figures and the decision: ``benchmarks/results/perf.md``). The detector's next-step head
+(``forecast=True``, its default since 2026-12-04) is part of the node too: its error is added as the module's
+training loop adds it (``forecast_loss``); without it, that default had fallen back to the module path.
 
 Padded batches are handled as the module handles them: the encoder's output is taken at each sequence's own
 last step, the decoder's output is reversed within each length, and padded steps are left out of the loss.
