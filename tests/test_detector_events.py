@@ -8,6 +8,7 @@ import torch
 from seqae import AnomalyDetector, LSTMAutoencoder, load
 from seqae.data.windows import ForecastAccumulator
 from seqae.events import adaptive_runs
+from seqae.exceptions import ModelFileError
 from seqae.nn.autoencoder import AutoencoderConfig, SequenceAutoencoder
 from seqae.nn.losses import forecast_loss, forecast_squared_error
 from seqae.thresholds import dynamic_threshold
@@ -76,6 +77,35 @@ def test_dynamic_rule_labels_in_rounds_that_threshold_params_set():
         assert det.detect_events(x)[["start_pos", "end_pos"]].to_numpy().tolist() == runs.tolist()
     with pytest.raises(Exception, match="rounds must be an integer >= 1, got 0"):
         AnomalyDetector(**TINY, threshold="dynamic", threshold_params={"rounds": 0}).fit(_series())
+
+
+def test_a_saved_detector_labels_with_the_defaults_it_was_fitted_with(tmp_path, monkeypatch):
+    from seqae.detection import base
+    from seqae.tensorfile import load_tensor_file, save_tensor_file
+    x = _series(1500, seed=1)
+    x[400:403] += 8.0            # a large spike that, for one round, hides the two smaller ones
+    x[800:803] += 1.5
+    x[1200:1203] -= 1.5
+    det = AnomalyDetector(**TINY, event_gap=8).fit(_series())
+    three = det.predict(x)
+    one = det.set_params(threshold_params={"rounds": 1}).predict(x)
+    det.set_params(threshold_params=None)
+    assert det.label_params_ == base.LABEL_PARAMS and (three != one).any()   # rounds matter on this series
+    det.save(tmp_path / "d.seqae")
+    # A later version's defaults do not change how a fitted or a saved detector labels.
+    monkeypatch.setattr(base, "LABEL_PARAMS", {"dynamic": {"min_percent": 0.05, "rounds": 1}})
+    assert det.predict(x).tolist() == three.tolist()
+    assert load(tmp_path / "d.seqae").predict(x).tolist() == three.tolist()
+    # A file saved before the defaults were recorded labels as it did then: one round.
+    tensors, doc = load_tensor_file(tmp_path / "d.seqae", what="test")
+    doc["state"].pop("label_params_")
+    save_tensor_file(tmp_path / "old.seqae", tensors, doc)
+    old = load(tmp_path / "old.seqae")
+    assert old.label_params_ == base.LEGACY_LABEL_PARAMS and old.predict(x).tolist() == one.tolist()
+    doc["state"]["label_params_"] = {"dynamic": {"min_percent": 0.05, "rounds": 0}}
+    save_tensor_file(tmp_path / "bad.seqae", tensors, doc)
+    with pytest.raises(ModelFileError, match="rounds"):
+        load(tmp_path / "bad.seqae")
 
 
 def test_events_of_a_dataframe_carry_timestamps_and_channels():

@@ -22,6 +22,8 @@ ADAPTIVE_THRESHOLDS = ("dynamic",)
 # with Orion's 0.1 after the first round (seqae.events.adaptive_runs; the paper: one round) on the same suite,
 # benchmarks/results/detection.md.
 LABEL_PARAMS = {"dynamic": {"min_percent": 0.05, "rounds": 3, "later_min_percent": 0.1}}
+# What a detector fitted before its file recorded these defaults labelled with: the paper's one round.
+LEGACY_LABEL_PARAMS = {"dynamic": {"min_percent": 0.05, "rounds": 1, "later_min_percent": 0.1}}
 # Every LSTMAutoencoder parameter is also a detector parameter of the same name and meaning.
 AUTOENCODER_PARAMS = NAMES
 
@@ -51,11 +53,13 @@ class DetectorBase(BaseEstimator):
             check_adaptive_params(**self._rule_params()[1])
 
     def _rule_params(self) -> tuple[dict, dict]:
-        """(parameters of the threshold function, parameters of the labelling around it)."""
+        """(parameters of the threshold function, parameters of the labelling around it). The labelling's
+        defaults are those the detector was fitted with (``label_params_``), so that a saved detector labels
+        as it did when it was saved, whatever later versions make the default; LABEL_PARAMS before fitting."""
         params = dict(self.threshold_params or {})
         if self.threshold == "quantile":
             params.setdefault("contamination", self.contamination)
-        extra = dict(LABEL_PARAMS.get(self.threshold, {}))
+        extra = dict(getattr(self, "label_params_", LABEL_PARAMS).get(self.threshold, {}))
         for name in extra:
             if name in params:
                 extra[name] = params.pop(name)
@@ -71,7 +75,9 @@ class DetectorBase(BaseEstimator):
         return (scores > threshold).astype(np.int64)
 
     def _fit_threshold(self, scores: np.ndarray) -> None:
-        """Set ``decision_scores_``, ``threshold_`` and ``labels_`` from the training scores."""
+        """Set ``label_params_`` (today's labelling defaults), ``decision_scores_``, ``threshold_`` and ``labels_``
+        from the training scores."""
+        self.label_params_ = {rule: dict(params) for rule, params in LABEL_PARAMS.items()}
         self.decision_scores_ = np.asarray(scores, dtype=np.float64)
         self.threshold_ = self._threshold_of(self.decision_scores_)
         self.labels_ = self._label(self.decision_scores_)
@@ -131,7 +137,8 @@ class DetectorBase(BaseEstimator):
         ae_doc, ae_tensors = self.autoencoder_._get_state()
         tensors = {f"ae.{k}": v for k, v in ae_tensors.items()}
         tensors["decision_scores_"] = torch.from_numpy(self.decision_scores_)
-        doc = {"autoencoder": ae_doc, "threshold_": self.threshold_, **self._extra_state()}
+        doc = {"autoencoder": ae_doc, "threshold_": self.threshold_, "label_params_": self.label_params_,
+               **self._extra_state()}
         return doc, tensors
 
     def _set_state(self, doc, tensors) -> None:
@@ -144,6 +151,7 @@ class DetectorBase(BaseEstimator):
         self.n_features_in_ = ae.n_features_in_
         self.threshold_ = float(doc["threshold_"])
         self.decision_scores_ = scores
+        self.label_params_ = _checked_label_params(doc.get("label_params_", LEGACY_LABEL_PARAMS))
         self._set_extra_state(doc)
         self.labels_ = self._label(scores)
 
@@ -152,3 +160,12 @@ class DetectorBase(BaseEstimator):
 
     def _set_extra_state(self, doc: dict) -> None:
         pass
+
+
+def _checked_label_params(saved) -> dict:
+    """A file's labelling defaults, {rule: {name: value}}, each rule's checked as the rule checks them."""
+    if not isinstance(saved, dict) or not all(isinstance(p, dict) for p in saved.values()):
+        raise ValueError("label_params_ must map each rule to its parameters")
+    for params in saved.values():
+        check_adaptive_params(**params)
+    return {str(rule): dict(params) for rule, params in saved.items()}

@@ -53,6 +53,9 @@ class SequenceAnomalyDetector(DetectorBase):
         Scores of the training sequences.
     threshold_ : float
     labels_ : ndarray (N,) of 0/1
+    label_params_ : dict
+        The labelling defaults of the adaptive rules when it was fitted (``threshold_params`` overrides them), kept
+        in saved files so that a detector labels as it did when saved.
 
     Examples
     --------

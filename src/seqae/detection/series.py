@@ -156,6 +156,9 @@ class AnomalyDetector(DetectorBase):
         Scores of the training series' points.
     threshold_ : float
     labels_ : ndarray (n_train,) of 0/1
+    label_params_ : dict
+        The labelling defaults of the adaptive rules when it was fitted (``threshold_params`` overrides them), kept
+        in saved files so that a detector labels as it did when saved.
     n_features_in_ : int
     feature_names_in_ : list of str
 
