@@ -26,11 +26,12 @@ def model(windows):
     return LSTMAutoencoder(**BEFORE_16, hidden_size=8, latent_dim=4, epochs=2, batch_size=32, random_state=0).fit(windows)
 
 
-def test_check_sequences_keeps_one_float32_array_with_rows_as_views(windows):
-    data = check_sequences(windows)
-    assert data.array is not None and data.array.dtype == np.float32 and data.array.shape == windows.shape
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_check_sequences_keeps_one_array_in_its_precision_with_rows_as_views(windows, dtype):
+    data = check_sequences(windows.astype(dtype))
+    assert data.array is not None and data.array.dtype == dtype and data.array.shape == windows.shape
     assert all(np.shares_memory(s, data.array) for s in data.sequences[:3])
-    np.testing.assert_array_equal(np.stack(data.sequences), windows.astype(np.float32))
+    np.testing.assert_array_equal(np.stack(data.sequences), windows.astype(dtype))
     assert check_sequences(list(windows)).array is None
 
 

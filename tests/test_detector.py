@@ -281,3 +281,18 @@ def test_sequence_detector_flags_odd_sequence():
     assert det.decision_scores_.shape == (60,) and det.labels_.sum() == pytest.approx(3, abs=1)
     odd = [rng.standard_normal((30, 1)).astype(np.float32) * 3]
     assert det.predict(odd)[0] == 1
+
+
+def test_a_large_offset_keeps_its_digits():
+    # A meter reading near 1e7 that moves by about 1: float32 holds whole units there, so a series cast before
+    # standardisation would be rounded to steps (scores then 20x off); standardised in float64, the detector sees
+    # the same windows as for the series without the offset, up to float32 rounding.
+    x = _series(900, seed=1)
+    x[700:705] += 1.0
+    plain = AnomalyDetector(**TINY).fit(x[:600]).decision_function(x)
+    offset = AnomalyDetector(**TINY).fit(x[:600] + 1e7)
+    np.testing.assert_allclose(offset.decision_function(x + 1e7), plain, rtol=1e-3)
+    stream = offset.stream()
+    parts = [stream.update(x[i:i + 50] + 1e7) for i in range(0, 900, 50)] + [stream.finish()]
+    streamed = np.concatenate([p.scores for p in parts])
+    assert np.array_equal(streamed, offset.decision_function(x + 1e7))   # the stream keeps the digits too

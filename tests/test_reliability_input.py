@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqae import InputError, LSTMAutoencoder
-from seqae.data.validation import SequenceInput, check_sequences
+from seqae.preprocessing.validation import SequenceInput, check_sequences, value_dtype
 from conftest import BEFORE_16  # the training and read-out of before issue #16
 
 SMALL = dict(hidden_size=8, latent_dim=4, epochs=2, batch_size=8, random_state=0, device="cpu", **BEFORE_16)
@@ -201,7 +201,7 @@ def _assert_valid(out: SequenceInput, n_features):
     f = out.sequences[0].shape[-1]
     assert f >= 1 and (n_features is None or f == n_features)
     for s in out.sequences:
-        assert isinstance(s, np.ndarray) and s.dtype == np.float32 and s.ndim == 2
+        assert isinstance(s, np.ndarray) and s.dtype in (np.float32, np.float64) and s.ndim == 2
         assert s.shape[0] >= 1 and s.shape[1] == f
         assert np.isfinite(s).all()
     assert out.n_features == f and (out.lengths >= 1).all()
@@ -234,9 +234,11 @@ def test_check_sequences_keeps_valid_arrays_exactly(X):
     out = check_sequences(X)
     _assert_valid(out, None)
     assert out.was_array and out.univariate_input == (X.ndim == 2)
-    expected = X.astype(np.float32) if X.ndim == 3 else X.astype(np.float32)[:, :, None]
+    kept = X.astype(value_dtype(X.dtype))       # float64 inputs (and wide integers) keep their digits
+    assert out.sequences[0].dtype == kept.dtype
+    expected = kept if X.ndim == 3 else kept[:, :, None]
     assert np.array_equal(np.stack(out.sequences), expected)
-    assert np.array_equal(out.restore(out.sequences), X.astype(np.float32))
+    assert np.array_equal(out.restore(out.sequences), kept)
 
 
 @settings(max_examples=100, deadline=None)

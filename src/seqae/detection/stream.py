@@ -123,7 +123,7 @@ class AnomalyStream:
         n_features = detector.n_features_in_
         self._n = 0                                   # points seen, history included
         self._origin = 0                              # position of the first streamed point (len(history))
-        self._tail = np.zeros((0, n_features), np.float32)     # the last window points
+        self._tail = np.zeros((0, n_features), np.float64)     # the last window points, as check_series keeps them
         # Per point not yet final, the errors of the windows covering it so far, summed as the batch sums them.
         self._acc = PointAccumulator(0, n_features, detector.score_aggregation, detector.point_weight)
         self._facc = ForecastAccumulator(0, n_features) if detector._uses_forecast_error() else None
@@ -152,7 +152,7 @@ class AnomalyStream:
             raise InputError(f"{what}: missing value (NaN) at row {int(np.argwhere(np.isnan(raw))[0][0])}; a stream "
                              "cannot interpolate ahead of the data: fill missing points before passing them")
         if raw.size == 0 and raw.ndim <= 2:           # nothing arrived (a poll that found no point)
-            return np.zeros((0, det.n_features_in_), np.float32)
+            return np.zeros((0, det.n_features_in_), np.float64)
         if raw.ndim == 1 and det.n_features_in_ > 1 and len(raw) == det.n_features_in_:
             points = raw = raw[None, :]        # one multivariate point as a vector
         # Plain finite numbers of the right shape skip check_series, whose DataFrame costs more than scoring a
@@ -160,7 +160,7 @@ class AnomalyStream:
         if (isinstance(points, np.ndarray) and raw.dtype.kind in "iuf" and raw.shape[1:] in ((), (det.n_features_in_,))
                 and (raw.ndim == 2 or det.n_features_in_ == 1) and np.isfinite(raw).all()
                 and np.abs(raw).max() <= FLOAT32_MAX):
-            return raw.astype(np.float32).reshape(len(raw), det.n_features_in_)
+            return raw.astype(np.float64).reshape(len(raw), det.n_features_in_)
         return check_series(points, n_features=det.n_features_in_, feature_names=det.feature_names_in_).values
 
     # ------------------------------------------------------------------ scoring
@@ -177,7 +177,7 @@ class AnomalyStream:
         series), their labels are given and the last event is closed."""
         if self._finished:
             raise RuntimeError("the stream has already finished")
-        part = self._advance(np.zeros((0, self.detector.n_features_in_), np.float32), final=True)
+        part = self._advance(np.zeros((0, self.detector.n_features_in_), np.float64), final=True)
         self._finished = True
         return self._result([part])
 
@@ -361,7 +361,8 @@ class AnomalyStream:
         try:
             tail = tensors["tail"].numpy()
             n, origin, settled = int(doc["n"]), int(doc["origin"]), int(doc["settled"])
-            if (tail.dtype != np.float32 or tail.shape[1:] != (n_features,) or len(tail) > min(window, n)
+            # float32: a state saved before the stream kept its points in float64
+            if (tail.dtype not in (np.float32, np.float64) or tail.shape[1:] != (n_features,) or len(tail) > min(window, n)
                     or not 0 <= settled <= n or not np.isfinite(tail).all()):
                 raise ValueError("the last points do not match the detector")
             # Each accumulator array must be there exactly when the fresh stream has it, one row per open point.
@@ -380,7 +381,7 @@ class AnomalyStream:
             stream._pending = _channel_array(doc["pending"], n_features)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFileError(f"{where!r}: the stream state is damaged or incomplete ({exc})") from None
-        stream._tail = tail.copy()
+        stream._tail = tail.astype(np.float64)
         stream._recent = tensors["recent"].numpy().astype(np.float64)
         stream._n, stream._origin, stream._settled = n, origin, settled
         stream._finished = bool(doc["finished"])

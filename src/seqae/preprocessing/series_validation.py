@@ -16,7 +16,7 @@ MISSING = ("raise", "interpolate")
 
 @dataclass(frozen=True)
 class SeriesInput:
-    values: np.ndarray        # (n, F) float32, finite
+    values: np.ndarray        # (n, F) float64, finite: standardised before the models' float32 (validation.py)
     index: pd.Index           # the input's index (DatetimeIndex kept), or a RangeIndex for arrays
     columns: list[str]        # feature names ("value" or "x0".. for arrays)
     was_1d: bool              # (n,) array or Series input
@@ -63,7 +63,7 @@ def _check_feature_names(frame: pd.DataFrame, expected: Sequence[str]) -> None:
 
 def check_series(X: Any, *, n_features: int | None = None, feature_names: Sequence[str] | None = None,
                  min_length: int = 1, missing: str = "raise") -> SeriesInput:
-    """Validate one time series and return it as float32 ``(n, F)`` values.
+    """Validate one time series and return it as float64 ``(n, F)`` values.
 
     Parameters
     ----------
@@ -144,5 +144,5 @@ def check_series(X: Any, *, n_features: int | None = None, feature_names: Sequen
     if n < min_length:
         raise SeriesTooShortError(f"the series has {n} point(s) but at least {min_length} are needed "
                                   f"(the window length); use a smaller window or a longer series", n, min_length)
-    return SeriesInput(values=values.astype(np.float32), index=frame.index,
+    return SeriesInput(values=values, index=frame.index,
                        columns=[str(c) for c in frame.columns], was_1d=was_1d)

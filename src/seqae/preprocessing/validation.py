@@ -1,4 +1,9 @@
-"""Turn whatever the user passed into a validated list of float32 ``(T_i, F)`` arrays.
+"""Turn whatever the user passed into a validated list of ``(T_i, F)`` float arrays.
+
+Values keep the precision they came in (float32 for float32 and narrower inputs, float64 for float64 and wide
+integers, :func:`value_dtype`): the models compute in float32, but only after standardisation
+(``preprocessing/scaling.py``), so that a large offset (a meter reading near 1e7 that moves by 1) keeps its
+digits; cast to float32 first, such a series would be rounded to whole units before anything saw it.
 
 Accepted forms, and how they come back out of ``reconstruct``:
 
@@ -23,6 +28,11 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_MAX = FLOAT32_MAX
 
 
+def value_dtype(dtype: np.dtype) -> np.dtype:
+    """The float type validated values are kept in: float32, or float64 where the input carries more digits."""
+    return np.result_type(dtype, np.float32)
+
+
 @dataclass(frozen=True)
 class SequenceInput:
     """A validated collection, plus what is needed to give results back in the caller's structure.
@@ -30,12 +40,12 @@ class SequenceInput:
     Attributes
     ----------
     sequences : list of ndarray
-        float32 arrays of shape ``(T_i, F)``, each ``T_i >= 1``.
+        float32 or float64 arrays (:func:`value_dtype`) of shape ``(T_i, F)``, each ``T_i >= 1``.
     was_array : bool
         True when the input was one ndarray (results go back as one ndarray).
     univariate_input : bool
         True when the input had no feature axis (``(N, T)`` or list of ``(T_i,)``); results drop it again.
-    array : ndarray (N, T, F) float32 or None
+    array : ndarray (N, T, F) float32 or float64, or None
         When the input was one array of valid values: that array, cast once; ``sequences`` are its rows.
         Inference uses it to work on whole batches instead of row by row.
     """
@@ -101,7 +111,8 @@ def _values_ok(arr: np.ndarray) -> bool:
 
 
 def _check_values(arr: np.ndarray, where: str) -> np.ndarray:
-    """Cast to float32 after checking that every value is finite and representable."""
+    """Copy as :func:`value_dtype` after checking that every value is finite and fits float32 (the models'
+    type)."""
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         kind = "NaN" if np.isnan(arr[tuple(bad)]) else "inf"
@@ -114,11 +125,11 @@ def _check_values(arr: np.ndarray, where: str) -> np.ndarray:
         if peak > arr.dtype.type(_FLOAT32_MAX):
             raise InputError(f"{where}: values up to {peak:.3g} overflow float32 "
                              f"(max {_FLOAT32_MAX:.3g}); rescale the data")
-    return np.array(arr, dtype=np.float32, copy=True)
+    return np.array(arr, dtype=value_dtype(arr.dtype), copy=True)
 
 
 def check_sequences(X: Any, *, n_features: int | None = None, min_length: int = 1) -> SequenceInput:
-    """Validate a collection of sequences and return it as float32 ``(T_i, F)`` arrays.
+    """Validate a collection of sequences and return it as float ``(T_i, F)`` arrays (:func:`value_dtype`).
 
     Parameters
     ----------
@@ -190,8 +201,8 @@ def check_sequences(X: Any, *, n_features: int | None = None, min_length: int = 
         raise InputError("expected at least one feature, got sequences with 0 features")
     if was_array and items[0].shape[0] >= max(min_length, 1) and _values_ok(arr):
         # One array of valid values (the usual case for windows): cast it once, not row by row; the rows are
-        # views of that one float32 copy. Invalid values take the loop below, which names the first bad row.
-        dense = np.array(arr, dtype=np.float32, copy=True)
+        # views of that one copy. Invalid values take the loop below, which names the first bad row.
+        dense = np.array(arr, dtype=value_dtype(arr.dtype), copy=True)
         return SequenceInput(sequences=list(dense), was_array=True, univariate_input=univariate, array=dense)
     sequences = []
     for i, a in enumerate(items):
