@@ -4,14 +4,19 @@ Runs ``detect_many`` on ``--series`` synthetic series of ``benchmarks/scale.py``
 workers (one thread each, no memory limit, results written by the workers), and every 5 s asks each worker for:
 the number of keys Dask holds and their size (managed memory), the resident memory (``VmRSS``), Arrow's memory
 pool, and Python's live objects (count and the most common types, after a garbage collection), and the most
-common key sets of the live dicts (which says whose they are). With Dask's profiler on (``--dask-profiler``) the
-dicts of its call-stack trees (keys children, count, description, identifier) grow with every series.
+common key sets of the live dicts (which says whose they are), and glibc's heap: the bytes its allocator has
+handed out and not had back (``in_use_mb``, ``mallinfo2``) against what it holds (``heap_mb``), which tells a
+leak (in use grows) from memory freed but kept (only the heap grows). With Dask's profiler on
+(``--dask-profiler``) the dicts of its call-stack trees (keys children, count, description, identifier) grow
+with every series. ``--tracemalloc``: Python's allocations are traced in the workers, and at the end each
+worker lists the source lines whose live allocations grew most since the sample at ``--baseline-s`` seconds.
 
     PYTHONPATH=src python benchmarks/worker_memory.py --series 100 --detector-params '{"epochs": 5}'
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import tempfile
 import threading
@@ -20,6 +25,51 @@ from collections import Counter
 
 from detector_memory import resident_mb
 from scale import synthetic_table
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (glibc 2.33 and later)."""
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_mb() -> dict:
+    """glibc's heap: bytes in use (handed out, not freed: small blocks plus mmapped ones) and held (the arenas
+    plus mmapped blocks), in MB; empty where there is no mallinfo2."""
+    try:
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    fn.restype = _MallInfo2
+    info = fn()
+    return {"in_use_mb": round((info.uordblks + info.hblkhd) / 2**20, 1),
+            "heap_mb": round((info.arena + info.hblkhd) / 2**20, 1)}
+
+
+def start_tracing(dask_worker) -> None:
+    import tracemalloc
+
+    tracemalloc.start(8)
+
+
+def mark_baseline(dask_worker) -> None:
+    """What traced_growth compares with: the live allocations now (after the first series, so that imports and
+    one-time set-up are not counted as growth)."""
+    import tracemalloc
+
+    dask_worker._seqae_snapshot = tracemalloc.take_snapshot()
+
+
+def traced_growth(dask_worker, top: int = 8) -> list[str]:
+    """The source lines whose live Python allocations grew most since mark_baseline."""
+    import tracemalloc
+
+    baseline = getattr(dask_worker, "_seqae_snapshot", None)
+    if baseline is None:
+        return ["no baseline: the run ended before --baseline-s"]
+    now = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    stats = now.compare_to(baseline, "lineno")
+    return [f"{s.size_diff / 2**20:+.2f} MB {s.count_diff:+d} blocks {s.traceback[0]}" for s in stats[:top]]
 
 
 def worker_state(dask_worker) -> dict:
@@ -35,7 +85,8 @@ def worker_state(dask_worker) -> dict:
     objects = gc.get_objects()
     dict_keys = Counter(",".join(sorted(map(str, o))[:4]) for o in objects if type(o) is dict and 0 < len(o) < 8)
     return {"keys": len(keys), "managed_mb": round(sum(sizeof(data[k]) for k in keys if k in data) / 2**20, 1),
-            "rss_mb": round(resident_mb()), "arrow_mb": round(pa.default_memory_pool().bytes_allocated() / 2**20, 1),
+            "rss_mb": round(resident_mb()), **malloc_mb(),
+            "arrow_mb": round(pa.default_memory_pool().bytes_allocated() / 2**20, 1),
             "objects": len(objects), "top": Counter(type(o).__name__ for o in objects).most_common(4),
             "dict_keys": dict_keys.most_common(2)}
 
@@ -46,6 +97,10 @@ def main() -> None:
     p.add_argument("--detector-params", type=json.loads, default={})
     p.add_argument("--dask-profiler", action="store_true", help="keep Dask's statistical profiler in the workers "
                    "(seqae's clusters switch it off)")
+    p.add_argument("--tracemalloc", action="store_true", help="trace Python's allocations in the workers and list "
+                   "the lines whose live memory grew most (slows the workers)")
+    p.add_argument("--baseline-s", type=float, default=30.0, help="with --tracemalloc: growth is counted from the "
+                   "first sample after this many seconds")
     args = p.parse_args()
     import dask
     from distributed import Client, LocalCluster
@@ -64,10 +119,16 @@ def main() -> None:
         start = time.perf_counter()
 
         def sample() -> None:
+            marked = False
             while not done.wait(5.0):
+                if args.tracemalloc and not marked and time.perf_counter() - start >= args.baseline_s:
+                    client.run(mark_baseline)
+                    marked = True
                 states = client.run(worker_state)
                 print(f"{time.perf_counter() - start:6.0f} s", json.dumps(list(states.values())), flush=True)
 
+        if args.tracemalloc:
+            client.run(start_tracing)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         detect_many(table, by="series", time="ts", engine=client, output=tempfile.mkdtemp() + "/out",
@@ -75,6 +136,9 @@ def main() -> None:
         done.set()
         sampler.join()
         print("after the run", json.dumps(list(client.run(worker_state).values())), flush=True)
+        if args.tracemalloc:
+            for worker, lines in client.run(traced_growth).items():
+                print(f"Python allocations grown in {worker} since the start:", *lines, sep="\n  ", flush=True)
 
 
 if __name__ == "__main__":
