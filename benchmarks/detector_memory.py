@@ -3,7 +3,8 @@ by about 2 MB per series it ran, ``results/scale.md``.)
 
 Fits and scores one ``AnomalyDetector`` per synthetic series of ``benchmarks/scale.py`` (its table), one after
 another in this process, one torch thread, and prints the resident memory (``VmRSS``) every 25 series. The
-table is made first and dropped, so what remains is the detectors' own memory. With ``--many``, each series
+table is made first and dropped, so what remains is the detectors' own memory; beside it, glibc's heap in use and
+held (``malloc_mb``). With ``--many``, each series
 goes through ``detect_many`` instead (a table of that one series, no engine): the per-series work of the
 library's loop and of every engine's workers (validation, the fit, scores and events, the output frames), without
 the engine.
@@ -14,12 +15,44 @@ the engine.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 
 import torch
 
 from scale import proc_status_mb, synthetic_table
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (glibc 2.33 and later)."""
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_mb() -> dict:
+    """glibc's heap: bytes in use (handed out, not freed: small blocks plus mmapped ones) and held (the arenas
+    plus mmapped blocks), in MB; empty where there is no mallinfo2."""
+    try:
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    fn.restype = _MallInfo2
+    info = fn()
+    return {"in_use_mb": round((info.uordblks + info.hblkhd) / 2**20, 1),
+            "heap_mb": round((info.arena + info.hblkhd) / 2**20, 1)}
+
+
+def mapped_mb() -> dict:
+    """Resident memory by kind (``/proc/self/smaps_rollup``), in MB: anonymous (the heap, Python's arenas, other
+    anonymous maps) and file-backed (code and data of the libraries, mapped files); empty where not readable."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            fields = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f if ":" in line)
+                      if k in ("Rss", "Anonymous")}
+    except (OSError, ValueError):
+        return {}
+    return {"anon_mb": round(fields["Anonymous"] / 1024), "file_mb": round((fields["Rss"] - fields["Anonymous"]) / 1024)}
 
 
 def resident_mb() -> float:
@@ -55,7 +88,7 @@ def main() -> None:
             detector.detect_events(values)
         if (i + 1) % 25 == 0:
             gc.collect()
-            print(f"after {i + 1} series: {resident_mb():.0f} MB", flush=True)
+            print(f"after {i + 1} series: {resident_mb():.0f} MB; glibc heap {malloc_mb()}", flush=True)
 
 
 if __name__ == "__main__":

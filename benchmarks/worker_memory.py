@@ -16,34 +16,14 @@ worker lists the source lines whose live allocations grew most since the sample 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import tempfile
 import threading
 import time
 from collections import Counter
 
-from detector_memory import resident_mb
+from detector_memory import malloc_mb, mapped_mb, resident_mb
 from scale import synthetic_table
-
-
-class _MallInfo2(ctypes.Structure):
-    """glibc's ``struct mallinfo2`` (glibc 2.33 and later)."""
-    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
-def malloc_mb() -> dict:
-    """glibc's heap: bytes in use (handed out, not freed: small blocks plus mmapped ones) and held (the arenas
-    plus mmapped blocks), in MB; empty where there is no mallinfo2."""
-    try:
-        fn = ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):
-        return {}
-    fn.restype = _MallInfo2
-    info = fn()
-    return {"in_use_mb": round((info.uordblks + info.hblkhd) / 2**20, 1),
-            "heap_mb": round((info.arena + info.hblkhd) / 2**20, 1)}
 
 
 def start_tracing(dask_worker) -> None:
@@ -85,7 +65,7 @@ def worker_state(dask_worker) -> dict:
     objects = gc.get_objects()
     dict_keys = Counter(",".join(sorted(map(str, o))[:4]) for o in objects if type(o) is dict and 0 < len(o) < 8)
     return {"keys": len(keys), "managed_mb": round(sum(sizeof(data[k]) for k in keys if k in data) / 2**20, 1),
-            "rss_mb": round(resident_mb()), **malloc_mb(),
+            "rss_mb": round(resident_mb()), **mapped_mb(), **malloc_mb(),
             "arrow_mb": round(pa.default_memory_pool().bytes_allocated() / 2**20, 1),
             "objects": len(objects), "top": Counter(type(o).__name__ for o in objects).most_common(4),
             "dict_keys": dict_keys.most_common(2)}
