@@ -52,7 +52,8 @@ def mapped_mb() -> dict:
                       if k in ("Rss", "Anonymous")}
     except (OSError, ValueError):
         return {}
-    return {"anon_mb": round(fields["Anonymous"] / 1024), "file_mb": round((fields["Rss"] - fields["Anonymous"]) / 1024)}
+    anonymous = fields["Anonymous"]
+    return {"anon_mb": round(anonymous / 1024), "file_mb": round((fields["Rss"] - anonymous) / 1024)}
 
 
 def resident_mb() -> float:

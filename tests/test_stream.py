@@ -4,6 +4,7 @@ safely, labels and events agree with the batch ones, and bad input is named."""
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.exceptions import NotFittedError
 
 from seqae import AnomalyDetector, InputError, ModelFileError
@@ -115,6 +116,21 @@ def test_state_continues_with_the_detector_saved_and_loaded_elsewhere(det, tmp_p
     rest = AnomalyStream.load(tmp_path / "s.seqae-stream", again).update(x[300:])
     both = np.concatenate([first.scores, rest.scores])
     assert np.array_equal(both, det.decision_function(x)[:len(both)])
+
+
+def test_a_state_saved_with_float32_points_still_loads(det, tmp_path):
+    # States written before the stream kept its points in float64 hold them as float32.
+    from seqae.tensorfile import load_tensor_file, save_tensor_file
+    x = _series()
+    stream = det.stream()
+    stream.update(x[:300])
+    stream.save(tmp_path / "s.seqae-stream")
+    tensors, doc = load_tensor_file(tmp_path / "s.seqae-stream", what="test")
+    assert tensors["tail"].dtype == torch.float64
+    tensors["tail"] = tensors["tail"].float()
+    save_tensor_file(tmp_path / "old.seqae-stream", tensors, doc)
+    rest = AnomalyStream.load(tmp_path / "old.seqae-stream", det).update(x[300:])
+    np.testing.assert_allclose(rest.scores, det.decision_function(x)[rest.positions], rtol=1e-4)
 
 
 def test_state_file_of_another_detector_or_damaged_is_refused(det, tmp_path):

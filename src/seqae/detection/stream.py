@@ -362,7 +362,8 @@ class AnomalyStream:
             tail = tensors["tail"].numpy()
             n, origin, settled = int(doc["n"]), int(doc["origin"]), int(doc["settled"])
             # float32: a state saved before the stream kept its points in float64
-            if (tail.dtype not in (np.float32, np.float64) or tail.shape[1:] != (n_features,) or len(tail) > min(window, n)
+            if (tail.dtype not in (np.float32, np.float64) or tail.shape[1:] != (n_features,)
+                    or len(tail) > min(window, n)
                     or not 0 <= settled <= n or not np.isfinite(tail).all()):
                 raise ValueError("the last points do not match the detector")
             # Each accumulator array must be there exactly when the fresh stream has it, one row per open point.

@@ -214,7 +214,7 @@ std::vector<at::Tensor> autoencoder_loss_backward(const at::Tensor& grad, const 
       const int64_t h = hs_e.size(2);
       const at::Tensor g_fc = saved[kFcDiff] * (grad * 2.0 / predicted);  // (T-1, N, F), zero where masked
       auto [g_rows_e, dw_f, db_f] = projection_grads(hs_e.narrow(0, 1, t - 1).reshape({(t - 1) * n, h}), p.w_f,
-                                                     g_fc.reshape({(t - 1) * n, f}));  // (T-1*N, H), (F, H), (F,)
+                                                     g_fc.reshape({(t - 1) * n, f}));  // ((T-1)N, H), (F, H), (F,)
       g_hs_e.narrow(0, 1, t - 1).copy_(g_rows_e.view({t - 1, n, h}));
       forecast_grads = {dw_f, db_f};
     } else {  // nothing to predict (every sequence one step long): the head gets no gradient
