@@ -181,3 +181,23 @@ def test_training_with_the_fused_loss_follows_the_module_path(monkeypatch, varia
     module_path = LSTMAutoencoder(**params).fit(X)
     np.testing.assert_allclose(with_fused.history_["train_loss"], module_path.history_["train_loss"], rtol=1e-4)
     np.testing.assert_allclose(with_fused.reconstruction_error(X), module_path.reconstruction_error(X), rtol=1e-3)
+
+
+@pytest.mark.parametrize("estimator", ["AnomalyDetector", "LSTMAutoencoder"])
+def test_the_defaults_train_on_the_fused_loss(monkeypatch, estimator):
+    # A default that leaves the fused path silently costs every user its speed (the detector's next-step head
+    # did, 2026-12-04 to 12-07): every training batch of a default fit must go through the fused loss.
+    from seqae import AnomalyDetector
+    rng = np.random.default_rng(0)
+    series = np.sin(np.arange(400) / 5.0) + 0.1 * rng.standard_normal(400)
+    asked = []                                   # (training mode?, fused?) of every batch loss
+    applies = loop.fused_loss_applies
+    monkeypatch.setattr(loop, "fused_loss_applies",
+                        lambda module, *a: asked.append((module.training, applies(module, *a))) or asked[-1][1])
+    if estimator == "AnomalyDetector":
+        AnomalyDetector(epochs=2, patience=None, random_state=0, device="cpu").fit(series)
+    else:
+        LSTMAutoencoder(epochs=2, min_steps=None, patience=None, random_state=0, device="cpu").fit(
+            series.reshape(20, 20, 1))
+    training = [fused for mode, fused in asked if mode]
+    assert training and all(training), f"{training.count(False)} of {len(training)} batches off the fused loss"
