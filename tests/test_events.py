@@ -167,3 +167,18 @@ def test_event_confusion_refuses_reversed_pairs():
 ])
 def test_event_confusion_matches_orions_documented_cases(true, found):
     assert event_confusion(true, found) == EventCounts(tp=5, fp=1, fn=1)
+
+
+def test_adaptive_events_are_the_flagged_points_merged_within_the_gap():
+    # AnomalyDetector.events_of rebuilds the events from the labels (the flags) instead of running the rule again.
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(20, 300))
+        s = rng.gamma(1.0, 1.0, n)
+        for _ in range(int(rng.integers(0, 5))):
+            a = int(rng.integers(0, n))
+            s[a:a + int(rng.integers(1, 20))] += rng.uniform(1, 20)
+        gap, rounds = int(rng.integers(0, 30)), int(rng.integers(1, 5))
+        runs, flags = adaptive_runs(s, dynamic_threshold, gap=gap, min_percent=0.05, rounds=rounds,
+                                    later_min_percent=0.1)
+        assert merge_runs(label_runs(flags), gap).tolist() == runs.tolist()

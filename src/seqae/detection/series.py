@@ -369,20 +369,10 @@ class AnomalyDetector(DetectorBase):
     def _gap(self) -> int:
         return self.window if self.event_gap is None else self.event_gap
 
-    def _adaptive(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(runs, flags) of an adaptive rule on these scores (seqae.events.adaptive_runs)."""
-        return adaptive_runs(scores, self._threshold_of, gap=self._gap(), **self._rule_params()[1])
-
-    def _runs(self, scores: np.ndarray) -> np.ndarray:
-        """(k, 2) inclusive positions of the events in these scores: flagged runs merged within ``event_gap``
-        (and, for "dynamic", pruned, in rounds)."""
-        if self.threshold in ADAPTIVE_THRESHOLDS:
-            return self._adaptive(scores)[0]
-        return merge_runs(label_runs(scores > self.threshold_), self._gap())
-
     def _label(self, scores: np.ndarray) -> np.ndarray:
-        if self.threshold in ADAPTIVE_THRESHOLDS:  # only the points of events that survived pruning
-            return self._adaptive(scores)[1].astype(np.int64)
+        if self.threshold in ADAPTIVE_THRESHOLDS:  # only the points of the events its rounds kept
+            _, flags = adaptive_runs(scores, self._threshold_of, gap=self._gap(), **self._rule_params()[1])
+            return flags.astype(np.int64)
         return super()._label(scores)
 
     def decision_function(self, X) -> np.ndarray:
@@ -431,7 +421,11 @@ class AnomalyDetector(DetectorBase):
         parts = [f"contribution_{c}" for c in names]
         contributions = detected[parts].to_numpy(np.float64) if len(names) > 1 and set(parts) <= set(detected) \
             else None
-        return events_frame(self._runs(score), score, self.threshold_, index=detected.index,
+        # The events are the flagged points' runs merged within event_gap: for "dynamic" exactly the events its
+        # rounds kept (adaptive_runs merges within the same gap), so the rule is not run a second time.
+        labels = detected["label"].to_numpy() if "label" in detected else self._label(score)
+        runs = merge_runs(label_runs(labels), self._gap())
+        return events_frame(runs, score, self.threshold_, index=detected.index,
                             contributions=contributions, channels=names)
 
     def stream(self, history=None, **kwargs):
