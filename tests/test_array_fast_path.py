@@ -75,3 +75,9 @@ def test_reconstruct_transform_and_univariate_arrays(model, windows):
     out = uni.reconstruct(windows[:50, :, 0])
     assert out.shape == (50, 24)
     np.testing.assert_allclose(out, np.stack(uni.reconstruct(list(windows[:50, :, 0]))), atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, kept", [(np.float16, np.float32), (np.int16, np.float32), (np.int64, np.float64),
+                                         (np.longdouble, np.float64)])
+def test_values_are_kept_as_float32_or_float64(windows, dtype, kept):
+    assert check_sequences(windows.astype(dtype)).array.dtype == kept

@@ -29,8 +29,10 @@ _FLOAT32_MAX = FLOAT32_MAX
 
 
 def value_dtype(dtype: np.dtype) -> np.dtype:
-    """The float type validated values are kept in: float32, or float64 where the input carries more digits."""
-    return np.result_type(dtype, np.float32)
+    """The float type validated values are kept in: float32, or float64 where the input carries more digits
+    (long double included: more than float64 would buy nothing before the models' float32)."""
+    kept = np.result_type(dtype, np.float32)
+    return kept if kept.itemsize <= 8 else np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
