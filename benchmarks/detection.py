@@ -262,7 +262,7 @@ def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
         train_parts, parts, score_s = error_parts()
         det._fit_threshold(det._combine(*train_parts).mean(axis=1))
         scores = det._combine(*parts).mean(axis=1)
-        detected = det._runs(scores[case.eval_from:]) + case.eval_from if "events" in case.protocols \
+        detected = det._runs(det._label(scores[case.eval_from:])) + case.eval_from if "events" in case.protocols \
             else np.zeros((0, 2), np.int64)
         out[rule] = (scores, detected, fit_s, score_s)
     return out

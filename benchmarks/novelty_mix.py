@@ -132,7 +132,7 @@ def main(argv=None) -> int:
                 if "scores" in case.protocols:
                     vus.setdefault(case.group, []).append(vus_pr(case.labels[ev:], s[ev:], detection.VUS_WINDOW))
                 if "events" in case.protocols:
-                    det = labeller._runs(s[ev:])
+                    det = labeller._runs(labeller._label(s[ev:]))
                     true = case.true_events[case.true_events[:, 1] >= ev] - ev
                     c = event_confusion(true, det)
                     tp, fp, fn = conf.get(case.group, (0, 0, 0))

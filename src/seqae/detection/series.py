@@ -369,6 +369,12 @@ class AnomalyDetector(DetectorBase):
     def _gap(self) -> int:
         return self.window if self.event_gap is None else self.event_gap
 
+    def _runs(self, labels: np.ndarray) -> np.ndarray:
+        """(k, 2) inclusive positions of the events of 0/1 labels: their flagged runs merged within event_gap. For
+        "dynamic" exactly the events its rounds kept (adaptive_runs merges within the same gap), so the rule
+        need not run again."""
+        return merge_runs(label_runs(labels), self._gap())
+
     def _label(self, scores: np.ndarray) -> np.ndarray:
         if self.threshold in ADAPTIVE_THRESHOLDS:  # only the points of the events its rounds kept
             _, flags = adaptive_runs(scores, self._threshold_of, gap=self._gap(), **self._rule_params()[1])
@@ -421,11 +427,8 @@ class AnomalyDetector(DetectorBase):
         parts = [f"contribution_{c}" for c in names]
         contributions = detected[parts].to_numpy(np.float64) if len(names) > 1 and set(parts) <= set(detected) \
             else None
-        # The events are the flagged points' runs merged within event_gap: for "dynamic" exactly the events its
-        # rounds kept (adaptive_runs merges within the same gap), so the rule is not run a second time.
         labels = detected["label"].to_numpy() if "label" in detected else self._label(score)
-        runs = merge_runs(label_runs(labels), self._gap())
-        return events_frame(runs, score, self.threshold_, index=detected.index,
+        return events_frame(self._runs(labels), score, self.threshold_, index=detected.index,
                             contributions=contributions, channels=names)
 
     def stream(self, history=None, **kwargs):
