@@ -61,6 +61,21 @@ def test_onnxruntime_gives_seqaes_step_errors(extra, tmp_path):
         assert not row[n:].any()
 
 
+def test_a_large_offset_keeps_its_digits(tmp_path):
+    """The graph standardises float64 raw values before the cast, as seqae does: a series near 1e7 that moves by
+    about 1 scores as seqae scores it (float32 raw values hold 1e7 only to whole units)."""
+    x = _series().astype(np.float64) + 1e7
+    det = AnomalyDetector(window=WINDOW, epochs=1, random_state=0, device="cpu").fit(x)
+    session = _session(det, tmp_path / "det.onnx")
+    assert session.get_inputs()[0].type == "tensor(double)"
+    windows = _windows(x)
+    ref = det.autoencoder_.step_errors(windows)[0]
+    np.testing.assert_allclose(session.run(None, onnx_inputs(windows))[0], ref, **TOLERANCE)
+    # what the float32 graph computed: the values rounded to float32 first, then standardised
+    rounded = det.autoencoder_.step_errors(windows.astype(np.float32).astype(np.float64))[0]
+    assert not np.allclose(rounded, ref, **TOLERANCE)
+
+
 def test_the_number_of_steps_is_free_for_the_repeat_decoder(tmp_path):
     x = _series()
     det = AnomalyDetector(window=WINDOW, epochs=1, random_state=0, device="cpu").fit(x)

@@ -1,6 +1,7 @@
 """ONNX export of a fitted model's scoring graph: windows and a mask in, per-step squared errors out.
 
-windows (N, T, F) raw values + mask (N, T) of real steps -> standardised as in fit -> encoder, latent, decoder
+windows (N, T, F) raw values (float64) + mask (N, T) of real steps -> standardised in float64 as in fit, then cast
+to the model's float32 -> encoder, latent, decoder
 (torch's nn.LSTM path, the same weights as the fused kernels) -> squared errors per step and feature, 0 at
 padded steps, and each window's latent code. Variable lengths go through the mask, never packed sequences (which
 the ONNX exporter cannot map, PyTorch issues #26462, #48460). Turning errors into point scores, thresholds and
@@ -34,7 +35,7 @@ DEFAULT_OPSET = 17
 class ScoringGraph(nn.Module):
     """What is exported: a fitted autoencoder's module and scaler as one function of (windows, mask).
 
-    Shapes: windows (N, T, F) float32, mask (N, T) bool (True at real steps, a prefix of each row) ->
+    Shapes: windows (N, T, F) float64, mask (N, T) bool (True at real steps, a prefix of each row) ->
     reconstruction_error (N, T, F), for a model fitted with ``forecast=True`` forecast_error (N, T, F): the
     per-step, per-feature squared errors in standardised units that
     :meth:`~seqae.LSTMAutoencoder.step_errors` gives; then latent_code (N, Z), as ``step_errors(codes=True)``.
@@ -44,12 +45,15 @@ class ScoringGraph(nn.Module):
         super().__init__()
         # A copy: exporting moves it to the CPU, which must not move a model fitted on a GPU.
         self.module = copy.deepcopy(autoencoder.module_)
-        self.register_buffer("mean", torch.tensor(autoencoder.scaler_.mean, dtype=torch.float32))
-        self.register_buffer("scale", torch.tensor(autoencoder.scaler_.scale, dtype=torch.float32))
+        # float64, as seqae standardises: a series with a large offset (1e7 moving by 1) keeps its digits up to
+        # the cast, which float32 raw values would round away first.
+        self.register_buffer("mean", torch.tensor(autoencoder.scaler_.mean, dtype=torch.float64))
+        self.register_buffer("scale", torch.tensor(autoencoder.scaler_.scale, dtype=torch.float64))
 
     def forward(self, windows: torch.Tensor, mask: torch.Tensor):
         lengths = mask.to(torch.int64).sum(dim=1)                                  # (N,)
-        x = torch.where(mask[:, :, None], (windows - self.mean) / self.scale, 0.0)  # padding as seqae pads: zeros
+        standard = ((windows - self.mean) / self.scale).to(torch.float32)          # (N, T, F) float64 -> float32
+        x = torch.where(mask[:, :, None], standard, 0.0)                           # padding as seqae pads: zeros
         out = self.module(x, lengths)
         rec = per_step_squared_error(out.reconstruction, x, lengths, reduce_features=False)
         if out.forecast is None:
@@ -101,7 +105,7 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     path : where to write the ``.onnx`` file
     opset : ONNX opset version (default 17)
 
-    The graph takes ``windows`` (N, T, F) float32 and ``mask`` (N, T) bool (True at each row's real steps, which
+    The graph takes ``windows`` (N, T, F) float64 raw values and ``mask`` (N, T) bool (True at each row's real steps, which
     come first) and returns ``reconstruction_error`` (N, T, F), for ``forecast=True`` models
     ``forecast_error`` (N, T, F), as :meth:`~seqae.LSTMAutoencoder.step_errors` gives them, then ``latent_code``
     (N, Z). N is free; T is free for ``decoder="repeat"`` and fixed to the detector's window (or 64) for
@@ -128,7 +132,7 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     ae = _autoencoder_of(model)
     graph = ScoringGraph(ae).cpu().eval()
     steps = int(getattr(model, "window", 64))
-    example = (torch.zeros(2, steps, ae.n_features_in_), torch.ones(2, steps, dtype=torch.bool))
+    example = (torch.zeros(2, steps, ae.n_features_in_, dtype=torch.float64), torch.ones(2, steps, dtype=torch.bool))
     example[1][1, steps // 2:] = False                      # one padded row: the graph is traced with a real mask
     outputs = [OUTPUT_NAMES[0]] + ([OUTPUT_NAMES[1]] if ae.forecast else []) + [OUTPUT_NAMES[2]]
     dynamic = {"windows": {0: "N"}, "mask": {0: "N"}, **{name: {0: "N"} for name in outputs}}
@@ -150,9 +154,13 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     write_atomic(path, proto.SerializeToString())
 
 
-def onnx_inputs(windows: np.ndarray, lengths: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The graph's inputs for windows (N, T, F) and, optionally, each row's real length (N,) (the rest padding)."""
-    windows = np.asarray(windows, dtype=np.float32)
+def onnx_inputs(windows: np.ndarray, lengths: np.ndarray | None = None, *,
+                dtype: type = np.float64) -> dict[str, np.ndarray]:
+    """The graph's inputs for windows (N, T, F) and, optionally, each row's real length (N,) (the rest padding).
+
+    ``dtype``: the graph's input type, float64 (``np.float32`` for a file exported before the graph took
+    float64; ``session.get_inputs()[0].type`` says which: ``tensor(double)`` or ``tensor(float)``)."""
+    windows = np.asarray(windows, dtype=dtype)
     n, t = windows.shape[:2]
     lengths = np.full(n, t) if lengths is None else np.asarray(lengths)
     return {"windows": windows, "mask": np.arange(t)[None, :] < lengths[:, None]}
