@@ -234,8 +234,10 @@ def evaluate_case(case: Case, scores: np.ndarray, detected: np.ndarray, fit_s: f
 # ============================================================================================== running
 def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
     """{rule: (scores, detected events, fit_s, score_s)}: the fit with ``params`` (rule ""), then for each rule
-    the same fit, its per-point errors combined and thresholded with the rule's parameters (RULE_PARAMS): the
-    series is scored once per aggregation, so a grid of rules costs little beside the fit."""
+    the same fit with the rule's parameters (RULE_PARAMS), calibrated again on the training series as ``fit``
+    does (scales and threshold), scored and labelled: what a detector fitted with them gives (tested), since
+    none of them changes training. Errors are computed once per aggregation, point weight and use of the latent
+    novelty, so a grid of rules costs little beside the fit."""
     import torch
     from seqae import AnomalyDetector
     torch.set_num_threads(threads)
@@ -243,14 +245,16 @@ def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
     t0 = time.perf_counter()
     det.fit(case.values[:case.n_train])
     fit_s = time.perf_counter() - t0
+    fitted_params = det.get_params()   # each rule starts from these: a rule's overrides must not reach the next
+    train = det._validate(case.values[:case.n_train], fitted=True)
+    series = det._validate(case.values, fitted=True)
     cache: dict[tuple, tuple] = {}   # (aggregation, point weight, novelty) -> (training parts, parts, seconds)
 
     def error_parts():
         key = (det.score_aggregation, det.point_weight, det._uses_novelty())
         if key not in cache:
             t0 = time.perf_counter()
-            cache[key] = (det._error_parts(det._validate(case.values[:case.n_train], fitted=True)),
-                          det._error_parts(det._validate(case.values, fitted=True)), time.perf_counter() - t0)
+            cache[key] = (det._training_parts(train), det._error_parts(series), time.perf_counter() - t0)
         return cache[key]
 
     out = {}
@@ -258,9 +262,9 @@ def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
         bad = set(overrides) - RULE_PARAMS
         if bad:
             raise ValueError(f"--rules: {sorted(bad)} need another fit; a rule sets only {sorted(RULE_PARAMS)}")
-        det.set_params(**{**params, **overrides})
+        det.set_params(**{**fitted_params, **overrides})
         train_parts, parts, score_s = error_parts()
-        det._fit_threshold(det._combine(*train_parts).mean(axis=1))
+        det._calibrate(*train_parts)
         scores = det._combine(*parts).mean(axis=1)
         detected = det._runs(det._label(scores[case.eval_from:])) + case.eval_from if "events" in case.protocols \
             else np.zeros((0, 2), np.int64)

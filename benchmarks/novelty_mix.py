@@ -72,7 +72,7 @@ def _fit_parts(job):
     torch.set_num_threads(1)
     det = AnomalyDetector(random_state=seed, num_threads=1).fit(case.values[:case.n_train])
     train = det._validate(case.values[:case.n_train], fitted=True)
-    parts = {"train": _novelty_parts(det, train, det._fit_latent_reference(train)),
+    parts = {"train": _novelty_parts(det, train, det._reference_starts(len(train.values))),
              "all": _novelty_parts(det, det._validate(case.values, fitted=True), None)}
     return case.group, case.series, parts
 

@@ -84,7 +84,7 @@ def _fit_parts(job):
     det = AnomalyDetector(random_state=seed, num_threads=1).fit(case.values[:case.n_train])
     train = det._validate(case.values[:case.n_train], fitted=True)
     whole = det._validate(case.values, fitted=True)
-    rec_t, _, nov_t = det._error_parts(train, novelty=True, reference_starts=det._fit_latent_reference(train))
+    rec_t, _, nov_t = det._error_parts(train, novelty=True, reference_starts=det._reference_starts(len(train.values)))
     rec_a, _, nov_a = det._error_parts(whole, novelty=True)
     parts_t, parts_a = _scores(det, train, rec_t, nov_t), _scores(det, whole, rec_a, nov_a)
     novelty = nov_a if det._uses_novelty() else None

@@ -251,27 +251,40 @@ class AnomalyDetector(DetectorBase):
         self.autoencoder_ = ae
         self.n_features_in_ = series.values.shape[1]
         self.feature_names_in_ = series.columns
-        reference_starts = self._fit_latent_reference(series)
-        # Each error's mean over the training series: the unit in which they are added (all of them, whatever
-        # the weights, so that a weight set after fitting scores in the same units).
-        rec, fc, novelty = self._error_parts(series, forecast=self.autoencoder_.forecast, novelty=True,
-                                             reference_starts=reference_starts)
+        self._fit_latent_reference(series)
+        self._calibrate(*self._training_parts(series))
+        return self
+
+    def _training_parts(self, series: SeriesInput):
+        """The training series' errors as :meth:`_calibrate` takes them: every error whatever the weights, each
+        window's latent novelty against the reference windows outside its own stretch."""
+        return self._error_parts(series, forecast=self.autoencoder_.forecast, novelty=True,
+                                 reference_starts=self._reference_starts(len(series.values)))
+
+    def _calibrate(self, rec: np.ndarray, fc: np.ndarray | None, novelty: np.ndarray) -> None:
+        """Scales and threshold from the training series' errors (:meth:`_training_parts`). Each error's mean
+        over the training series is the unit in which they are added (all of them, whatever the weights, so that
+        a weight set after fitting scores in the same units); the aggregation and ``point_weight`` shape the
+        errors, so a change of either needs this again (``benchmarks/detection.py``'s rules call it)."""
         self.error_scale_ = np.array([_mean_or_one(rec), _mean_or_one(fc) if fc is not None else 1.0])
         self.channel_scale_ = np.ones(self.n_features_in_)     # so that _combine gives the unweighted errors
         self.channel_scale_ = _channel_scale(self._combine(rec, fc))
         self.mix_scale_ = np.array([_mean_or_one(self._combine(rec, fc).mean(axis=1)), _mean_or_one(novelty)])
         self._fit_threshold(self._combine(rec, fc, novelty if self._uses_novelty() else None).mean(axis=1))
-        return self
 
-    def _fit_latent_reference(self, series: SeriesInput) -> np.ndarray:
-        """The training windows' latent codes (at most LATENT_REFERENCE, evenly spaced), standardised per
-        dimension: what a window's latent novelty is measured against. Returns their starts."""
-        starts = sample_starts(window_starts(len(series.values), self.window, 1), LATENT_REFERENCE)
+    def _reference_starts(self, n: int) -> np.ndarray:
+        """Starts of the reference windows of a training series of n points: at most LATENT_REFERENCE, evenly
+        spaced."""
+        return sample_starts(window_starts(n, self.window, 1), LATENT_REFERENCE)
+
+    def _fit_latent_reference(self, series: SeriesInput) -> None:
+        """The reference windows' latent codes, standardised per dimension: what a window's latent novelty is
+        measured against."""
+        starts = self._reference_starts(len(series.values))
         codes = np.concatenate([self.autoencoder_.step_errors(w, codes=True)[2]
                                 for _, w in iter_windows(series.values, self.window, starts, _CHUNK)])
         self.latent_center_, self.latent_spread_ = standardiser(codes.astype(np.float64))
         self.latent_reference_ = self._standardised_codes(codes)
-        return starts
 
     def _standardised_codes(self, codes: np.ndarray) -> np.ndarray:
         return ((codes.astype(np.float64) - self.latent_center_) / self.latent_spread_).astype(np.float32)
