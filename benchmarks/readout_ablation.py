@@ -14,11 +14,14 @@ Variants (every one keeps the code and the last step and maximum of every layer)
 ``std+min``; ``std+halves``, ``std+quarters``: ``std`` + the deviation within each half (and quarter);
 ``std+ppv``: ``std`` + each unit's share of real steps with a positive output (MiniRocket's "proportion of
 positive values", with the LSTM's outputs in the place of its convolutions); ``std+ppv+mpv``: also the mean of
-the positive outputs (MultiRocket's "mean of positive values").
+the positive outputs (MultiRocket's "mean of positive values"); ``std+ds2``, ``std+ds2+ds4``: ``std`` + the same
+read-out of the encoder run again on each sequence averaged over blocks of 2 (and 4) steps, so that a unit's
+fading memory spans two (four) times as much of the outline.
 
     PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1          # ~25 min on one busy core
     PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1 --variants std,std+min,std+halves,std+quarters
     PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1 --variants std,std+ppv,std+ppv+mpv
+    PYTHONPATH=src python benchmarks/readout_ablation.py --threads 1 --variants std,std+ds2,std+ds2+ds4
 """
 from __future__ import annotations
 
@@ -61,7 +64,26 @@ def pool(scales: tuple[int, ...] = (1, 2, 4), std: bool = False, minimum: bool =
 VARIANTS = {"base": dict(), "std": dict(std=True), "min": dict(minimum=True), "s8": dict(scales=(1, 2, 4, 8)),
             "s16": dict(scales=(1, 2, 4, 8, 16)), "std+min": dict(std=True, minimum=True),
             "std+halves": dict(std=True, std_scales=(2,)), "std+quarters": dict(std=True, std_scales=(2, 4)),
-            "std+ppv": dict(std=True, ppv=True), "std+ppv+mpv": dict(std=True, ppv=True, mpv=True)}
+            "std+ppv": dict(std=True, ppv=True), "std+ppv+mpv": dict(std=True, ppv=True, mpv=True),
+            "std+ds2": dict(std=True), "std+ds2+ds4": dict(std=True)}
+# Variants that also embed each sequence averaged over blocks of k steps, for each k given.
+RATES = {"std+ds2": (2,), "std+ds2+ds4": (2, 4)}
+
+
+def downsample(X, k: int):
+    """Each (T, F) sequence averaged over consecutive blocks of k steps (the last block may be shorter)."""
+    import numpy as np
+    out = []
+    for x in X:
+        starts = np.arange(0, len(x), k)
+        out.append(np.add.reduceat(x, starts, axis=0) / np.diff(np.append(starts, len(x)))[:, None])
+    return out
+
+
+def embed(model, X, rates: tuple[int, ...]):
+    """The model's embedding of X, beside its embedding of X downsampled at each rate."""
+    import numpy as np
+    return np.concatenate([model.transform(X)] + [model.transform(downsample(X, k)) for k in rates], axis=1)
 
 
 def main(argv=None) -> int:
@@ -87,7 +109,9 @@ def main(argv=None) -> int:
             for variant, read_out in pools.items():
                 # The model's transform calls seqae.autoencoder.multiscale_pool: swapped for the variant.
                 autoencoder.multiscale_pool = read_out
-                scores = uea.svm_scores(model.transform(train.X), train.y, model.transform(test.X), test.y, False)
+                rates = RATES.get(variant, ())
+                scores = uea.svm_scores(embed(model, train.X, rates), train.y, embed(model, test.X, rates), test.y,
+                                        False)
                 result = uea.Result(set=name, method=variant, seed=seed)
                 for key, value in scores.items():
                     setattr(result, key, value)
