@@ -72,8 +72,22 @@ def seqae_variants() -> dict[str, Callable[[int, bool], object]]:
             return LSTMAutoencoder(**params, random_state=seed)
         return make
 
+    def with_differences(seed: int, quick: bool):
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer
+        return make_pipeline(FunctionTransformer(add_differences), ae()(seed, quick))
+
+    def two_seeds(seed: int, quick: bool):
+        from sklearn.pipeline import make_union
+        return make_union(ae()(seed, quick), ae()(seed + 1000, quick))
+
     return {name: ae(**change) for name, change in VARIANTS.items()} | {
-        "before16": ae(**PARAMS_BEFORE_ISSUE_16)}
+        "before16": ae(**PARAMS_BEFORE_ISSUE_16), "default+diff": with_differences, "default-x2": two_seeds}
+
+
+def add_differences(X: list) -> list:
+    """Each (T, F) sequence with its first differences beside it, (T, 2F); 0 at the first step."""
+    return [np.concatenate([x, np.diff(x, axis=0, prepend=x[:1])], axis=1) for x in X]
 
 
 # name -> parameters given to LSTMAutoencoder besides random_state. "default" passes none. The idea rows are
@@ -124,6 +138,8 @@ VARIANT_LABELS = {
     "default-epoch-rule": "default, but the epoch rule (`min_steps=None, lr_schedule='constant'`)",
     "default-2layers": "default + a second LSTM layer (`num_layers=2`; both layers read out)",
     "default+contrastive0.2": "default + contrastive term `contrastive_weight=0.2`",
+    "default+diff": "default on each sequence with its first differences as further features",
+    "default-x2": "two defaults (seeds s and s + 1000), their embeddings side by side",
     "untrained": "control: stage 1 after one optimiser step (`epochs=1, min_steps=1`)",
     # Rows of earlier code (git history), named in the notes of results/uea.md; no parameter reproduces them.
     "default-nostd": "default without the read-out's standard deviation (commit 576d446; AMD EPYC, 2026-12-07)",
@@ -219,7 +235,10 @@ def run_transformer(name, make, train, test, seed, quick) -> Result:
     r = Result(set="", method=name, seed=seed, fit_s=t1 - t0, embed_s=t2 - t1)
     for k, v in svm_scores(Z_train, train.y, Z_test, test.y, quick).items():
         setattr(r, k, v)
-    fitted = getattr(model, "autoencoders_", [model])
+    if hasattr(model, "steps"):                       # a pipeline: its last step is the autoencoder
+        model = model.steps[-1][1]
+    fitted = [m for _, m in model.transformer_list] if hasattr(model, "transformer_list") \
+        else getattr(model, "autoencoders_", [model])
     r.notes["epochs"] = "/".join(str(m.n_epochs_) for m in fitted)
     r.notes["stop"] = "/".join(m.stop_reason_ for m in fitted)
     return r
