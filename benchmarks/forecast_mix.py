@@ -1,0 +1,151 @@
+#!/usr/bin/env python
+"""How the next-step error enters the score (issue #15): point anomalies against range anomalies, same fits.
+
+The default detector trains a next-step head (``forecast=True``) but scores by reconstruction alone
+(``forecast_weight=0``): its ``window_max`` error spreads a one-point spike over every window that covers it
+(127 points for a window of 64), so a single spike ranks no higher than the noise of a whole window. The head's
+error P is a per-point score: a spike shows at the spike. Weighted sums of the two errors lost VUS-PR on NAB and
+SMAP when they were tried (``detection.md``, 2026-12-04), since P's noise is heavy-tailed (a squared error)
+and, added everywhere, buries the moderate rise of the reconstruction error over a range anomaly. This script
+asks whether a mix that lets P count only where it is extreme keeps both.
+
+For each case of the detection suite (``benchmarks/detection.py``: data, training parts, standardisation,
+protocols) and each seed, ``AnomalyDetector(random_state=seed)`` is fitted once and its per-point parts are
+cached (``--cache DIR/forecast<seed>.pkl``): R, the reconstruction score (``window_max``), and P, the next-step
+error, each per point averaged over channels (weighed as the detector weighs them) in units of its mean over
+the training series, and N, the windows' latent novelty in units of its training mean; the same for the
+training series, its windows' novelty measured as ``fit`` measures it. Each rule makes an error E from R and P;
+the score is then the detector's ``latent_mix="max"`` of E and N: ``max(0.5 E / mean(E_train), 0.5 N)``.
+
+Rules:
+
+* ``r``: E = R (the default's score, reproduced);
+* ``sum<w>``: E = (1 - w) R + w P (the library's ``forecast_weight=w``);
+* ``tail<q>``: E = max(R, R_q * P / P_q), with R_q and P_q the q-quantiles of R and P over the training series:
+  P counts where it is further into its own tail than R is into its own, so that a spike's one point rises
+  without P's everyday noise (which stays below P_q) lifting every point.
+
+VUS-PR (window 100) per group on the *scores* cases and event F1 (the default's dynamic rule on the same scores)
+on the *events* cases, written to ``--out``.
+
+    PYTHONPATH=src python benchmarks/forecast_mix.py --seeds 0 --cache /tmp/fmix --out /tmp/fmix/forecast_mix.md
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import detection  # noqa: E402  (the suite's cases, data root and evaluation)
+import fit_cache  # noqa: E402
+
+
+def _parts(det, rec, fc, novelty) -> np.ndarray:
+    """(3, n): R and P per point (channels weighed, each in units of its training mean, as ``_combine`` gives
+    them at forecast_weight 0 and 1) and N (units of its training mean)."""
+    r = det._combine(rec, None).mean(axis=1)
+    det.forecast_weight = 1.0
+    p = det._combine(np.zeros_like(rec), fc).mean(axis=1)
+    det.forecast_weight = 0.0
+    return np.stack([r, p, novelty[:, 0] / det.mix_scale_[1]])
+
+
+def _fit_parts(job):
+    """(group, series, {"train": parts, "all": parts}) of one default fit (:func:`_parts`)."""
+    case, seed = job
+    import torch
+    from seqae import AnomalyDetector
+    torch.set_num_threads(1)
+    det = AnomalyDetector(random_state=seed, num_threads=1).fit(case.values[:case.n_train])
+    train = det._validate(case.values[:case.n_train], fitted=True)
+    whole = det._validate(case.values, fitted=True)
+    parts = {"train": _parts(det, *det._training_parts(train)),
+             "all": _parts(det, *det._error_parts(whole, forecast=True, novelty=True))}
+    return case.group, case.series, parts
+
+
+def _score(error: np.ndarray, error_train: np.ndarray, novelty: np.ndarray) -> np.ndarray:
+    """The detector's latent_mix="max" of an error and the novelty, each weighed 0.5."""
+    return np.maximum(0.5 * error / max(float(error_train.mean()), 1e-12), 0.5 * novelty)
+
+
+def _sum(w):
+    def rule(p, t):
+        return _score((1 - w) * p[0] + w * p[1], (1 - w) * t[0] + w * t[1], p[2])
+    return rule
+
+
+def _tail(q):
+    def rule(p, t):
+        ratio = np.quantile(t[0], q) / max(float(np.quantile(t[1], q)), 1e-12)
+        return _score(np.maximum(p[0], ratio * p[1]), np.maximum(t[0], ratio * t[1]), p[2])
+    return rule
+
+
+# name -> f(parts, training parts) -> per-point scores; parts (R, P, N) as _parts gives them
+RULES = {"r": lambda p, t: _score(p[0], t[0], p[2]), "sum0.2": _sum(0.2), "sum0.5": _sum(0.5),
+         "tail0.99": _tail(0.99), "tail0.999": _tail(0.999), "tail1": _tail(1.0)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    fit_cache.add_arguments(ap)
+    ap.add_argument("--rules", default=",".join(RULES))
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    from seqae import AnomalyDetector
+    from seqae.metrics import pr_auc, vus_pr
+    from seqae.metrics.events import event_confusion
+
+    groups = [g for g in args.groups.split(",") if g]
+    rules = [r for r in args.rules.split(",") if r]
+    cases = detection.load_cases(detection.data_root(args.data), groups, None)
+    by_key = {(c.group, c.series): c for c in cases}
+    args.cache.mkdir(parents=True, exist_ok=True)
+    labeller = AnomalyDetector()     # the default threshold rule; it needs no fit (it reads the scores)
+    table = {}                       # (seed, rule) -> {column: figure}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        done = fit_cache.cached_fits(cases, seed, args.cache / f"forecast{seed}.pkl", _fit_parts, args.jobs)
+        for rule in rules:
+            vus, ap_, conf = {}, {}, {}
+            for key, parts in done.items():
+                case = by_key.get(key)
+                if case is None:
+                    continue
+                s = RULES[rule](parts["all"], parts["train"])
+                ev = case.eval_from
+                if "scores" in case.protocols:
+                    vus.setdefault(case.group, []).append(vus_pr(case.labels[ev:], s[ev:], detection.VUS_WINDOW))
+                    ap_.setdefault(case.group, []).append(pr_auc(case.labels[ev:], s[ev:]))
+                if "events" in case.protocols:
+                    det = labeller._runs(labeller._label(s[ev:]))
+                    true = case.true_events[case.true_events[:, 1] >= ev] - ev
+                    c = event_confusion(true, det)
+                    tp, fp, fn = conf.get(case.group, (0, 0, 0))
+                    conf[case.group] = (tp + c.tp, fp + c.fp, fn + c.fn)
+            row = {f"{g} VUS-PR": float(np.mean(v)) for g, v in vus.items()}
+            row.update({f"{g} AUC-PR": float(np.mean(v)) for g, v in ap_.items()})
+            row.update({f"{g} F1": 2 * tp / max(2 * tp + fp + fn, 1) for g, (tp, fp, fn) in conf.items()})
+            table[(seed, rule)] = row
+    order = {"VUS-PR": 0, "AUC-PR": 1, "F1": 2}
+    columns = sorted({c for row in table.values() for c in row}, key=lambda c: (order[c.split()[-1]], c))
+    lines = ["# The next-step error: how it enters the score (issue #15)", "",
+             f"Made by `PYTHONPATH=src python benchmarks/forecast_mix.py {shlex.join(sys.argv[1:])}` "
+             f"({_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}, git {detection._git_rev()}, "
+             f"{detection._cpu()}); rules and protocol in the script's docstring.", "",
+             "| seed | rule | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for (seed, rule), row in table.items():
+        lines.append(f"| {seed} | {rule} | " + " | ".join(detection._f(row.get(c)) for c in columns) + " |")
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
