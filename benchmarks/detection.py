@@ -30,7 +30,7 @@ overrides and ``--tag NAME`` stores such a run as ``seqae@NAME``), and the peers
 pyod==3.6.7 tqdm``).
 
 ``--rules '{"NAME": {...}}'`` also evaluates each seqae fit with other scoring or thresholding parameters
-(``forecast_weight``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``,
+(``forecast_weight``, ``forecast_margin``, ``threshold``, ``threshold_params``, ``contamination``, ``event_gap``,
 ``score_aggregation``, ``point_weight``, ``channel_weights``, ``latent_weight``) applied to the same fit (one scoring pass per aggregation, point weight and use of the latent novelty), stored as ``<stem>~NAME``:
 how the threshold rule, the aggregation and the mix of errors were compared.
 Events here are cut from the whole series' scores (their part after ``eval_from``), so that one scoring pass
@@ -80,7 +80,7 @@ GROUPS = ("NAB", "SMAP", "SMAP-25", "UCR", "SKAB")
 ORION_NAB_GROUPS = ("artificialWithAnomaly", "realAWSCloudwatch", "realAdExchange", "realTraffic", "realTweets")
 PEERS = ("zscore", "iforest", "pyod-ae", "pyod-lstm")
 # What a --rules entry may set: parameters applied after the fit to the same per-point errors.
-RULE_PARAMS = {"forecast_weight", "threshold", "threshold_params", "contamination", "event_gap",
+RULE_PARAMS = {"forecast_weight", "forecast_margin", "threshold", "threshold_params", "contamination", "event_gap",
                "score_aggregation", "point_weight", "channel_weights", "latent_weight", "latent_mix"}
 FIELDS = ["group", "series", "protocol", "n_eval", "auc_pr", "auc_roc", "vus_pr", "vus_roc", "tp", "fp", "fn",
           "flagged", "labelled", "fit_s", "score_s", "error", "params"]

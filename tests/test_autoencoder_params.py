@@ -16,7 +16,8 @@ ESTIMATORS = (LSTMAutoencoder, AnomalyDetector, SequenceAnomalyDetector)
 # Each estimator's parameters besides the autoencoder's.
 OWN = {LSTMAutoencoder: (),
        AnomalyDetector: ("window", "stride", "contamination", "threshold", "threshold_params", "event_gap",
-                         "score_aggregation", "point_weight", "channel_weights", "forecast_weight", "latent_weight",
+                         "score_aggregation", "point_weight", "channel_weights", "forecast_weight", "forecast_margin",
+                         "latent_weight",
                          "latent_mix", "missing",
                          "max_train_windows"),
        SequenceAnomalyDetector: ("contamination", "threshold", "threshold_params", "score", "n_neighbors")}

@@ -275,6 +275,23 @@ def test_score_aggregation_and_threshold_rule_reach_the_model(tmp_path, series_c
     assert code == 2 and "--latent-weight" in err and "[0, 1]" in err
 
 
+def test_forecast_options_reach_the_model(tmp_path, series_csv, capsys):
+    import seqae
+
+    model = tmp_path / "m.seqae"
+    code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--forecast-weight", "0.5", "--forecast-margin",
+                        "none", "-q"], capsys)
+    assert code == 0, err
+    det = seqae.load(model)
+    assert det.forecast_weight == 0.5 and det.forecast_margin is None      # 'none' given, not the default
+    assert run(["fit", series_csv, "-o", model, *FAST, "--forecast-margin", "3", "-q"], capsys)[0] == 0
+    assert seqae.load(model).forecast_margin == 3.0
+    assert run(["fit", series_csv, "-o", model, *FAST, "-q"], capsys)[0] == 0
+    assert seqae.load(model).forecast_margin == seqae.AnomalyDetector().forecast_margin
+    code, _, err = run(["fit", series_csv, "-o", model, *FAST, "--forecast-margin", "0.5", "-q"], capsys)
+    assert code == 2 and "--forecast-margin" in err and ">= 1" in err
+
+
 def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, monkeypatch):
     # A rule added to the library (as "dynamic" will be) is a --threshold choice, its parameters
     # --threshold-param names, with no CLI edit.

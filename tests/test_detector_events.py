@@ -168,10 +168,41 @@ def test_forecast_detector_sees_a_spike_at_its_point_and_round_trips(tmp_path):
 
 
 def test_forecast_weight_zero_is_the_reconstruction_score():
-    det = AnomalyDetector(**TINY, forecast=True, forecast_weight=0.0, latent_weight=0.0).fit(_series())
+    det = AnomalyDetector(**TINY, forecast=True, forecast_weight=0.0, forecast_margin=None,
+                          latent_weight=0.0).fit(_series())
     x = _with_anomalies()
     rec, _, _ = det._error_parts(det._validate(x, fitted=True))
     np.testing.assert_allclose(det.decision_function(x), rec.mean(axis=1) / det.error_scale_[0])
+
+
+def test_the_next_step_error_counts_beyond_its_margin(tmp_path):
+    """forecast_margin: a point scores max(E, E_max * P / (margin * P_max)), E the error without it and P the
+    next-step error, each in units of its training mean, E_max and P_max their training maxima."""
+    from seqae.tensorfile import load_tensor_file, save_tensor_file
+    x = _with_anomalies()
+    plain = AnomalyDetector(**TINY, forecast_margin=None, latent_weight=0.0).fit(_series())
+    det = AnomalyDetector(**TINY, forecast_margin=2.0, latent_weight=0.0).fit(_series())
+    assert plain.forecast_range_ is not None and det.forecast_range_ is not None   # the same fit: same maxima
+    np.testing.assert_array_equal(plain.forecast_range_, det.forecast_range_)
+    rec, fc, _ = det._error_parts(det._validate(x, fitted=True), forecast=True)
+    error = rec.mean(axis=1) / det.error_scale_[0]
+    p = fc.mean(axis=1) / det.error_scale_[1]
+    e_max, p_max = det.forecast_range_
+    np.testing.assert_allclose(det.decision_function(x), np.maximum(error, e_max * p / (2.0 * p_max)), rtol=1e-12)
+    np.testing.assert_allclose(plain.decision_function(x), error, rtol=1e-12)
+    assert (det.decision_function(x) > plain.decision_function(x)).any()      # the spike's next-step error counts
+    # saved and loaded: the maxima travel; a file written before the margin scores without it
+    det.save(tmp_path / "d.seqae")
+    np.testing.assert_array_equal(load(tmp_path / "d.seqae").decision_function(x), det.decision_function(x))
+    tensors, doc = load_tensor_file(tmp_path / "d.seqae", what="seqae model file")
+    del doc["params"]["forecast_margin"]
+    doc["state"].pop("forecast_range_")
+    save_tensor_file(tmp_path / "old.seqae", tensors, doc)
+    old = load(tmp_path / "old.seqae")
+    assert old.forecast_margin is None and old.forecast_range_ is None
+    np.testing.assert_array_equal(old.decision_function(x), plain.decision_function(x))
+    with pytest.raises(ValueError, match="forecast_margin"):
+        AnomalyDetector(**TINY, forecast_margin=0.5).fit(_series())
 
 
 def test_autoencoder_step_errors_and_determinism():

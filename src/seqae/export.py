@@ -83,10 +83,11 @@ def _metadata(model, ae) -> dict[str, str]:
             "n_features": str(ae.n_features_in_), "outputs": "squared error per step and feature, in standardised "
             "units (the training data's mean and scale), 0 at masked steps"}
     for name in ("window", "stride", "score_aggregation", "point_weight", "channel_weights", "threshold",
-                 "threshold_", "forecast_weight", "latent_weight", "latent_mix"):
+                 "threshold_", "forecast_weight", "forecast_margin", "latent_weight", "latent_mix"):
         if hasattr(model, name):
             meta[name] = json.dumps(getattr(model, name))
-    for name in ("error_scale_", "channel_scale_", "mix_scale_", "latent_center_", "latent_spread_"):
+    for name in ("error_scale_", "channel_scale_", "mix_scale_", "forecast_range_", "latent_center_",
+                 "latent_spread_"):
         if getattr(model, name, None) is not None:
             meta[name] = json.dumps([float(v) for v in getattr(model, name)])
     if getattr(model, "latent_reference_", None) is not None:

@@ -103,6 +103,19 @@ contamination = _number_in(0, 0.5)
 fraction = _number_in(0, 1)
 
 
+def margin_or_none(text: str) -> float | None:
+    """An argparse type: a number >= 1, or 'none' for no margin."""
+    if text.lower() in ("none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1 or 'none', got {text!r}") from None
+    if not (value >= 1.0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number >= 1 or 'none', got {text}")
+    return value
+
+
 def weight(text: str) -> float:
     """An argparse type: a number in [0, 1]."""
     try:
@@ -263,6 +276,13 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     grp.add_argument("--point-weight", type=weight, metavar="W",
                      help="with a window_ aggregation, the share of each point's own error in its score, so that a "
                           f"short anomaly stands out from its window (default: {defaults['point_weight']})")
+    grp.add_argument("--forecast-weight", type=weight, metavar="W",
+                     help="the share of the next-step prediction error in each point's score beside the "
+                          "reconstruction error; 0.5 finds one-point spikes that the window-level error spreads "
+                          f"thin (default: {defaults['forecast_weight']})")
+    grp.add_argument("--forecast-margin", type=margin_or_none, metavar="M", default=argparse.SUPPRESS,
+                     help="the next-step error also counts where it exceeds M times its largest training value; "
+                          f"'none' never (default: {defaults['forecast_margin']})")
     grp.add_argument("--latent-weight", type=weight, metavar="W",
                      help="the share of the windows' latent novelty (how far a window's code lies from the training "
                           "windows' codes) in each point's score, beside the reconstruction error; 0 scores by the "
@@ -294,7 +314,10 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
-                     "point_weight", "latent_weight", "latent_mix", "channel_weights", "missing")
+                     "point_weight", "forecast_weight", "forecast_margin", "latent_weight", "latent_mix",
+                     "channel_weights", "missing")
+# Options whose value may be None when given ('none'): absent from args unless given (argparse.SUPPRESS).
+_NULLABLE_OPTIONS = ("forecast_margin",)
 
 
 def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) -> dict[str, Any]:
@@ -313,7 +336,7 @@ def model_params(args: argparse.Namespace, *, detector: bool, progress: bool) ->
             params[param.name] = getattr(args, dest)
     for name in _DETECTOR_OPTIONS if detector else ():
         value = getattr(args, name, None)
-        if value is not None:
+        if value is not None or (name in _NULLABLE_OPTIONS and hasattr(args, name)):
             params[name] = value
     if detector and getattr(args, "threshold_param", None):
         params["threshold_params"] = dict(args.threshold_param)
