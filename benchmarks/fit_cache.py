@@ -67,6 +67,56 @@ def score_rows(args, name: str, fit: Callable, variants: Callable) -> tuple[list
     return groups, rows
 
 
+def rule_rows(cases, done: dict, rules: dict) -> dict[str, dict[str, float]]:
+    """``{rule: {column: figure}}`` for one seed's cached fits: each rule (``f(parts["all"], parts["train"])`` ->
+    per-point scores of the whole series) scored after each case's training part: mean VUS-PR and AUC-PR per
+    group on the *scores* cases, event F1 per group (the default dynamic rule's events, confusion summed over the
+    group) on the *events* cases."""
+    import numpy as np
+
+    import detection
+    from seqae import AnomalyDetector
+    from seqae.metrics import pr_auc, vus_pr
+    from seqae.metrics.events import event_confusion
+
+    labeller = AnomalyDetector()     # the default threshold rule; it needs no fit (it reads the scores)
+    by_key = {(c.group, c.series): c for c in cases}
+    table = {}
+    for name, rule in rules.items():
+        vus, ap, conf = {}, {}, {}
+        for key, parts in done.items():
+            case = by_key.get(key)
+            if case is None:
+                continue
+            s = rule(parts["all"], parts["train"])
+            ev = case.eval_from
+            if "scores" in case.protocols:
+                vus.setdefault(case.group, []).append(vus_pr(case.labels[ev:], s[ev:], detection.VUS_WINDOW))
+                ap.setdefault(case.group, []).append(pr_auc(case.labels[ev:], s[ev:]))
+            if "events" in case.protocols:
+                found = labeller._runs(labeller._label(s[ev:]))
+                c = event_confusion(case.true_events[case.true_events[:, 1] >= ev] - ev, found)
+                tp, fp, fn = conf.get(case.group, (0, 0, 0))
+                conf[case.group] = (tp + c.tp, fp + c.fp, fn + c.fn)
+        row = {f"{g} VUS-PR": float(np.mean(v)) for g, v in vus.items()}
+        row.update({f"{g} AUC-PR": float(np.mean(v)) for g, v in ap.items()})
+        row.update({f"{g} F1": 2 * tp / max(2 * tp + fp + fn, 1) for g, (tp, fp, fn) in conf.items()})
+        table[name] = row
+    return table
+
+
+def rule_table(table: dict[tuple[int, str], dict[str, float]]) -> list[str]:
+    """Markdown lines of ``{(seed, rule): row}`` (rows of :func:`rule_rows`): VUS-PR columns, then AUC-PR, then F1."""
+    import detection
+
+    order = {"VUS-PR": 0, "AUC-PR": 1, "F1": 2}
+    columns = sorted({c for row in table.values() for c in row}, key=lambda c: (order[c.split()[-1]], c))
+    lines = ["| seed | rule | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for (seed, rule), row in table.items():
+        lines.append(f"| {seed} | {rule} | " + " | ".join(detection._f(row.get(c)) for c in columns) + " |")
+    return lines
+
+
 def seed_tables(rows: list[tuple], groups: list[str], variants) -> list[str]:
     """Markdown lines: for each seed, mean VUS-PR / AUC-PR per variant (rows) and group (columns)."""
     import numpy as np

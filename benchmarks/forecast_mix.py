@@ -124,50 +124,19 @@ def main(argv=None) -> int:
     ap.add_argument("--rules", default=",".join(RULES))
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    from seqae import AnomalyDetector
-    from seqae.metrics import pr_auc, vus_pr
-    from seqae.metrics.events import event_confusion
-
     groups = [g for g in args.groups.split(",") if g]
-    rules = [r for r in args.rules.split(",") if r]
+    rules = {r: RULES[r] for r in args.rules.split(",") if r}
     cases = detection.load_cases(detection.data_root(args.data), [g for g in groups if g != "spikes"], None) \
         + (spike_cases() if "spikes" in groups else [])
-    by_key = {(c.group, c.series): c for c in cases}
     args.cache.mkdir(parents=True, exist_ok=True)
-    labeller = AnomalyDetector()     # the default threshold rule; it needs no fit (it reads the scores)
     table = {}                       # (seed, rule) -> {column: figure}
     for seed in [int(s) for s in args.seeds.split(",")]:
         done = fit_cache.cached_fits(cases, seed, args.cache / f"forecast{seed}.pkl", _fit_parts, args.jobs)
-        for rule in rules:
-            vus, ap_, conf = {}, {}, {}
-            for key, parts in done.items():
-                case = by_key.get(key)
-                if case is None:
-                    continue
-                s = RULES[rule](parts["all"], parts["train"])
-                ev = case.eval_from
-                if "scores" in case.protocols:
-                    vus.setdefault(case.group, []).append(vus_pr(case.labels[ev:], s[ev:], detection.VUS_WINDOW))
-                    ap_.setdefault(case.group, []).append(pr_auc(case.labels[ev:], s[ev:]))
-                if "events" in case.protocols:
-                    det = labeller._runs(labeller._label(s[ev:]))
-                    true = case.true_events[case.true_events[:, 1] >= ev] - ev
-                    c = event_confusion(true, det)
-                    tp, fp, fn = conf.get(case.group, (0, 0, 0))
-                    conf[case.group] = (tp + c.tp, fp + c.fp, fn + c.fn)
-            row = {f"{g} VUS-PR": float(np.mean(v)) for g, v in vus.items()}
-            row.update({f"{g} AUC-PR": float(np.mean(v)) for g, v in ap_.items()})
-            row.update({f"{g} F1": 2 * tp / max(2 * tp + fp + fn, 1) for g, (tp, fp, fn) in conf.items()})
-            table[(seed, rule)] = row
-    order = {"VUS-PR": 0, "AUC-PR": 1, "F1": 2}
-    columns = sorted({c for row in table.values() for c in row}, key=lambda c: (order[c.split()[-1]], c))
+        table.update({(seed, rule): row for rule, row in fit_cache.rule_rows(cases, done, rules).items()})
     lines = ["# The next-step error: how it enters the score (issue #15)", "",
              f"Made by `PYTHONPATH=src python benchmarks/forecast_mix.py {shlex.join(sys.argv[1:])}` "
              f"({_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}, git {detection._git_rev()}, "
-             f"{detection._cpu()}); rules and protocol in the script's docstring.", "",
-             "| seed | rule | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
-    for (seed, rule), row in table.items():
-        lines.append(f"| {seed} | {rule} | " + " | ".join(detection._f(row.get(c)) for c in columns) + " |")
+             f"{detection._cpu()}); rules and protocol in the script's docstring.", ""] + fit_cache.rule_table(table)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
