@@ -117,6 +117,30 @@ def rule_table(table: dict[tuple[int, str], dict[str, float]]) -> list[str]:
     return lines
 
 
+def rule_study(args, cases, fit: Callable, rules: dict, *, cache_name: str, title: str, script: str) -> str:
+    """A cached study of scoring rules: each case fitted once per seed by ``fit`` (cached as
+    ``args.cache / f"{cache_name}{seed}.pkl"``), every rule evaluated by :func:`rule_rows`, the table written to
+    ``args.out`` under ``title`` with the command (``script`` and this process's arguments). Returns the text."""
+    import datetime as _dt
+    import shlex
+    import sys
+
+    import detection
+
+    args.cache.mkdir(parents=True, exist_ok=True)
+    table = {}                       # (seed, rule) -> {column: figure}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        done = cached_fits(cases, seed, args.cache / f"{cache_name}{seed}.pkl", fit, args.jobs)
+        table.update({(seed, rule): row for rule, row in rule_rows(cases, done, rules).items()})
+    lines = [f"# {title}", "",
+             f"Made by `PYTHONPATH=src python benchmarks/{script} {shlex.join(sys.argv[1:])}` "
+             f"({_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}, git {detection._git_rev()}, "
+             f"{detection._cpu()}); rules and protocol in the script's docstring.", ""] + rule_table(table)
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text)
+    return text
+
+
 def seed_tables(rows: list[tuple], groups: list[str], variants) -> list[str]:
     """Markdown lines: for each seed, mean VUS-PR / AUC-PR per variant (rows) and group (columns)."""
     import numpy as np

@@ -40,8 +40,6 @@ training part; scores protocol only. It shows what a rule does to isolated point
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import shlex
 import sys
 from pathlib import Path
 
@@ -128,17 +126,8 @@ def main(argv=None) -> int:
     rules = {r: RULES[r] for r in args.rules.split(",") if r}
     cases = detection.load_cases(detection.data_root(args.data), [g for g in groups if g != "spikes"], None) \
         + (spike_cases() if "spikes" in groups else [])
-    args.cache.mkdir(parents=True, exist_ok=True)
-    table = {}                       # (seed, rule) -> {column: figure}
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        done = fit_cache.cached_fits(cases, seed, args.cache / f"forecast{seed}.pkl", _fit_parts, args.jobs)
-        table.update({(seed, rule): row for rule, row in fit_cache.rule_rows(cases, done, rules).items()})
-    lines = ["# The next-step error: how it enters the score (issue #15)", "",
-             f"Made by `PYTHONPATH=src python benchmarks/forecast_mix.py {shlex.join(sys.argv[1:])}` "
-             f"({_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}, git {detection._git_rev()}, "
-             f"{detection._cpu()}); rules and protocol in the script's docstring.", ""] + fit_cache.rule_table(table)
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(fit_cache.rule_study(args, cases, _fit_parts, rules, cache_name="forecast",
+                               title="The next-step error: how it enters the score (issue #15)", script="forecast_mix.py"))
     return 0
 
 

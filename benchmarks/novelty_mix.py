@@ -31,8 +31,6 @@ on the *events* cases, written to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import shlex
 import sys
 from pathlib import Path
 
@@ -111,17 +109,8 @@ def main(argv=None) -> int:
     groups = [g for g in args.groups.split(",") if g]
     rules = {r: RULES[r] for r in args.rules.split(",") if r}
     cases = detection.load_cases(detection.data_root(args.data), groups, None)
-    args.cache.mkdir(parents=True, exist_ok=True)
-    table = {}                       # (seed, rule) -> {column: figure}
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        done = fit_cache.cached_fits(cases, seed, args.cache / f"mix{seed}.pkl", _fit_parts, args.jobs)
-        table.update({(seed, rule): row for rule, row in fit_cache.rule_rows(cases, done, rules).items()})
-    lines = ["# Latent novelty: how it enters the score (issue #15)", "",
-             f"Made by `PYTHONPATH=src python benchmarks/novelty_mix.py {shlex.join(sys.argv[1:])}` "
-             f"({_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}, git {detection._git_rev()}, "
-             f"{detection._cpu()}); rules and protocol in the script's docstring.", ""] + fit_cache.rule_table(table)
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(fit_cache.rule_study(args, cases, _fit_parts, rules, cache_name="mix",
+                               title="Latent novelty: how it enters the score (issue #15)", script="novelty_mix.py"))
     return 0
 
 
