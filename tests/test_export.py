@@ -108,6 +108,9 @@ def test_sequence_autoencoder_and_metadata(tmp_path):
     assert json.loads(meta["latent_center_"]) == det.latent_center_.tolist()
     assert json.loads(meta["latent_weight"]) == det.latent_weight and len(json.loads(meta["mix_scale_"])) == 2
     assert json.loads(meta["latent_mix"]) == det.latent_mix
+    # what the next-step error's margin needs: the margin and the training maxima it is taken against
+    assert json.loads(meta["forecast_margin"]) == det.forecast_margin
+    assert json.loads(meta["forecast_range_"]) == det.forecast_range_.tolist()
 
 
 def test_cli_export(tmp_path, capsys):
