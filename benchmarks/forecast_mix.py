@@ -9,13 +9,13 @@ SMAP when they were tried (``detection.md``, 2026-12-04), since P's noise is hea
 and, added everywhere, buries the moderate rise of the reconstruction error over a range anomaly. This script
 asks whether a mix that lets P count only where it is extreme keeps both.
 
-For each case of the detection suite (``benchmarks/detection.py``: data, training parts, standardisation,
-protocols) and each seed, ``AnomalyDetector(random_state=seed, forecast_margin=None)`` is fitted once and its per-point parts are
-cached (``--cache DIR/forecast<seed>.pkl``): R, the reconstruction score (``window_max``), and P, the next-step
-error, each per point averaged over channels (weighed as the detector weighs them) in units of its mean over
-the training series, and N, the windows' latent novelty in units of its training mean; the same for the
-training series, its windows' novelty measured as ``fit`` measures it. Each rule makes an error E from R and P;
-the score is then the detector's ``latent_mix="max"`` of E and N: ``max(0.5 E / mean(E_train), 0.5 N)``.
+For each case of the detection suite (``benchmarks/detection.py``: data, training parts, standardisation, protocols)
+and each seed, ``AnomalyDetector(random_state=seed, forecast_margin=None)`` is fitted once and its per-point parts
+are cached (``--cache DIR/forecast<seed>.pkl``): R, the reconstruction score (``window_max``), and P, the next-step
+error, each per point averaged over channels (weighed as the detector weighs them) in units of its mean over the
+training series, and N, the windows' latent novelty in units of its training mean; the same for the training series,
+its windows' novelty measured as ``fit`` measures it. Each rule makes an error E from R and P; the score is then the
+detector's ``latent_mix="max"`` of E and N: ``max(0.5 E / mean(E_train), 0.5 N)``.
 
 Rules:
 
@@ -126,8 +126,8 @@ def main(argv=None) -> int:
     rules = {r: RULES[r] for r in args.rules.split(",") if r}
     cases = detection.load_cases(detection.data_root(args.data), [g for g in groups if g != "spikes"], None) \
         + (spike_cases() if "spikes" in groups else [])
-    print(fit_cache.rule_study(args, cases, _fit_parts, rules, cache_name="forecast",
-                               title="The next-step error: how it enters the score (issue #15)", script="forecast_mix.py"))
+    print(fit_cache.rule_study(args, cases, _fit_parts, rules, cache_name="forecast", script="forecast_mix.py",
+                               title="The next-step error: how it enters the score (issue #15)"))
     return 0
 
 

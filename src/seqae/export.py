@@ -106,12 +106,12 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     path : where to write the ``.onnx`` file
     opset : ONNX opset version (default 17)
 
-    The graph takes ``windows`` (N, T, F) float64 raw values and ``mask`` (N, T) bool (True at each row's real steps, which
-    come first) and returns ``reconstruction_error`` (N, T, F), for ``forecast=True`` models
-    ``forecast_error`` (N, T, F), as :meth:`~seqae.LSTMAutoencoder.step_errors` gives them, then ``latent_code``
-    (N, Z). N is free; T is free for ``decoder="repeat"`` and fixed to the detector's window (or 64) for
-    ``decoder="autoregressive"``, whose free-running loop is unrolled. The detector's settings (window,
-    threshold, ...) and its training windows' codes are in the file's metadata.
+    The graph takes ``windows`` (N, T, F) float64 raw values and ``mask`` (N, T) bool (True at each row's real
+    steps, which come first) and returns ``reconstruction_error`` (N, T, F), for ``forecast=True`` models
+    ``forecast_error`` (N, T, F), as :meth:`~seqae.LSTMAutoencoder.step_errors` gives them, then ``latent_code`` (N,
+    Z). N is free; T is free for ``decoder="repeat"`` and fixed to the detector's window (or 64) for
+    ``decoder="autoregressive"``, whose free-running loop is unrolled. The detector's settings (window, threshold,
+    ...) and its training windows' codes are in the file's metadata.
 
     Examples
     --------

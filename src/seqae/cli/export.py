@@ -7,8 +7,9 @@ from seqae.cli._base import CLIError, HelpFormatter, command_help, int_at_least
 
 EPILOG = """\
 The graph takes 'windows' (N, T, F) float64 raw values (standardised inside, in float64, as seqae does) and
-'mask' (N, T) bool, True at each row's real steps (which come first; variable lengths go through the mask), and returns 'reconstruction_error' (N, T, F)
-(and 'forecast_error' for a model fitted with forecasting): squared errors per step and feature in
+'mask' (N, T) bool, True at each row's real steps (which come first; variable lengths go through the mask),
+and returns 'reconstruction_error' (N, T, F) (and 'forecast_error' for a model fitted with forecasting):
+squared errors per step and feature in
 standardised units, 0 at masked steps. A detector's settings (window, threshold, ...) are in the file's
 metadata. Needs the onnx extra: pip install "seqae[onnx]".
 
