@@ -7,11 +7,11 @@ ROC-AUC over the classes of a set, mean (± std) over seeds.
 
 Methods (a method's one fit can give several rows, named ``method~variant``):
 - ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (``score="neighbors"``, one
-  neighbour, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k3`` (mean distance to 3
-  neighbours), ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error), ``seqae~max``
-  (the larger of the neighbour distance and that error, each over its mean on the training sequences),
-  ``seqae~cosine``
-  (cosine distance to the nearest standardised training embedding), ``seqae~iforest`` (IsolationForest, as
+  neighbour, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k2``, ``seqae~k3`` (mean
+  distance to 2, 3 neighbours), ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error),
+  ``seqae~max`` (the larger of the neighbour distance and that error, each over its mean on the training
+  sequences), ``seqae~cosine`` (cosine distance to the nearest standardised training embedding),
+  ``seqae~iforest`` (IsolationForest, as
   below, on the standardised embeddings), ``seqae~floor`` (the nearest neighbour with each column's scale
   floored at the median column's: a class has 9-60 training sequences, and a column that happens to barely move
   among them would otherwise weigh most) and ``seqae~unscaled`` (the nearest neighbour in the embedding's own
@@ -68,6 +68,7 @@ def scores_for(method: str, train: list[np.ndarray], test: list[np.ndarray], len
         rows = {method: det.decision_function(test)}
         if method == "seqae":
             queries = det._standardised(det.autoencoder_.transform(test))
+            rows["seqae~k2"] = knn_distance(det.reference_embeddings_, queries, 2)
             rows["seqae~k3"] = knn_distance(det.reference_embeddings_, queries, 3)
             rows["seqae~reconstruction"] = det.autoencoder_.reconstruction_error(test)
             # the larger of the two, each in units of its mean over the training sequences (the series
