@@ -6,8 +6,8 @@ test sequences of class c are normal (0), all others anomalous (1); ROC-AUC of t
 ROC-AUC over the classes of a set, mean (± std) over seeds.
 
 Methods (a method's one fit can give several rows, named ``method~variant``):
-- ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (``score="neighbors"``, one
-  neighbour, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k2``, ``seqae~k3`` (mean
+- ``seqae``: ``SequenceAnomalyDetector(random_state=seed)``, the detector's defaults (``score="neighbors"``, two
+  neighbours, on LSTMAutoencoder's default embedding); rows from the same fit: ``seqae~k2``, ``seqae~k3`` (mean
   distance to 2, 3 neighbours), ``seqae~reconstruction`` (the fitted autoencoder's mean reconstruction error),
   ``seqae~max`` (the larger of the neighbour distance and that error, each over its mean on the training
   sequences), ``seqae~cosine`` (cosine distance to the nearest standardised training embedding),
