@@ -292,7 +292,8 @@ class AnomalyDetector(DetectorBase):
         self.channel_scale_ = np.ones(self.n_features_in_)     # so that _combine gives the unweighted errors
         self.channel_scale_ = _channel_scale(self._combine(rec, fc))
         if fc is not None:
-            self.forecast_range_ = np.array([max(float(self._combine(rec, fc).mean(axis=1).max()), 1e-12),
+            error = self._combine(rec, fc).mean(axis=1)            # weighed, without P's excess (range None)
+            self.forecast_range_ = np.array([max(float(error.max()), 1e-12),
                                              max(float(self._next_step_score(fc).max()), 1e-12)])
         self.mix_scale_ = np.array([_mean_or_one(self._combine(rec, fc).mean(axis=1)), _mean_or_one(novelty)])
         self._fit_threshold(self._combine(rec, fc, novelty if self._uses_novelty() else None).mean(axis=1))
@@ -345,7 +346,7 @@ class AnomalyDetector(DetectorBase):
     def _forecast_ratio(self) -> float:
         """E_max / (forecast_margin * P_max): what a point's P is multiplied by to compare with its error E;
         0 when P does not count this way (no margin, no head, or a file saved before the margin)."""
-        if self.forecast_margin is None or getattr(self, "forecast_range_", None) is None:
+        if self.forecast_margin is None or self.forecast_range_ is None:
             return 0.0
         return float(self.forecast_range_[0] / (self.forecast_margin * self.forecast_range_[1]))
 
