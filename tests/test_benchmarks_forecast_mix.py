@@ -35,3 +35,12 @@ def test_the_rules_are_the_detectors_scores_and_the_margin_lifts_spikes():
     assert len(spikes) == 6 and spikes.min() >= 800
     after = slice(case.eval_from, None)
     assert pr_auc(case.labels[after], scores["tail1x2"][after]) > pr_auc(case.labels[after], scores["r"][after]) + 0.1
+
+
+def test_spikes_whole_is_the_same_series_fitted_and_evaluated_whole():
+    part, whole = forecast_mix.spike_cases(count=1)[0], forecast_mix.spike_cases(count=1, n_train=None)[0]
+    assert (whole.group, whole.n_train, whole.eval_from) == ("spikes-whole", len(whole.values), 0)
+    np.testing.assert_array_equal(whole.labels, part.labels)
+    np.testing.assert_allclose(whole.values.mean(), 0.0, atol=1e-12)       # standardised on all of it
+    # the same series up to the standardisation
+    np.testing.assert_allclose(np.corrcoef(whole.values[:, 0], part.values[:, 0])[0, 1], 1.0)

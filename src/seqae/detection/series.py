@@ -121,7 +121,9 @@ class AnomalyDetector(DetectorBase):
         (NAB 0.481 against 0.479) and the event F1 of the nine groups 0.664 against 0.667 (realTraffic 0.542
         against 0.561, SMAP-25 0.421 against 0.432, SMAP 0.655 against 0.651); synthetic one-point spikes reach
         AUC-PR 0.31 against 0.03 (``benchmarks/results/forecast_mix.md``). A margin of 1 finds more of them
-        (0.51) but moves the events of NAB's groups (artificialWithAnomaly F1 0.45 against 0.67).
+        (0.51) but moves the events of NAB's groups (artificialWithAnomaly F1 0.45 against 0.67). The training
+        series must be free of the spikes: a spike in it sets P_max, and the margin then never fires (fitted on
+        the whole synthetic series, 0.26 with and without it; ``forecast_weight=0.5`` gives 1.00 there).
     latent_weight : float in [0, 1], default=0.5
         How much the windows' latent novelty N counts beside the error E above (reconstruction, with
         ``forecast_weight`` the prediction error too, channels weighed): N is the mean over the windows covering
