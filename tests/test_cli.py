@@ -625,6 +625,9 @@ BAD_INPUTS = [
      "expected NAME=NUMBER such as k=3, got 'k:3'"),
     ("unknown aggregation", _series_with(lambda d: d), [*DETECT, "--score-aggregation", "median"], "window_max"),
     ("non-numeric value", _series_with(_bad_number), DETECT, "'12,5x' is not a number"),
+    ("a column of text among the values", _series_with(lambda d: d.assign(site="north")), DETECT,
+     "column 'site', row 1 (line 2): 'north' is not a number (a column of text, not values? choose the value "
+     "columns: --columns a,b)"),
     ("unparseable time", _series_with(_bad_time), DETECT, "'yesterday-ish'"),
     ("unparseable time found by itself", _late_bad_time, ["detect", "{input}", "-o", "{tmp}/out.csv"],
      "row 1101 (line 1102): cannot parse 'yesterday-ish' as a date/time (found by itself; pass another with "

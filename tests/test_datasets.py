@@ -283,6 +283,13 @@ def test_read_table_compressed_csv(tmp_path):
     ("timestamp,value\n2024-01-01,1\n", {}, r"column 'timestamp', row 1 \(line 2\): '2024-01-01' is not a number "
                                             r"\(is it the time column\? pass time_column='timestamp'\)"),
     ("t\n2024-01-01\n", {"time_column": "t"}, r"no value columns besides the time column 't'"),
+    ("t,v,site\n2024-01-01,1,north\n2024-01-02,2,south\n", {"time_column": "t"},
+     r"column 'site', row 1 \(line 2\): 'north' is not a number \(a column of text, not values\? choose the value "
+     r"columns: columns=\['v'\]\)$"),
+    ("t,site\n2024-01-01,north\n", {"time_column": "t"}, r"'north' is not a number \(a column of text, not values\?\)$"),
+    # named by the caller, or mostly numbers: no hint
+    ("t,v,site\n2024-01-01,1,north\n", {"time_column": "t", "columns": ["site"]}, r"'north' is not a number$"),
+    ("t,v,w\n2024-01-01,1,2\n2024-01-02,1,x\n2024-01-03,1,3\n", {"time_column": "t"}, r"'x' is not a number$"),
     ('v\n1\n"2\n', {}, r"s\.csv: cannot parse as CSV"),
 ])
 def test_read_table_errors(tmp_path, text, kwargs, match):

@@ -3,6 +3,7 @@ output paths, and messages. Known anomalies and evaluation are in :mod:`seqae.cl
 from __future__ import annotations
 
 import argparse
+import ast
 import math
 import os
 import re
@@ -417,6 +418,8 @@ _OPTION_WORDS = (
     (re.compile(r"time_column=None"), lambda m: "--no-time-column"),
     (re.compile(r"time_column=(['\"])(.*?)\1"), lambda m: f"--time-column {shlex.quote(m.group(2))}"),
     (re.compile(r"\(time_column\)"), lambda m: "(--time-column)"),
+    (re.compile(r"\bcolumns=\[(.*?)\]"),
+     lambda m: "--columns " + shlex.quote(",".join(map(str, ast.literal_eval(f"[{m.group(1)}]"))))),
 )
 
 

@@ -157,8 +157,12 @@ def check_columns(frame: Frame, wanted: dict[str, Any], values: Sequence[Any] = 
                                  [c for c in df.columns if c not in named])
 
 
-def float_column(frame: Frame, col: Any, hint_time: bool = False) -> np.ndarray:
-    """Column ``col`` as a new float64 array; NaN kept, anything else non-numeric is a DataFileError."""
+def float_column(frame: Frame, col: Any, hint_time: bool = False, numeric_columns: Sequence[Any] | None = None
+                 ) -> np.ndarray:
+    """Column ``col`` as a new float64 array; NaN kept, anything else non-numeric is a DataFileError.
+
+    ``numeric_columns``: the columns the caller could use instead, named in the error when most of ``col`` is
+    text (a label or a name among the values, which the caller took by default)."""
     s = frame.df[col]
     where = f"{frame.source}: column {col!r}"
     if pd.api.types.is_bool_dtype(s.dtype):
@@ -176,8 +180,13 @@ def float_column(frame: Frame, col: Any, hint_time: bool = False) -> np.ndarray:
         if bad:
             i = int(bad[0])
             shown = repr(original[i]) if len(repr(original[i])) <= 60 else repr(original[i])[:60] + "..."
-            hint = (f" (is it the time column? pass time_column={col!r})"
-                    if hint_time and looks_like_time(original[i]) else "")
+            hint = ""
+            if hint_time and looks_like_time(original[i]):
+                hint = f" (is it the time column? pass time_column={col!r})"
+            elif numeric_columns is not None and 2 * len(bad) > len(original):
+                keep = [c for c in numeric_columns if c != col]
+                hint = (f" (a column of text, not values? choose the value columns: columns={keep!r})" if keep
+                        else " (a column of text, not values?)")
             raise DataFileError(f"{where}, {row_ref(frame, i)}: {shown} is not a number{hint}")
     else:
         raise DataFileError(f"{where} has type {s.dtype}, not numbers")

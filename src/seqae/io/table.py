@@ -98,7 +98,10 @@ def read_table(path: str | os.PathLike, time_column: str | None = None,
     else:
         index = pd.RangeIndex(len(df))
 
-    data = {col: float_column(frame, col, hint_time=time_column is None) for col in value_columns}
+    # Value columns taken by default may hold text (a name, a label): the error then names the numeric ones.
+    numeric = None if columns is not None else [c for c in value_columns if pd.api.types.is_numeric_dtype(df[c])]
+    data = {col: float_column(frame, col, hint_time=time_column is None, numeric_columns=numeric)
+            for col in value_columns}
     out = pd.DataFrame(data, index=index, columns=pd.Index(value_columns))
     if found is not None:
         out.attrs["time_columns"] = found
