@@ -5,6 +5,9 @@ series -> validated values -> sliding windows (chunk by chunk) -> autoencoder pe
 """
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import torch
@@ -13,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from seqae import persistence
 from seqae._params import check_choice, check_float, check_int
 from seqae._autoencoder_params import documented, set_autoencoder_params
-from seqae.preprocessing.series_validation import MISSING, SeriesInput, check_series
+from seqae.preprocessing.series_validation import MISSING, SeriesInput, check_series, repaired
 from seqae.preprocessing.windows import (AGGREGATIONS, ForecastAccumulator, PointAccumulator, iter_windows,
                                          sample_starts, window_starts)
 from seqae.detection.base import ADAPTIVE_THRESHOLDS, DetectorBase
@@ -149,6 +152,12 @@ class AnomalyDetector(DetectorBase):
         ``benchmarks/results/detection.md``).
     missing : {"raise", "interpolate"}, default="raise"
         NaN in the series: an error that says where, or linear interpolation.
+    repair_training : bool, default=False
+        Fit twice: the first fit's events on the training series (``labels_``), widened by half a window on each
+        side, are replaced by the straight line between the values around them, and the detector is fitted again
+        on that series, so that anomalies in the training series are not learnt as normal. For a series fitted
+        and scored whole (its anomalies in it); it doubles the fitting time. See
+        ``benchmarks/results/detection.md`` for what it did on the suite.
     max_train_windows : int or None, default=4096
         Training uses at most this many windows, evenly spaced over the training series, so training cost is
         bounded on long series (None uses all).
@@ -204,7 +213,7 @@ class AnomalyDetector(DetectorBase):
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="dynamic", threshold_params=None,
                  event_gap=None, score_aggregation="window_max", point_weight=0.0,
                  channel_weights="train", forecast_weight=0.0, forecast_margin=2.0, latent_weight=0.5,
-                 latent_mix="max", missing="raise",
+                 latent_mix="max", missing="raise", repair_training=False,
                  max_train_windows=4096, hidden_size=32, decoder_hidden_size=None, latent_dim=16, num_layers=1,
                  bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
                  pooling="last", decoder="repeat", forecast=True, epochs=50, batch_size=64, learning_rate=1e-3,
@@ -226,6 +235,7 @@ class AnomalyDetector(DetectorBase):
         self.latent_weight = latent_weight
         self.latent_mix = latent_mix
         self.missing = missing
+        self.repair_training = repair_training
         self.max_train_windows = max_train_windows
         set_autoencoder_params(self, locals())
 
@@ -246,6 +256,7 @@ class AnomalyDetector(DetectorBase):
         check_float("latent_weight", self.latent_weight, 0.0, 1.0)
         check_choice("latent_mix", self.latent_mix, LATENT_MIXES)
         check_choice("missing", self.missing, MISSING)
+        check_choice("repair_training", self.repair_training, (False, True))
         super()._check_params()
 
     def _validate(self, X, fitted: bool) -> SeriesInput:
@@ -257,10 +268,25 @@ class AnomalyDetector(DetectorBase):
         """Fit on a training series (ndarray (n,) or (n, F), pandas Series or DataFrame); returns self.
 
         The last ``validation_fraction`` of the training windows (in time) is held out for early stopping,
-        with a gap of one window so that no held-out point is also in a training window.
+        with a gap of one window so that no held-out point is also in a training window. With
+        ``repair_training``, a second fit follows on the series with the first fit's events in it repaired
+        (its checkpoint, if any, at ``checkpoint`` + "-repaired").
         """
         self._check_params()
         series = self._validate(X, fitted=False)
+        self._fit_series(series, checkpoint)
+        events = self._runs(self.labels_) if self.repair_training else np.zeros((0, 2), np.int64)
+        if len(events):
+            self._fit_series(replace(series, values=repaired(series.values, events, widen=self.window // 2)),
+                             None if checkpoint is None else f"{os.fspath(checkpoint)}-repaired")
+            # scales and threshold stay those of the repaired series; PyOD's decision_scores_ and labels_ are
+            # the training series' own, as given
+            self.decision_scores_ = self._training_scores(*self._training_parts(series))
+            self.labels_ = self._label(self.decision_scores_)
+        return self
+
+    def _fit_series(self, series: SeriesInput, checkpoint) -> None:
+        """One fit of the autoencoder on the windows of ``series``, then the scales and threshold from it."""
         starts = window_starts(len(series.values), self.window, 1)
         train_starts, val_starts = self._temporal_split(starts)
         train_starts = sample_starts(train_starts, self.max_train_windows)
@@ -276,7 +302,6 @@ class AnomalyDetector(DetectorBase):
         self.feature_names_in_ = series.columns
         self._fit_latent_reference(series)
         self._calibrate(*self._training_parts(series))
-        return self
 
     def _training_parts(self, series: SeriesInput):
         """The training series' errors as :meth:`_calibrate` takes them: every error whatever the weights, each
@@ -298,7 +323,11 @@ class AnomalyDetector(DetectorBase):
             self.forecast_range_ = np.array([max(float(error.max()), 1e-12),
                                              max(float(self._next_step_score(fc).max()), 1e-12)])
         self.mix_scale_ = np.array([_mean_or_one(self._combine(rec, fc).mean(axis=1)), _mean_or_one(novelty)])
-        self._fit_threshold(self._combine(rec, fc, novelty if self._uses_novelty() else None).mean(axis=1))
+        self._fit_threshold(self._training_scores(rec, fc, novelty))
+
+    def _training_scores(self, rec: np.ndarray, fc: np.ndarray | None, novelty: np.ndarray) -> np.ndarray:
+        """(n,) the scores of the training series from :meth:`_training_parts`."""
+        return self._combine(rec, fc, novelty if self._uses_novelty() else None).mean(axis=1)
 
     def _reference_starts(self, n: int) -> np.ndarray:
         """Starts of the reference windows of a training series of n points: at most LATENT_REFERENCE, evenly

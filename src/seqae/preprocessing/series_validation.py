@@ -22,6 +22,23 @@ class SeriesInput:
     was_1d: bool              # (n,) array or Series input
 
 
+def repaired(values: np.ndarray, events: np.ndarray, widen: int) -> np.ndarray:
+    """(n, F) ``values`` with every event (k, 2 inclusive positions), widened by ``widen`` points on each side,
+    replaced by the straight line between the values around it (a copy). An event that reaches an end of the
+    series is filled with the value at its other edge; one that covers the whole series leaves it as it was.
+
+    >>> repaired(np.array([[0.0], [1.0], [9.0], [3.0], [4.0]]), np.array([[2, 2]]), widen=0)[:, 0].tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0]
+    """
+    out = pd.DataFrame(np.array(values, dtype=np.float64, copy=True))
+    n = len(out)
+    for a, b in np.asarray(events, dtype=np.int64).reshape(-1, 2):
+        out.iloc[max(0, a - widen):min(n, b + widen + 1)] = np.nan
+    if out.isna().all().any():
+        return np.array(values, dtype=np.float64, copy=True)
+    return out.interpolate(method="linear", limit_direction="both").to_numpy()
+
+
 def _describe_position(index: pd.Index, i: int) -> str:
     if isinstance(index, pd.RangeIndex):
         return f"row {i}"
