@@ -292,6 +292,16 @@ def test_forecast_options_reach_the_model(tmp_path, series_csv, capsys):
     assert code == 2 and "--forecast-margin" in err and ">= 1" in err
 
 
+def test_repair_training_reaches_the_model(tmp_path, series_csv, capsys):
+    import seqae
+
+    model = tmp_path / "m.seqae"
+    assert run(["fit", series_csv, "-o", model, *FAST, "--repair-training", "-q"], capsys)[0] == 0
+    assert seqae.load(model).repair_training is True
+    assert run(["fit", series_csv, "-o", model, *FAST, "-q"], capsys)[0] == 0
+    assert seqae.load(model).repair_training is False
+
+
 def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, monkeypatch):
     # A rule added to the library (as "dynamic" will be) is a --threshold choice, its parameters
     # --threshold-param names, with no CLI edit.

@@ -304,6 +304,9 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
                      help="a parameter of the threshold rule, repeatable; " + _threshold_params_help())
     grp.add_argument("--missing", choices=MISSING,
                      help="missing values (empty cells, NaN): an error, or linear interpolation (default: raise)")
+    grp.add_argument("--repair-training", action="store_true", default=None,
+                     help="fit twice: the second time on the training part with the first fit's events replaced by "
+                          "straight lines, so that anomalies in it are not learnt as normal (twice the fitting time)")
     add_autoencoder_options(grp, defaults)
 
 
@@ -316,7 +319,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
                      "point_weight", "forecast_weight", "forecast_margin", "latent_weight", "latent_mix",
-                     "channel_weights", "missing")
+                     "channel_weights", "missing", "repair_training")
 # Options whose value may be None when given ('none'): absent from args unless given (argparse.SUPPRESS).
 _NULLABLE_OPTIONS = ("forecast_margin",)
 
