@@ -240,13 +240,17 @@ def _seqae_case(case: Case, params: dict, threads: int, rules: dict) -> dict:
     novelty, so a grid of rules costs little beside the fit."""
     import torch
     from seqae import AnomalyDetector
+    if rules and params.get("repair_training"):
+        raise ValueError("--rules with repair_training: a rule's labelling would change the events the first fit "
+                         "repairs, hence the second fit; run each as its own --seqae-params")
     torch.set_num_threads(threads)
     det = AnomalyDetector(**params, num_threads=threads)
     t0 = time.perf_counter()
     det.fit(case.values[:case.n_train])
     fit_s = time.perf_counter() - t0
     fitted_params = det.get_params()   # each rule starts from these: a rule's overrides must not reach the next
-    train = det._validate(case.values[:case.n_train], fitted=True)
+    # the training series as the fit calibrated on it (with repair_training: its events repaired)
+    train = det._calibration_series(det._validate(case.values[:case.n_train], fitted=True))
     series = det._validate(case.values, fitted=True)
     cache: dict[tuple, tuple] = {}   # (aggregation, point weight, novelty) -> (training parts, parts, seconds)
 

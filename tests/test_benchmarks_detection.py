@@ -74,7 +74,8 @@ def test_suite_runs_a_peer_on_ucr_and_skab(tmp_path):
     assert "| zscore |" in text and "## Events" in text
 
 
-def test_the_suites_rescoring_gives_what_the_public_api_gives():
+@pytest.mark.parametrize("repair", [False, True])
+def test_the_suites_rescoring_gives_what_the_public_api_gives(repair):
     """_seqae_case scores once and applies each rule to the same fit through the detector's private steps; its
     scores and events must be those of decision_function and detect_events of a detector fitted with the rule's
     parameters (the benchmark would otherwise measure something the library does not do)."""
@@ -83,11 +84,15 @@ def test_the_suites_rescoring_gives_what_the_public_api_gives():
     rng = np.random.default_rng(0)
     values = (np.sin(np.arange(600) / 7) + 0.1 * rng.standard_normal(600))[:, None]
     values[450:460] += 2.0
+    if repair:
+        values[150:158] += 2.0                         # something in the training part to repair
     labels = np.zeros(600, np.int64)
     labels[450:460] = 1
     case = detection.Case("G", "s", ("scores", "events"), values, 300, 0, labels, np.array([[450, 459]]))
-    params = dict(window=16, hidden_size=8, latent_dim=4, epochs=2, random_state=0)
-    rules = {"q": {"threshold": "quantile", "contamination": 0.02}, "mean": {"score_aggregation": "window_mean"}}
+    params = dict(window=16, hidden_size=8, latent_dim=4, epochs=2, random_state=0, repair_training=repair)
+    # with repair_training a rule would change the first fit's events, hence the second fit: no rules then
+    rules = {} if repair else {"q": {"threshold": "quantile", "contamination": 0.02},
+                               "mean": {"score_aggregation": "window_mean"}}
     out = detection._seqae_case(case, params, 1, rules)
     for rule, overrides in {"": {}, **rules}.items():
         det = AnomalyDetector(**params, **overrides, num_threads=1).fit(values[:300])
@@ -96,3 +101,7 @@ def test_the_suites_rescoring_gives_what_the_public_api_gives():
         events = det.detect_events(values)
         np.testing.assert_array_equal(detected, events[["start_pos", "end_pos"]].to_numpy().reshape(-1, 2))
     assert len(out[""][1]) > 0                         # the comparison is not between empty tables
+    assert len(det.repaired_events_) > 0 if repair else len(det.repaired_events_) == 0
+    if repair:
+        with pytest.raises(ValueError, match="repair_training"):
+            detection._seqae_case(case, params, 1, {"q": {"threshold": "quantile"}})

@@ -64,3 +64,14 @@ def test_repair_checkpoints_the_second_fit_beside_the_first_and_saves(tmp_path):
     loaded = load(tmp_path / "d.seqae")
     assert loaded.repair_training is True
     np.testing.assert_array_equal(loaded.decision_function(x), det.decision_function(x))
+
+
+def test_repaired_events_are_the_first_fits_events_and_survive_a_save(tmp_path):
+    x, bump = _series_with_a_bump()
+    det = AnomalyDetector(**FAST, repair_training=True).fit(x)
+    events = det.repaired_events_
+    assert events.ndim == 2 and events.shape[1] == 2 and len(events)
+    assert ((events[:, 0] < bump.stop) & (events[:, 1] >= bump.start)).any()      # the bump was repaired
+    det.save(tmp_path / "d.seqae")
+    np.testing.assert_array_equal(load(tmp_path / "d.seqae").repaired_events_, events)
+    assert len(AnomalyDetector(**FAST).fit(x).repaired_events_) == 0

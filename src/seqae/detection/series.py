@@ -185,6 +185,9 @@ class AnomalyDetector(DetectorBase):
     forecast_range_ : ndarray (2,) or None
         With a next-step head: the largest error E and the largest next-step error P over the training series
         (``forecast_margin``'s scale); None without a head.
+    repaired_events_ : ndarray (k, 2)
+        With ``repair_training``: the first fit's events on the training series (inclusive positions), which the
+        second fit saw repaired (each widened by half a window); empty otherwise.
     n_features_in_ : int
     feature_names_in_ : list of str
 
@@ -274,16 +277,23 @@ class AnomalyDetector(DetectorBase):
         """
         self._check_params()
         series = self._validate(X, fitted=False)
+        self.repaired_events_ = np.zeros((0, 2), np.int64)
         self._fit_series(series, checkpoint)
-        events = self._runs(self.labels_) if self.repair_training else np.zeros((0, 2), np.int64)
-        if len(events):
-            self._fit_series(replace(series, values=repaired(series.values, events, widen=self.window // 2)),
+        if self.repair_training and self.labels_.any():
+            self.repaired_events_ = self._runs(self.labels_)
+            self._fit_series(self._calibration_series(series),
                              None if checkpoint is None else f"{os.fspath(checkpoint)}-repaired")
             # scales and threshold stay those of the repaired series; PyOD's decision_scores_ and labels_ are
             # the training series' own, as given
             self.decision_scores_ = self._training_scores(*self._training_parts(series))
             self.labels_ = self._label(self.decision_scores_)
         return self
+
+    def _calibration_series(self, series: SeriesInput) -> SeriesInput:
+        """The training series as the last fit saw it: with ``repaired_events_`` repaired, if any."""
+        if not len(self.repaired_events_):
+            return series
+        return replace(series, values=repaired(series.values, self.repaired_events_, widen=self.window // 2))
 
     def _fit_series(self, series: SeriesInput, checkpoint) -> None:
         """One fit of the autoencoder on the windows of ``series``, then the scales and threshold from it."""
@@ -575,6 +585,7 @@ class AnomalyDetector(DetectorBase):
             doc["mix_scale_"] = self.mix_scale_.tolist()
         if self.forecast_range_ is not None:
             doc["forecast_range_"] = self.forecast_range_.tolist()
+        doc["repaired_events_"] = self.repaired_events_.tolist()
         return doc
 
     def _set_extra_state(self, doc: dict) -> None:
@@ -599,6 +610,11 @@ class AnomalyDetector(DetectorBase):
             if span.shape != (2,) or not (np.isfinite(span).all() and (span > 0).all()):
                 raise ValueError("forecast_range_ must be two positive numbers")
         self.forecast_range_ = span
+        # Files written before repair_training repaired nothing.
+        events = np.asarray(doc.get("repaired_events_", []), dtype=np.int64).reshape(-1, 2)
+        if (events < 0).any() or (events[:, 1] < events[:, 0]).any():
+            raise ValueError("repaired_events_ must be (start, end) pairs of positions, start <= end")
+        self.repaired_events_ = events
         self._uses_novelty()               # a file that asks for the novelty without the codes is an error here
         names = doc["feature_names_in_"]
         if not isinstance(names, list) or len(names) != self.n_features_in_:
