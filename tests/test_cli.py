@@ -296,8 +296,13 @@ def test_repair_training_reaches_the_model(tmp_path, series_csv, capsys):
     import seqae
 
     model = tmp_path / "m.seqae"
-    assert run(["fit", series_csv, "-o", model, *FAST, "--repair-training", "-q"], capsys)[0] == 0
-    assert seqae.load(model).repair_training is True
+    code, out, err = run(["fit", series_csv, "-o", model, *FAST, "--repair-training"], capsys)
+    assert code == 0, err
+    det = seqae.load(model)
+    assert det.repair_training is True
+    said = f"the second fit saw {len(det.repaired_events_)} event(s)" if len(det.repaired_events_) else \
+        "nothing to repair"
+    assert said in out + err
     assert run(["fit", series_csv, "-o", model, *FAST, "-q"], capsys)[0] == 0
     assert seqae.load(model).repair_training is False
 

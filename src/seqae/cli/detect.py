@@ -152,6 +152,10 @@ def fit_detector(detector, train: pd.DataFrame, out: Console, checkpoint=None):
     ae = detector.autoencoder_
     out.step(f"trained {ae.n_epochs_} epoch(s) in {ae.training_seconds_:.1f}s ({ae.stop_reason_.replace('_', ' ')}; "
              f"kept epoch {ae.best_epoch_}); threshold {detector.threshold_:.4g} ({params['threshold']})")
+    if params["repair_training"]:
+        k = len(detector.repaired_events_)
+        out.step(f"the second fit saw {k} event(s) of the training part repaired" if k else
+                 "the first fit found no event in the training part: nothing to repair, one fit")
     return detector
 
 
