@@ -159,8 +159,8 @@ class AnomalyDetector(DetectorBase):
         and scored whole (its anomalies in it); it doubles the fitting time. On the detection suite
         (``benchmarks/results/detection.md``) it raised the event F1 of every NAB group fitted whole at seeds 0
         and 1 (their mean 0.587 to 0.646 and 0.586 to 0.661; artificialWithAnomaly 0.77 and 0.83 against 0.67),
-        but on clean training parts it lost VUS-PR on every group (SMAP-25 0.455 to 0.386, UCR 0.43 to 0.05)
-        and SMAP-25's events: not the default.
+        but on clean training parts it lost VUS-PR on every group at seed 0 (SMAP-25 0.455 to 0.386, UCR 0.43
+        to 0.05) and on SMAP, SMAP-25 and SKAB at seed 1, and SMAP-25's events at both: not the default.
     max_train_windows : int or None, default=4096
         Training uses at most this many windows, evenly spaced over the training series, so training cost is
         bounded on long series (None uses all).
