@@ -307,6 +307,18 @@ def test_repair_training_reaches_the_model(tmp_path, series_csv, capsys):
     assert seqae.load(model).repair_training is False
 
 
+@pytest.mark.parametrize("flag, value", [("--center-windows", True), ("--no-center-windows", False)])
+def test_center_windows_reaches_the_model(tmp_path, series_csv, capsys, flag, value):
+    import seqae
+
+    model = tmp_path / "m.seqae"
+    code, _, err = run(["fit", series_csv, "-o", model, *FAST, flag, "-q"], capsys)
+    assert code == 0, err
+    det = seqae.load(model)
+    assert det.center_windows is value
+    assert det.latent_reference_.shape[1] == det.latent_dim + (det.n_features_in_ if value else 0)
+
+
 def test_threshold_choices_come_from_the_library(tmp_path, series_csv, capsys, monkeypatch):
     # A rule added to the library (as "dynamic" will be) is a --threshold choice, its parameters
     # --threshold-param names, with no CLI edit.

@@ -36,14 +36,16 @@ def _session(model, path, **kwargs):
 
 @pytest.mark.parametrize("extra", [dict(), dict(bidirectional=True, variational=True),
                                    dict(forecast=True, pooling="attention", num_layers=2),
-                                   dict(decoder="autoregressive", hidden_size=16)],
-                         ids=["default", "bidirectional-vae", "forecast-attention-2layers", "autoregressive"])
+                                   dict(decoder="autoregressive", hidden_size=16),
+                                   dict(center_windows=True), dict(center_windows=False)],
+                         ids=["default", "bidirectional-vae", "forecast-attention-2layers", "autoregressive",
+                              "centered", "not-centered"])
 def test_onnxruntime_gives_seqaes_step_errors(extra, tmp_path):
     x = _series(features=2)
     det = AnomalyDetector(window=WINDOW, epochs=1, random_state=0, device="cpu", **extra).fit(x)
     session = _session(det, tmp_path / "det.onnx")
     windows = _windows(x)
-    rec, fc, codes = det.autoencoder_.step_errors(windows, codes=True)
+    rec, fc, codes = det._window_outputs(windows, codes=True)      # what the detector's scores are made of
     out = session.run(None, onnx_inputs(windows))
     assert len(out) == (3 if fc is not None else 2)
     np.testing.assert_allclose(out[0], rec, **TOLERANCE)
@@ -54,8 +56,8 @@ def test_onnxruntime_gives_seqaes_step_errors(extra, tmp_path):
     # Variable lengths through the mask: the errors of each sequence alone, exactly 0 at padded steps.
     lengths = np.random.default_rng(1).integers(3, WINDOW + 1, len(windows))
     out = session.run(None, onnx_inputs(windows, lengths))[0]
-    alone = det.autoencoder_.reconstruction_error([w[:n] for w, n in zip(windows, lengths)], per_step=True,
-                                                  per_feature=True)
+    alone = det.autoencoder_.reconstruction_error([det._model_input(w[None, :n])[0] for w, n in zip(windows, lengths)],
+                                                  per_step=True, per_feature=True)
     for row, n, ref in zip(out, lengths, alone):
         np.testing.assert_allclose(row[:n], ref, **TOLERANCE)
         assert not row[n:].any()

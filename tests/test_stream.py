@@ -68,7 +68,8 @@ def test_a_score_is_final_once_window_minus_one_points_followed(det):
 
 
 @pytest.mark.parametrize("extra", [dict(stride=5), dict(score_aggregation="mean", forecast=True),
-                                   dict(score_aggregation="max", bidirectional=True), dict(point_weight=0.3)])
+                                   dict(score_aggregation="max", bidirectional=True), dict(point_weight=0.3),
+                                   dict(center_windows=True), dict(center_windows=False)])
 def test_other_settings_bit_for_bit(extra):
     x = _series(700)
     det = AnomalyDetector(**{**SMALL, "hidden_size": 16}, **extra).fit(x[:400])

@@ -39,10 +39,15 @@ class ScoringGraph(nn.Module):
     reconstruction_error (N, T, F), for a model fitted with ``forecast=True`` forecast_error (N, T, F): the
     per-step, per-feature squared errors in standardised units that
     :meth:`~seqae.LSTMAutoencoder.step_errors` gives; then latent_code (N, Z), as ``step_errors(codes=True)``.
+    ``center``: each window minus its mean over its real steps goes to the model, and latent_code is (N, Z + F),
+    the code followed by that mean (a detector fitted with ``center_windows``, as its latent novelty compares).
     """
 
-    def __init__(self, autoencoder):
+    def __init__(self, autoencoder, center: bool = False):
         super().__init__()
+        # a detector fitted with center_windows: its autoencoder saw each window minus its mean over the real
+        # steps, and its latent novelty compares the codes followed by those means
+        self.center = center
         # A copy: exporting moves it to the CPU, which must not move a model fitted on a GPU.
         self.module = copy.deepcopy(autoencoder.module_)
         # float64, as seqae standardises: a series with a large offset (1e7 moving by 1) keeps its digits up to
@@ -52,13 +57,19 @@ class ScoringGraph(nn.Module):
 
     def forward(self, windows: torch.Tensor, mask: torch.Tensor):
         lengths = mask.to(torch.int64).sum(dim=1)                                  # (N,)
+        level = None
+        if self.center:
+            real = mask[:, :, None].to(windows.dtype)                              # (N, T, 1)
+            level = (windows * real).sum(dim=1) / real.sum(dim=1)                  # (N, F)
+            windows = windows - level[:, None, :]
         standard = ((windows - self.mean) / self.scale).to(torch.float32)          # (N, T, F) float64 -> float32
         x = torch.where(mask[:, :, None], standard, 0.0)                           # padding as seqae pads: zeros
         out = self.module(x, lengths)
         rec = per_step_squared_error(out.reconstruction, x, lengths, reduce_features=False)
+        code = out.embedding if level is None else torch.cat([out.embedding, level.to(out.embedding.dtype)], dim=1)
         if out.forecast is None:
-            return rec, out.embedding
-        return rec, forecast_squared_error(out.forecast, x, lengths, reduce_features=False), out.embedding
+            return rec, code
+        return rec, forecast_squared_error(out.forecast, x, lengths, reduce_features=False), code
 
 
 def _autoencoder_of(model):
@@ -83,7 +94,7 @@ def _metadata(model, ae) -> dict[str, str]:
             "n_features": str(ae.n_features_in_), "outputs": "squared error per step and feature, in standardised "
             "units (the training data's mean and scale), 0 at masked steps"}
     for name in ("window", "stride", "score_aggregation", "point_weight", "channel_weights", "threshold",
-                 "threshold_", "forecast_weight", "forecast_margin", "latent_weight", "latent_mix"):
+                 "threshold_", "forecast_weight", "forecast_margin", "latent_weight", "latent_mix", "center_windows"):
         if hasattr(model, name):
             meta[name] = json.dumps(getattr(model, name))
     for name in ("error_scale_", "channel_scale_", "mix_scale_", "forecast_range_", "latent_center_",
@@ -109,8 +120,9 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     The graph takes ``windows`` (N, T, F) float64 raw values and ``mask`` (N, T) bool (True at each row's real
     steps, which come first) and returns ``reconstruction_error`` (N, T, F), for ``forecast=True`` models
     ``forecast_error`` (N, T, F), as :meth:`~seqae.LSTMAutoencoder.step_errors` gives them, then ``latent_code`` (N,
-    Z). N is free; T is free for ``decoder="repeat"`` and fixed to the detector's window (or 64) for
-    ``decoder="autoregressive"``, whose free-running loop is unrolled. The detector's settings (window, threshold,
+    Z; for a detector fitted with ``center_windows``, (N, Z + F): the code, then each window's mean, which the
+    graph subtracts from the window before the model). N is free; T is free for ``decoder="repeat"`` and fixed
+    to the detector's window (or 64) for ``decoder="autoregressive"``, whose free-running loop is unrolled. The detector's settings (window, threshold,
     ...) and its training windows' codes are in the file's metadata.
 
     Examples
@@ -131,7 +143,7 @@ def to_onnx(model, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET) -> No
     from seqae.tensorfile import write_atomic
 
     ae = _autoencoder_of(model)
-    graph = ScoringGraph(ae).cpu().eval()
+    graph = ScoringGraph(ae, center=bool(getattr(model, "center_windows", False))).cpu().eval()
     steps = int(getattr(model, "window", 64))
     example = (torch.zeros(2, steps, ae.n_features_in_, dtype=torch.float64), torch.ones(2, steps, dtype=torch.bool))
     example[1][1, steps // 2:] = False                      # one padded row: the graph is traced with a real mask

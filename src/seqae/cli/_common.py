@@ -291,6 +291,10 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     grp.add_argument("--latent-mix", choices=LATENT_MIXES,
                      help="how the weighed novelty joins the weighed error: 'max' scores a point by the larger of "
                           f"the two, 'sum' by their sum (default: {defaults['latent_mix']})")
+    grp.add_argument("--center-windows", action=argparse.BooleanOptionalAction, default=None,
+                     help="the autoencoder sees each window minus its own mean, so that its error follows the shape "
+                          "and not the level, which the latent novelty then compares beside the codes "
+                          f"(default: {'on' if defaults['center_windows'] else 'off'})")
     grp.add_argument("--channel-weights", choices=CHANNEL_WEIGHTS,
                      help="several value columns: 'train' weighs down a column whose training error is above the "
                           f"median column's (default: {defaults['channel_weights']})")
@@ -319,7 +323,7 @@ def add_embed_model_options(parser: argparse.ArgumentParser) -> None:
 
 _DETECTOR_OPTIONS = ("window", "stride", "max_train_windows", "contamination", "threshold", "score_aggregation",
                      "point_weight", "forecast_weight", "forecast_margin", "latent_weight", "latent_mix",
-                     "channel_weights", "missing", "repair_training")
+                     "center_windows", "channel_weights", "missing", "repair_training")
 # Options whose value may be None when given ('none'): absent from args unless given (argparse.SUPPRESS).
 _NULLABLE_OPTIONS = ("forecast_margin",)
 

@@ -150,6 +150,13 @@ class AnomalyDetector(DetectorBase):
         0.891 against 0.898 / 0.851 / 0.898 against the same as "max": on the mean over the seeds "max" is at or
         above both in every group. Event F1 is mixed (``benchmarks/results/novelty_mix.md``,
         ``benchmarks/results/detection.md``).
+    center_windows : bool, default=False
+        The autoencoder sees each window minus its own mean over time (per channel), so its errors follow the
+        window's shape and not its level; the level is then compared by the latent novelty, each window's code
+        followed by its means. Why: a series whose test part sits at levels its training part never reached
+        (telemetry that drifts, a channel constant in training) gets errors everywhere from the level alone,
+        which bury a change of shape. Not the default: it loses where the level is the anomaly (the figures:
+        ``benchmarks/results/detection.md``, rows ``seqae@ctr*``).
     missing : {"raise", "interpolate"}, default="raise"
         NaN in the series: an error that says where, or linear interpolation.
     repair_training : bool, default=False
@@ -219,7 +226,7 @@ class AnomalyDetector(DetectorBase):
     def __init__(self, *, window=64, stride=1, contamination=0.01, threshold="dynamic", threshold_params=None,
                  event_gap=None, score_aggregation="window_max", point_weight=0.0,
                  channel_weights="train", forecast_weight=0.0, forecast_margin=2.0, latent_weight=0.5,
-                 latent_mix="max", missing="raise", repair_training=False,
+                 latent_mix="max", center_windows=False, missing="raise", repair_training=False,
                  max_train_windows=4096, hidden_size=32, decoder_hidden_size=None, latent_dim=16, num_layers=1,
                  bidirectional=False, dropout=0.0, variational=False, beta=1.0, beta_warmup=0,
                  pooling="last", decoder="repeat", forecast=True, epochs=50, batch_size=64, learning_rate=1e-3,
@@ -240,6 +247,7 @@ class AnomalyDetector(DetectorBase):
         self.forecast_margin = forecast_margin
         self.latent_weight = latent_weight
         self.latent_mix = latent_mix
+        self.center_windows = center_windows
         self.missing = missing
         self.repair_training = repair_training
         self.max_train_windows = max_train_windows
@@ -261,6 +269,7 @@ class AnomalyDetector(DetectorBase):
             check_float("forecast_margin", self.forecast_margin, 1.0, float("inf"))
         check_float("latent_weight", self.latent_weight, 0.0, 1.0)
         check_choice("latent_mix", self.latent_mix, LATENT_MIXES)
+        check_choice("center_windows", self.center_windows, (False, True))
         check_choice("missing", self.missing, MISSING)
         check_choice("repair_training", self.repair_training, (False, True))
         super()._check_params()
@@ -309,7 +318,8 @@ class AnomalyDetector(DetectorBase):
         val = next(iter_windows(series.values, self.window, val_starts, len(val_starts)))[1] \
             if len(val_starts) else None
         ae = self._make_autoencoder().set_params(validation_fraction=0.0)
-        ae.fit(train, validation_data=val, checkpoint=checkpoint)
+        ae.fit(self._model_input(train), validation_data=None if val is None else self._model_input(val),
+               checkpoint=checkpoint)
         self.autoencoder_ = ae
         self.n_features_in_ = series.values.shape[1]
         self.feature_names_in_ = series.columns
@@ -342,6 +352,24 @@ class AnomalyDetector(DetectorBase):
         """(n,) the scores of the training series from :meth:`_training_parts`."""
         return self._combine(rec, fc, novelty if self._uses_novelty() else None).mean(axis=1)
 
+    def _model_input(self, windows: np.ndarray) -> np.ndarray:
+        """(c, W, F) what the autoencoder sees of windows: with ``center_windows``, each minus its own mean."""
+        if not self.center_windows:
+            return windows
+        return np.ascontiguousarray(windows - windows.mean(axis=1, keepdims=True), dtype=windows.dtype)
+
+    def _window_outputs(self, windows: np.ndarray, codes: bool = False):
+        """The autoencoder's per-step reconstruction and next-step errors (c, W, F) of windows (c, W, F) (the
+        latter None without a head) and, with ``codes``, what their latent novelty compares (else None): the
+        latent codes (c, Z), with ``center_windows`` followed by the windows' means (c, Z + F), the level the
+        autoencoder no longer sees."""
+        if not codes:
+            return (*self.autoencoder_.step_errors(self._model_input(windows)), None)
+        rec, fc, latent = self.autoencoder_.step_errors(self._model_input(windows), codes=True)
+        if self.center_windows:
+            latent = np.concatenate([latent, windows.mean(axis=1).astype(latent.dtype)], axis=1)  # (c, Z + F)
+        return rec, fc, latent
+
     def _reference_starts(self, n: int) -> np.ndarray:
         """Starts of the reference windows of a training series of n points: at most LATENT_REFERENCE, evenly
         spaced."""
@@ -351,7 +379,7 @@ class AnomalyDetector(DetectorBase):
         """The reference windows' latent codes, standardised per dimension: what a window's latent novelty is
         measured against."""
         starts = self._reference_starts(len(series.values))
-        codes = np.concatenate([self.autoencoder_.step_errors(w, codes=True)[2]
+        codes = np.concatenate([self._window_outputs(w, codes=True)[2]
                                 for _, w in iter_windows(series.values, self.window, starts, _CHUNK)])
         self.latent_center_, self.latent_spread_ = standardiser(codes.astype(np.float64))
         self.latent_reference_ = self._standardised_codes(codes)
@@ -419,8 +447,7 @@ class AnomalyDetector(DetectorBase):
         nov = PointAccumulator(n, 1, "mean") if novelty else None
         starts = window_starts(n, self.window, self.stride)
         for chunk_starts, windows in iter_windows(series.values, self.window, starts, _CHUNK):
-            rec_errors, fc_errors, codes = self.autoencoder_.step_errors(windows, codes=True) if novelty \
-                else (*self.autoencoder_.step_errors(windows), None)                     # (c, W, F) each
+            rec_errors, fc_errors, codes = self._window_outputs(windows, codes=novelty)   # (c, W, F) each
             rec.add(chunk_starts, rec_errors)
             if fc is not None:
                 fc.add(chunk_starts, fc_errors)

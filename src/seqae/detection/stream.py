@@ -237,10 +237,8 @@ class AnomalyStream:
         windows = np.lib.stride_tricks.sliding_window_view(buffer, window, axis=0)[local_starts].transpose(0, 2, 1)
         # One thread: an update scores a few windows, which threads would only split into smaller pieces.
         with torch_threads(1, ae._device()):
-            if self._nacc is None:
-                return (*ae.step_errors(np.ascontiguousarray(windows)), None)
-            rec, fc, codes = ae.step_errors(np.ascontiguousarray(windows), codes=True)
-            return rec, fc, det._novelty_steps(codes, local_starts)
+            rec, fc, codes = det._window_outputs(np.ascontiguousarray(windows), codes=self._nacc is not None)
+            return rec, fc, (None if codes is None else det._novelty_steps(codes, local_starts))
 
     # ------------------------------------------------------------------ labels and events
     def _label(self, scores: np.ndarray, lo: int, contributions: np.ndarray | None) -> tuple[np.ndarray, list]:
