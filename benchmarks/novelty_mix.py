@@ -51,7 +51,7 @@ def _novelty_parts(det, series, reference_starts):
     rec = PointAccumulator(n, series.values.shape[1], det.score_aggregation, det.point_weight)
     means, maxes = PointAccumulator(n, 1, "mean"), PointAccumulator(n, 1, "window_max")
     for starts, windows in iter_windows(series.values, det.window, window_starts(n, det.window, 1), _CHUNK):
-        errors, _, codes = det.autoencoder_.step_errors(windows, codes=True)
+        errors, _, codes = det._window_outputs(windows, codes=True)
         rec.add(starts, errors)
         steps = det._novelty_steps(codes, starts, reference_starts)
         means.add(starts, steps)

@@ -46,7 +46,7 @@ def window_errors(det, series) -> np.ndarray:
     from seqae.detection.series import _CHUNK
     from seqae.preprocessing.windows import iter_windows, window_starts
     starts = window_starts(len(series.values), det.window, 1)
-    return np.concatenate([det.autoencoder_.step_errors(w)[0].mean(axis=1)
+    return np.concatenate([det._window_outputs(w)[0].mean(axis=1)
                            for _, w in iter_windows(series.values, det.window, starts, _CHUNK)])
 
 
