@@ -18,7 +18,7 @@ OWN = {LSTMAutoencoder: (),
        AnomalyDetector: ("window", "stride", "contamination", "threshold", "threshold_params", "event_gap",
                          "score_aggregation", "point_weight", "channel_weights", "forecast_weight", "forecast_margin",
                          "latent_weight",
-                         "latent_mix", "missing", "repair_training",
+                         "latent_mix", "center_windows", "missing", "repair_training",
                          "max_train_windows"),
        SequenceAnomalyDetector: ("contamination", "threshold", "threshold_params", "score", "n_neighbors")}
 

@@ -45,8 +45,6 @@ class ScoringGraph(nn.Module):
 
     def __init__(self, autoencoder, center: bool = False):
         super().__init__()
-        # a detector fitted with center_windows: its autoencoder saw each window minus its mean over the real
-        # steps, and its latent novelty compares the codes followed by those means
         self.center = center
         # A copy: exporting moves it to the CPU, which must not move a model fitted on a GPU.
         self.module = copy.deepcopy(autoencoder.module_)
