@@ -159,8 +159,8 @@ class AnomalyDetector(DetectorBase):
         "Centred windows"), mean VUS-PR over seeds 0-2 against the default: SMAP 0.711 against 0.635 (PyOD's
         AutoEncoder 0.686), SKAB 0.918 against 0.891, SMAP-25 0.454 against 0.439, but NAB 0.476 against 0.481
         (where the level is the anomaly, nyc_taxi 0.52 against 0.71 at seed 0) and UCR's one series 0.29
-        against 0.48; the events of SKAB and SMAP-25 lose at every seed, and fitting takes 1.6x to 1.9x as long:
-        not the default.
+        against 0.48; the events of SKAB and SMAP-25 lose at every seed: not the default. Fitting costs the
+        same.
     missing : {"raise", "interpolate"}, default="raise"
         NaN in the series: an error that says where, or linear interpolation.
     repair_training : bool, default=False
