@@ -105,3 +105,49 @@ def test_the_suites_rescoring_gives_what_the_public_api_gives(repair):
     if repair:
         with pytest.raises(ValueError, match="repair_training"):
             detection._seqae_case(case, params, 1, {"q": {"threshold": "quantile"}})
+
+
+_POOL_SCRIPT = """
+import concurrent.futures as cf, multiprocessing, os, sys, time
+sys.path.insert(0, {bench!r})
+import detection
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("spawn")
+    kwargs = dict(initializer=detection.exit_with_parent, initargs=(os.getpid(),)) if {watch} else {{}}
+    pool = cf.ProcessPoolExecutor(1, mp_context=ctx, **kwargs)
+    worker = pool.submit(os.getpid).result()
+    pool.submit(time.sleep, 60)
+    print(worker, flush=True)
+    time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(")")[-1].split()[0] == "Z")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("watch", [True, False])
+def test_pool_workers_exit_when_the_run_is_killed(tmp_path, watch):
+    """A run killed from outside leaves no worker computing on (without the initializer one does: the control)."""
+    import signal
+    import time
+    script = tmp_path / "pool.py"
+    script.write_text(_POOL_SCRIPT.format(bench=str(ROOT / "benchmarks"), watch=watch))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        assert _alive(worker) is (not watch)
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
