@@ -356,22 +356,29 @@ class AnomalyDetector(DetectorBase):
         """(n,) the scores of the training series from :meth:`_training_parts`."""
         return self._combine(rec, fc, novelty if self._uses_novelty() else None).mean(axis=1)
 
-    def _model_input(self, windows: np.ndarray) -> np.ndarray:
-        """(c, W, F) what the autoencoder sees of windows: with ``center_windows``, each minus its own mean."""
+    def _centred(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """What the autoencoder sees of windows (c, W, F), and the level it does not see: with
+        ``center_windows``, each window minus its mean over time and those means (c, F); else the windows, None."""
         if not self.center_windows:
-            return windows
-        return np.ascontiguousarray(windows - windows.mean(axis=1, keepdims=True), dtype=windows.dtype)
+            return windows, None
+        level = windows.mean(axis=1)                                                    # (c, F)
+        return np.ascontiguousarray(windows - level[:, None, :], dtype=windows.dtype), level
+
+    def _model_input(self, windows: np.ndarray) -> np.ndarray:
+        """(c, W, F) what the autoencoder sees of windows (:meth:`_centred`)."""
+        return self._centred(windows)[0]
 
     def _window_outputs(self, windows: np.ndarray, codes: bool = False):
         """The autoencoder's per-step reconstruction and next-step errors (c, W, F) of windows (c, W, F) (the
         latter None without a head) and, with ``codes``, what their latent novelty compares (else None): the
         latent codes (c, Z), with ``center_windows`` followed by the windows' means (c, Z + F), the level the
         autoencoder no longer sees."""
+        x, level = self._centred(windows)
         if not codes:
-            return (*self.autoencoder_.step_errors(self._model_input(windows)), None)
-        rec, fc, latent = self.autoencoder_.step_errors(self._model_input(windows), codes=True)
-        if self.center_windows:
-            latent = np.concatenate([latent, windows.mean(axis=1).astype(latent.dtype)], axis=1)  # (c, Z + F)
+            return (*self.autoencoder_.step_errors(x), None)
+        rec, fc, latent = self.autoencoder_.step_errors(x, codes=True)
+        if level is not None:
+            latent = np.concatenate([latent, level.astype(latent.dtype)], axis=1)          # (c, Z + F)
         return rec, fc, latent
 
     def _reference_starts(self, n: int) -> np.ndarray:
